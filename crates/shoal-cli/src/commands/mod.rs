@@ -1,0 +1,35 @@
+//! The command table. One module per subcommand; each exposes an `Args`
+//! struct (clap) and a `run` function returning [`CliError`].
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::CliError;
+
+/// Shoal: split big data work into many small tasks and run them in
+/// parallel — on every core of this machine, or on a cluster.
+#[derive(Debug, Parser)]
+#[command(name = "shoal", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand of `shoal`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the registered jobs.
+    Jobs,
+}
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Jobs => {
+            println!("(no jobs yet)");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

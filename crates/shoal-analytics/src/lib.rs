@@ -20,13 +20,17 @@
 pub mod config;
 pub mod date;
 pub mod error;
+pub mod format;
 pub mod funnel;
 pub mod hash;
+pub mod html;
 pub mod index;
 pub mod local;
 pub mod partial;
 pub mod record;
 pub mod report;
+pub mod summary;
+pub mod svg;
 pub mod walk;
 
 pub use config::AnalyzeConfig;

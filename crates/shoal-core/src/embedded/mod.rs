@@ -1,0 +1,265 @@
+//! The embedded executor: every stage's tasks on this process's threads.
+//!
+//! Workers pull partitions from a shared counter, so a fast worker simply
+//! takes more tasks; near the end of a stage claims shrink to one task at
+//! a time so that no worker sits on a backlog while another idles.
+
+mod outputs;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::{
+    install_quiet_panic_hook, run_attempt, Executor, JobError, JobOutput, JobRun, ProgressEvent,
+    ProgressSink, StageData, StageRef, TaskContext, TaskErrorKind,
+};
+use outputs::JobOutputs;
+
+/// How the embedded executor runs jobs.
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    /// Worker threads (default: every core).
+    pub threads: usize,
+    /// Attempts per task before the job fails (default 3).
+    pub max_attempts: u32,
+    /// Bytes of committed shuffle data kept in memory; beyond it, outputs
+    /// spill to `spill_url` (default 512 MiB).
+    pub memory_budget: u64,
+    /// Store URL for spilled partitions (default: a folder in the system
+    /// temporary directory).
+    pub spill_url: String,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        EmbeddedConfig {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_attempts: 3,
+            memory_budget: 512 << 20,
+            spill_url: std::env::temp_dir()
+                .join("shoal-spill")
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+}
+
+/// Runs plans on a pool of threads in this process.
+#[derive(Debug, Clone)]
+pub struct EmbeddedExecutor {
+    config: EmbeddedConfig,
+}
+
+/// Shared state of one running job.
+struct RunState<'a> {
+    run: &'a JobRun,
+    outputs: JobOutputs<'a>,
+    progress: &'a dyn ProgressSink,
+    cancelled: AtomicBool,
+    failure: Mutex<Option<JobError>>,
+}
+
+impl EmbeddedExecutor {
+    /// An executor with `config`; threads and attempts are at least 1.
+    pub fn new(mut config: EmbeddedConfig) -> Self {
+        config.threads = config.threads.max(1);
+        config.max_attempts = config.max_attempts.max(1);
+        install_quiet_panic_hook();
+        EmbeddedExecutor { config }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &EmbeddedConfig {
+        &self.config
+    }
+
+    fn run_stage(&self, state: &RunState<'_>, stage: usize) {
+        let partitions = state.run.plan.stages()[stage].partitions();
+        let next = AtomicU32::new(0);
+        let threads = self.config.threads.min(partitions as usize).max(1);
+        let worker = || {
+            while let Some(claimed) = claim(&next, partitions, threads) {
+                for partition in claimed {
+                    if state.cancelled.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if let Err(err) = self.run_task(state, stage, partition) {
+                        state.cancelled.store(true, Ordering::Relaxed);
+                        let mut failure = state.failure.lock().unwrap_or_else(|p| p.into_inner());
+                        failure.get_or_insert(err);
+                        return;
+                    }
+                }
+            }
+        };
+        if threads == 1 {
+            worker();
+        } else {
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(worker);
+                }
+            });
+        }
+    }
+
+    /// Runs one partition's attempts until one commits or attempts run out.
+    fn run_task(&self, state: &RunState<'_>, stage: usize, partition: u32) -> Result<(), JobError> {
+        let plan = &state.run.plan;
+        let task = plan.stages()[stage].task();
+        let mut attempts = Vec::new();
+        let mut kind = TaskErrorKind::Retryable;
+        for attempt in 0..self.config.max_attempts {
+            let mut ctx = TaskContext::new(
+                &state.run.id,
+                plan,
+                stage as u32,
+                partition,
+                attempt,
+                &state.outputs,
+                state.progress,
+                &state.cancelled,
+            );
+            let outcome = run_attempt(task, &mut ctx).and_then(|()| {
+                state
+                    .outputs
+                    .commit(stage, partition, attempt, ctx.into_output())
+            });
+            let error = match outcome {
+                Ok(spilled) => {
+                    if spilled > 0 {
+                        state.progress.event(&ProgressEvent::Spilled {
+                            stage: stage as u32,
+                            bytes: spilled,
+                        });
+                    }
+                    state.progress.event(&ProgressEvent::TaskFinished {
+                        stage: stage as u32,
+                        partition,
+                        attempt,
+                    });
+                    return Ok(());
+                }
+                Err(error) => error,
+            };
+            kind = error.kind();
+            let will_retry = error.is_retryable()
+                && attempt + 1 < self.config.max_attempts
+                && !state.cancelled.load(Ordering::Relaxed);
+            state.progress.event(&ProgressEvent::TaskFailed {
+                stage: stage as u32,
+                partition,
+                attempt,
+                error: &error,
+                will_retry,
+            });
+            attempts.push(format!("attempt {}: {}", attempt + 1, error.chain()));
+            if !will_retry {
+                if state.cancelled.load(Ordering::Relaxed) && error.is_retryable() {
+                    return Err(JobError::Cancelled {
+                        job_id: state.run.id.clone(),
+                    });
+                }
+                break;
+            }
+        }
+        if kind == TaskErrorKind::Input {
+            // Input errors are the user's to fix: show the task's own line.
+            if let Some(last) = attempts.last_mut() {
+                *last = last
+                    .split_once(": ")
+                    .map_or(last.clone(), |(_, m)| m.to_string());
+            }
+        }
+        Err(JobError::TaskFailed {
+            job_id: state.run.id.clone(),
+            stage: stage as u32,
+            stage_name: plan.stages()[stage].name().to_string(),
+            partition,
+            attempts,
+            kind,
+        })
+    }
+}
+
+/// Claims the next run of partitions: large runs while much work remains
+/// (cheap claims for tiny tasks), single partitions near the end (balance).
+fn claim(next: &AtomicU32, partitions: u32, threads: usize) -> Option<std::ops::Range<u32>> {
+    let mut start = next.load(Ordering::Relaxed);
+    loop {
+        if start >= partitions {
+            return None;
+        }
+        let remaining = partitions - start;
+        let size = (remaining / (threads as u32 * 8)).clamp(1, 256);
+        match next.compare_exchange_weak(start, start + size, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => return Some(start..start + size),
+            Err(seen) => start = seen,
+        }
+    }
+}
+
+impl Executor for EmbeddedExecutor {
+    fn execute(&self, run: &JobRun, progress: &dyn ProgressSink) -> Result<JobOutput, JobError> {
+        let state = RunState {
+            run,
+            outputs: JobOutputs::new(
+                &run.id,
+                &run.plan,
+                self.config.memory_budget,
+                &self.config.spill_url,
+            ),
+            progress,
+            cancelled: AtomicBool::new(false),
+            failure: Mutex::new(None),
+        };
+        let result = self.execute_stages(&state);
+        state.outputs.cleanup();
+        result
+    }
+}
+
+impl EmbeddedExecutor {
+    fn execute_stages(&self, state: &RunState<'_>) -> Result<JobOutput, JobError> {
+        let plan = &state.run.plan;
+        let last_readers = plan.last_readers();
+        let last = plan.stages().len() - 1;
+        for (index, stage) in plan.stages().iter().enumerate() {
+            let started = Instant::now();
+            state.progress.event(&ProgressEvent::StageStarted {
+                stage: index as u32,
+                name: stage.name(),
+                tasks: stage.partitions(),
+            });
+            self.run_stage(state, index);
+            if let Some(err) = state
+                .failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                return Err(err);
+            }
+            state.progress.event(&ProgressEvent::StageFinished {
+                stage: index as u32,
+                name: stage.name(),
+                elapsed: started.elapsed(),
+            });
+            for (earlier, &reader) in last_readers.iter().enumerate().take(index + 1) {
+                if reader == index && earlier != last {
+                    state.outputs.release(earlier);
+                }
+            }
+        }
+        let results = state
+            .outputs
+            .results_of(StageRef(last as u32))
+            .map_err(|e| JobError::Executor { message: e.chain() })?;
+        Ok(JobOutput {
+            job_id: state.run.id.clone(),
+            results,
+        })
+    }
+}

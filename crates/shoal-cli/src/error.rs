@@ -56,12 +56,17 @@ pub fn exit_for_clap(err: clap::Error) -> ExitCode {
             }
         }
         _ => {
+            // Clap's message is the lines before its "Usage:" block; fold
+            // them into one line ("required arguments were not provided: <FILES>").
             let rendered = err.render().to_string();
-            let first = rendered
+            let message: Vec<&str> = rendered
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect();
+            let first = message.join(" ");
+            let first = first.trim_start_matches("error: ");
             eprintln!("shoal: error: {first} (see 'shoal --help')");
             ExitCode::from(2)
         }
@@ -69,5 +74,9 @@ pub fn exit_for_clap(err: clap::Error) -> ExitCode {
 }
 
 fn one_line(message: &str) -> String {
-    message.split('\n').map(str::trim).collect::<Vec<_>>().join(" ")
+    message
+        .split('\n')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

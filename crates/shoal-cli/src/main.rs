@@ -7,6 +7,10 @@
 
 mod commands;
 mod error;
+mod jobs;
+mod progress;
+mod runner;
+mod size;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 
 use crate::CliError;
 
+mod jobs;
+mod wordcount;
+
 /// Shoal: split big data work into many small tasks and run them in
 /// parallel — on every core of this machine, or on a cluster.
 #[derive(Debug, Parser)]
@@ -22,14 +25,14 @@ pub struct Cli {
 pub enum Command {
     /// List the registered jobs.
     Jobs,
+    /// Count words in text files and print the most frequent.
+    Wordcount(wordcount::WordCountArgs),
 }
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
-        Command::Jobs => {
-            println!("(no jobs yet)");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Jobs => jobs::run(),
+        Command::Wordcount(args) => wordcount::run(args),
     }
 }

@@ -69,7 +69,12 @@ pub fn parse_footer(url: &str, footer: &[u8], buckets: u32) -> Result<Vec<u64>, 
 
 /// Reads bucket `bucket` of the partition file at `key`, which must have
 /// `buckets` buckets.
-pub fn read_bucket(store: &Store, key: &str, bucket: u32, buckets: u32) -> Result<Bytes, StoreError> {
+pub fn read_bucket(
+    store: &Store,
+    key: &str,
+    bucket: u32,
+    buckets: u32,
+) -> Result<Bytes, StoreError> {
     let size = store.size(key)?;
     let footer_size = footer_len(buckets);
     let url = store.object_url(key);
@@ -127,7 +132,11 @@ mod tests {
     }
 
     fn concat(parts: &[Bytes]) -> Bytes {
-        parts.iter().flat_map(|p| p.iter().copied()).collect::<Vec<u8>>().into()
+        parts
+            .iter()
+            .flat_map(|p| p.iter().copied())
+            .collect::<Vec<u8>>()
+            .into()
     }
 
     #[test]

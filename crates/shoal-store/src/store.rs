@@ -223,7 +223,9 @@ mod tests {
         for store in stores {
             let parts = vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")];
             assert!(store.put_if_absent_parts("j/s0/p0", parts).unwrap());
-            assert!(!store.put_if_absent("j/s0/p0", Bytes::from_static(b"zz")).unwrap());
+            assert!(!store
+                .put_if_absent("j/s0/p0", Bytes::from_static(b"zz"))
+                .unwrap());
             assert_eq!(&store.get("j/s0/p0").unwrap()[..], b"abcd");
             assert_eq!(&store.get_range("j/s0/p0", 1..3).unwrap()[..], b"bc");
             assert_eq!(store.size("j/s0/p0").unwrap(), 4);
@@ -237,7 +239,12 @@ mod tests {
             store.put("x/b", Bytes::from_static(b"2")).unwrap();
             store.put("x/a", Bytes::from_static(b"1")).unwrap();
             store.put("y/a", Bytes::from_static(b"3")).unwrap();
-            let keys: Vec<_> = store.list("x").unwrap().into_iter().map(|o| o.key).collect();
+            let keys: Vec<_> = store
+                .list("x")
+                .unwrap()
+                .into_iter()
+                .map(|o| o.key)
+                .collect();
             assert_eq!(keys, ["x/a", "x/b"]);
             store.delete_prefix("x").unwrap();
             assert!(store.list("x").unwrap().is_empty());

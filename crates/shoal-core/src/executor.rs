@@ -16,6 +16,19 @@ pub struct JobRun {
     pub plan: Plan,
 }
 
+impl JobRun {
+    /// A run of `plan` under a fresh id. `spec` is what remote nodes plan
+    /// from; programs that build plans directly (such as `DistArray`
+    /// pipelines) pass the spec of the registered job that rebuilds them.
+    pub fn new(spec: JobSpec, plan: Plan) -> Self {
+        JobRun {
+            id: new_job_id(&spec.job),
+            spec,
+            plan,
+        }
+    }
+}
+
 /// What a job returns: the result blobs of its last stage, by partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOutput {
@@ -53,13 +66,12 @@ pub fn run_job(
     let params = job.prepare(spec.params)?;
     let plan = job.plan(&params)?;
     plan.validate(job.name())?;
-    let run = JobRun {
-        id: new_job_id(job.name()),
-        spec: JobSpec {
+    let run = JobRun::new(
+        JobSpec {
             job: spec.job,
             params,
         },
         plan,
-    };
+    );
     executor.execute(&run, progress)
 }

@@ -1,0 +1,443 @@
+//! [`Coordinator`]: the handle every caller uses, whatever the backend.
+//!
+//! It validates input, picks the backend from the URL, turns one-shot
+//! acquisition attempts into waiting (pub/sub wake-ups plus bounded,
+//! jittered backoff — never busy polling) and wraps grants in [`Guard`]s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::backend::{CoordBackend, TxWrite};
+use crate::embedded::EmbeddedBackend;
+use crate::error::{CoordError, Result};
+use crate::guard::Guard;
+use crate::kv::{CasOutcome, Versioned};
+use crate::lease::{Acquire, LeaseKind, LockOptions, OwnerId};
+use crate::redis::RedisBackend;
+use crate::retry::Backoff;
+use crate::url::CoordUrl;
+use crate::validate;
+
+/// Tuning shared by every operation of one coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoordConfig {
+    /// Upper bound on any single server round trip. Default 5 s.
+    pub op_timeout: Duration,
+    /// Upper bound on establishing a connection. Default 5 s.
+    pub connect_timeout: Duration,
+    /// Attempts of a transaction before [`CoordError::Conflict`]. Default 50.
+    pub max_tx_attempts: u32,
+}
+
+impl Default for CoordConfig {
+    fn default() -> Self {
+        CoordConfig {
+            op_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            max_tx_attempts: 50,
+        }
+    }
+}
+
+/// A cheap, cloneable handle on coordination state (embedded or Redis).
+#[derive(Clone)]
+pub struct Coordinator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: CoordUrl,
+    config: CoordConfig,
+    backend: Backend,
+}
+
+enum Backend {
+    // Boxed: the embedded tables are large and the enum sits in an Arc.
+    Embedded(Box<EmbeddedBackend>),
+    Redis(RedisBackend),
+}
+
+/// Calls the same method on whichever backend is active (static dispatch:
+/// no boxing on the embedded fast path).
+macro_rules! on_backend {
+    ($self:expr, $b:ident => $call:expr) => {
+        match &$self.inner.backend {
+            Backend::Embedded($b) => $call,
+            Backend::Redis($b) => $call,
+        }
+    };
+}
+
+impl Coordinator {
+    /// Opens a coordinator from a URL (`embedded://`, `redis://...`,
+    /// `rediss://...`) with default settings.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(&CoordUrl::parse(url)?, CoordConfig::default()).await
+    }
+
+    /// Opens a coordinator from a parsed URL with explicit settings. For
+    /// Redis this connects (bounded by `connect_timeout`) and subscribes to
+    /// release notifications.
+    pub async fn open_with(url: &CoordUrl, config: CoordConfig) -> Result<Self> {
+        let backend = match url {
+            CoordUrl::Embedded => Backend::Embedded(Box::default()),
+            CoordUrl::Redis(target) => {
+                Backend::Redis(RedisBackend::connect(target, &config).await?)
+            }
+        };
+        Ok(Coordinator {
+            inner: Arc::new(Inner {
+                url: url.clone(),
+                config,
+                backend,
+            }),
+        })
+    }
+
+    /// A fresh in-process coordinator. State lives as long as some clone of
+    /// the handle does, and is shared only by those clones.
+    pub fn embedded() -> Self {
+        Coordinator {
+            inner: Arc::new(Inner {
+                url: CoordUrl::Embedded,
+                config: CoordConfig::default(),
+                backend: Backend::Embedded(Box::default()),
+            }),
+        }
+    }
+
+    /// Where state lives (displays without passwords).
+    pub fn url(&self) -> &CoordUrl {
+        &self.inner.url
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &CoordConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn is_embedded(&self) -> bool {
+        matches!(self.inner.backend, Backend::Embedded(_))
+    }
+
+    // ----- locks, semaphores, read-write locks -----
+
+    /// Takes the exclusive lock `name`, waiting up to `options.wait`.
+    pub async fn lock(&self, name: &str, options: &LockOptions) -> Result<Guard> {
+        self.acquire(LeaseKind::Mutex, name, options, true)
+            .await?
+            .ok_or_else(unreachable_wait)
+    }
+
+    /// Takes the lock `name` if it is free right now.
+    pub async fn try_lock(&self, name: &str, options: &LockOptions) -> Result<Option<Guard>> {
+        self.acquire(LeaseKind::Mutex, name, options, false).await
+    }
+
+    /// Takes one of `permits` permits of semaphore `name`, waiting up to
+    /// `options.wait`. Every holder should pass the same `permits`.
+    pub async fn acquire_permit(
+        &self,
+        name: &str,
+        permits: u32,
+        options: &LockOptions,
+    ) -> Result<Guard> {
+        let kind = semaphore(permits)?;
+        self.acquire(kind, name, options, true)
+            .await?
+            .ok_or_else(unreachable_wait)
+    }
+
+    /// Takes a permit of semaphore `name` if one is free right now.
+    pub async fn try_acquire_permit(
+        &self,
+        name: &str,
+        permits: u32,
+        options: &LockOptions,
+    ) -> Result<Option<Guard>> {
+        self.acquire(semaphore(permits)?, name, options, false)
+            .await
+    }
+
+    /// Takes a shared (read) hold of read-write lock `name`.
+    pub async fn read_lock(&self, name: &str, options: &LockOptions) -> Result<Guard> {
+        self.acquire(LeaseKind::Read, name, options, true)
+            .await?
+            .ok_or_else(unreachable_wait)
+    }
+
+    /// Takes the exclusive (write) hold of read-write lock `name`.
+    pub async fn write_lock(&self, name: &str, options: &LockOptions) -> Result<Guard> {
+        self.acquire(LeaseKind::Write, name, options, true)
+            .await?
+            .ok_or_else(unreachable_wait)
+    }
+
+    /// Takes a read hold if no writer holds `name` right now.
+    pub async fn try_read_lock(&self, name: &str, options: &LockOptions) -> Result<Option<Guard>> {
+        self.acquire(LeaseKind::Read, name, options, false).await
+    }
+
+    /// Takes the write hold if nobody holds `name` right now.
+    pub async fn try_write_lock(&self, name: &str, options: &LockOptions) -> Result<Option<Guard>> {
+        self.acquire(LeaseKind::Write, name, options, false).await
+    }
+
+    /// The acquisition loop shared by every kind. Returns `None` only when
+    /// `wait` is false and the resource is busy.
+    async fn acquire(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        options: &LockOptions,
+        wait: bool,
+    ) -> Result<Option<Guard>> {
+        validate::name(name_label(kind), name)?;
+        validate::ttl("lease TTL", options.ttl)?;
+        let owner = OwnerId::next();
+        let start = Instant::now();
+        let first = self.attempt(kind, name, owner, options, start).await?;
+        if let Some(guard) = first.0 {
+            return Ok(Some(guard));
+        }
+        if !wait {
+            return Ok(None);
+        }
+        let deadline = start + options.wait;
+        let wake = on_backend!(self, b => b.wake_handle(kind, name));
+        let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(250));
+        let mut busy_for = first.1;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(CoordError::WaitTimeout {
+                    kind: kind.label(),
+                    name: name.to_owned(),
+                    waited: now - start,
+                });
+            }
+            // Register for the wake-up *before* retrying, so a release that
+            // lands between our attempt and our sleep is not missed.
+            let notified = Arc::clone(&wake).notified_owned();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let mut nap = backoff.next_delay().min(deadline - now);
+            if let Some(rest) = busy_for {
+                nap = nap.min(rest + Duration::from_millis(1));
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(nap) => {}
+            }
+            let sent_at = Instant::now();
+            let (guard, rest) = self.attempt(kind, name, owner, options, sent_at).await?;
+            if let Some(guard) = guard {
+                return Ok(Some(guard));
+            }
+            busy_for = rest;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+        options: &LockOptions,
+        sent_at: Instant,
+    ) -> Result<(Option<Guard>, Option<Duration>)> {
+        let answer = on_backend!(self, b => b.acquire(kind, name, owner, options.ttl, options.auto_renew).await)?;
+        Ok(match answer {
+            Acquire::Granted(token) => {
+                let guard = Guard::new(
+                    self.clone(),
+                    kind,
+                    name.to_owned(),
+                    owner,
+                    token,
+                    options,
+                    sent_at,
+                );
+                (Some(guard), None)
+            }
+            Acquire::Busy(rest) => (None, rest),
+        })
+    }
+
+    pub(crate) async fn renew_raw(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+        ttl: Duration,
+    ) -> Result<bool> {
+        on_backend!(self, b => b.renew(kind, name, owner, ttl).await)
+    }
+
+    pub(crate) async fn release_raw(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+    ) -> Result<bool> {
+        on_backend!(self, b => b.release(kind, name, owner).await)
+    }
+
+    /// Releases from a destructor: synchronously embedded, on the current
+    /// Tokio runtime for Redis (without one, the lease simply expires).
+    pub(crate) fn release_in_background(&self, kind: LeaseKind, name: &str, owner: OwnerId) {
+        match &self.inner.backend {
+            Backend::Embedded(b) => {
+                b.release_now(kind, name, owner);
+            }
+            Backend::Redis(_) => {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let coord = self.clone();
+                    let name = name.to_owned();
+                    runtime.spawn(async move {
+                        if let Err(err) = coord.release_raw(kind, &name, owner).await {
+                            tracing::warn!(%err, "releasing {} {name:?} failed; it will expire", kind.label());
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    // ----- counters -----
+
+    /// Adds `delta` to counter `name` (created at 0) and returns the result.
+    pub async fn counter_add(&self, name: &str, delta: i64) -> Result<i64> {
+        validate::name("counter name", name)?;
+        on_backend!(self, b => b.counter_add(name, delta).await)
+    }
+
+    /// Reads counter `name` (0 if it was never added to).
+    pub async fn counter_get(&self, name: &str) -> Result<i64> {
+        validate::name("counter name", name)?;
+        on_backend!(self, b => b.counter_get(name).await)
+    }
+
+    // ----- versioned key-value -----
+
+    /// Reads `key` with its version; `None` if absent or expired.
+    pub async fn get(&self, key: &str) -> Result<Option<Versioned>> {
+        validate::name("key", key)?;
+        on_backend!(self, b => b.kv_get(key).await)
+    }
+
+    /// Writes `key` (no expiry); returns the new version.
+    pub async fn put(&self, key: &str, value: impl Into<Bytes>) -> Result<u64> {
+        self.put_inner(key, value.into(), None).await
+    }
+
+    /// Writes `key`, which then expires after `ttl`; returns the new version.
+    pub async fn put_with_ttl(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        ttl: Duration,
+    ) -> Result<u64> {
+        validate::ttl("key TTL", ttl)?;
+        self.put_inner(key, value.into(), Some(ttl)).await
+    }
+
+    async fn put_inner(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<u64> {
+        validate::name("key", key)?;
+        validate::value(key, value.len())?;
+        on_backend!(self, b => b.kv_put(key, value, ttl).await)
+    }
+
+    /// Deletes `key`; `true` if it existed.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        validate::name("key", key)?;
+        on_backend!(self, b => b.kv_delete(key).await)
+    }
+
+    /// Writes `new` (or deletes, with `None`) only if `key` currently has
+    /// version `expected` (`None` = must be absent).
+    pub async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        new: Option<Bytes>,
+    ) -> Result<CasOutcome> {
+        validate::name("key", key)?;
+        if let Some(value) = &new {
+            validate::value(key, value.len())?;
+        }
+        on_backend!(self, b => b.kv_cas(key, expected, new.map(|v| (v, None))).await)
+    }
+
+    /// Writes `key` on behalf of the holder of `lock` with fencing `token`.
+    /// The key remembers the newest token of `lock` it accepted and refuses
+    /// older ones with [`CoordError::StaleToken`], so a holder whose lease
+    /// silently expired cannot overwrite its successor's work.
+    pub async fn put_fenced(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        lock: &str,
+        token: u64,
+    ) -> Result<u64> {
+        let value = value.into();
+        validate::name("key", key)?;
+        validate::name("lock name", lock)?;
+        validate::value(key, value.len())?;
+        match on_backend!(self, b => b.kv_put_fenced(key, value, lock, token).await)? {
+            Ok(version) => Ok(version),
+            Err(newest) => Err(CoordError::StaleToken {
+                key: validate::shorten(key),
+                lock: validate::shorten(lock),
+                token,
+                newest,
+            }),
+        }
+    }
+
+    pub(crate) async fn commit_raw(
+        &self,
+        reads: &[(String, u64)],
+        writes: &[(String, TxWrite)],
+    ) -> Result<Option<String>> {
+        on_backend!(self, b => b.commit(reads, writes).await)
+    }
+}
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Coordinator({})", self.inner.url)
+    }
+}
+
+fn semaphore(permits: u32) -> Result<LeaseKind> {
+    if permits == 0 {
+        return Err(CoordError::InvalidOption {
+            what: "semaphore permits",
+            value: "0".to_owned(),
+            reason: "must be at least 1",
+        });
+    }
+    Ok(LeaseKind::Semaphore { permits })
+}
+
+fn name_label(kind: LeaseKind) -> &'static str {
+    match kind {
+        LeaseKind::Mutex => "lock name",
+        LeaseKind::Semaphore { .. } => "semaphore name",
+        LeaseKind::Read | LeaseKind::Write => "rwlock name",
+    }
+}
+
+/// `acquire(.., wait = true)` never yields `None`; this keeps the public
+/// methods free of `unwrap` all the same.
+fn unreachable_wait() -> CoordError {
+    CoordError::WaitTimeout {
+        kind: "lock",
+        name: String::new(),
+        waited: Duration::ZERO,
+    }
+}

@@ -1,0 +1,115 @@
+//! Opening Redis connections with bounded timeouts and automatic
+//! reconnection. Public so cluster mode reaches the control plane exactly
+//! the way coordination does.
+
+use std::time::Duration;
+
+use redis::aio::{AsyncPushSender, ConnectionManager, ConnectionManagerConfig};
+use redis::{ConnectionAddr, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo};
+
+use crate::error::{CoordError, Result};
+use crate::url::RedisTarget;
+
+/// How a connection is opened and kept alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Upper bound on one TCP (+TLS) connect and handshake.
+    pub connect_timeout: Duration,
+    /// Upper bound on any single command's reply; a command that exceeds it
+    /// fails (and the connection is re-established) instead of hanging.
+    pub response_timeout: Duration,
+    /// Reconnection attempts per outage before requests fail (each later
+    /// request starts a new round).
+    pub reconnect_attempts: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(5),
+            reconnect_attempts: 3,
+        }
+    }
+}
+
+/// The client library's view of `target`, speaking RESP3 (needed for
+/// pub/sub pushes on a shared connection). Fails for `rediss://` when the
+/// crate was built without the `tls` feature.
+pub fn connection_info(target: &RedisTarget) -> Result<redis::ConnectionInfo> {
+    let addr = if target.tls {
+        if !cfg!(feature = "tls") {
+            return Err(CoordError::TlsUnsupported {
+                url: target.redacted(),
+            });
+        }
+        ConnectionAddr::TcpTls {
+            host: target.host.clone(),
+            port: target.port,
+            insecure: false,
+            tls_params: None,
+        }
+    } else {
+        ConnectionAddr::Tcp(target.host.clone(), target.port)
+    };
+    let mut settings = RedisConnectionInfo::default()
+        .set_db(target.db)
+        .set_protocol(ProtocolVersion::RESP3);
+    if let Some(user) = &target.username {
+        settings = settings.set_username(user);
+    }
+    if let Some(password) = target.password() {
+        settings = settings.set_password(password);
+    }
+    let info = addr
+        .into_connection_info()
+        .map_err(|source| CoordError::Server {
+            op: "connect",
+            server: target.redacted(),
+            source,
+        })?;
+    Ok(info.set_redis_settings(settings))
+}
+
+/// Opens a multiplexed, self-healing connection: after a failure it
+/// reconnects with exponential backoff in the background while callers get
+/// errors (never a hang). `push` receives pub/sub messages; subscriptions
+/// are restored after every reconnect.
+pub async fn connect(
+    target: &RedisTarget,
+    options: &ConnectOptions,
+    push: Option<impl AsyncPushSender>,
+) -> Result<ConnectionManager> {
+    #[cfg(feature = "tls")]
+    crate::redis::tls::install_crypto_provider();
+    let info = connection_info(target)?;
+    let client = redis::Client::open(info).map_err(|source| CoordError::Server {
+        op: "connect",
+        server: target.redacted(),
+        source,
+    })?;
+    let mut config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(options.connect_timeout))
+        .set_response_timeout(Some(options.response_timeout))
+        .set_number_of_retries(options.reconnect_attempts)
+        .set_min_delay(Duration::from_millis(20))
+        .set_max_delay(Duration::from_millis(500));
+    if let Some(push) = push {
+        config = config.set_push_sender(push).set_automatic_resubscription();
+    }
+    let overall =
+        options.connect_timeout * (options.reconnect_attempts as u32 + 1) + Duration::from_secs(1);
+    match tokio::time::timeout(overall, ConnectionManager::new_with_config(client, config)).await {
+        Ok(Ok(manager)) => Ok(manager),
+        Ok(Err(source)) => Err(CoordError::Connection {
+            op: "connect",
+            server: target.redacted(),
+            source,
+        }),
+        Err(_) => Err(CoordError::Timeout {
+            op: "connect",
+            server: target.redacted(),
+            after: overall,
+        }),
+    }
+}

@@ -1,0 +1,250 @@
+//! [`CoordBackend`] on Redis: argument marshalling around the scripts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::{AsyncCommands, Value};
+use tokio::sync::Notify;
+
+use super::scripts::{
+    COMMIT, KV_CAS, KV_PUT, KV_PUT_FENCED, MEMBER_RELEASE, MEMBER_RENEW, MUTEX_ACQUIRE,
+    OWNER_RELEASE, OWNER_RENEW, RW_ACQUIRE, SEM_ACQUIRE,
+};
+use super::{kv_key, lease_base, wake_channel, RedisBackend};
+use crate::backend::{CoordBackend, TxWrite};
+use crate::error::Result;
+use crate::kv::{CasOutcome, Versioned};
+use crate::lease::{Acquire, LeaseKind, OwnerId};
+use crate::validate::millis;
+
+/// Where a lease's ownership lives: a string key (mutex, writer) or a
+/// member of a sorted set (permit, reader).
+enum Holder {
+    Owner(String),
+    Member(String),
+}
+
+fn holder(kind: LeaseKind, name: &str) -> Holder {
+    let base = lease_base(kind, name);
+    match kind {
+        LeaseKind::Mutex => Holder::Owner(base),
+        LeaseKind::Semaphore { .. } => Holder::Member(base),
+        LeaseKind::Read => Holder::Member(format!("{base}:r")),
+        LeaseKind::Write => Holder::Owner(format!("{base}:w")),
+    }
+}
+
+impl RedisBackend {
+    fn grant(&self, op: &'static str, reply: &[i64]) -> Result<Acquire> {
+        match reply {
+            [1, token] => Ok(Acquire::Granted(*token as u64)),
+            [0, rest] => Ok(Acquire::Busy(
+                u64::try_from(*rest).ok().map(Duration::from_millis),
+            )),
+            _ => Err(self.protocol(op, "expected {granted, token-or-ttl}")),
+        }
+    }
+}
+
+impl CoordBackend for RedisBackend {
+    async fn acquire(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+        ttl: Duration,
+        _renewing: bool,
+    ) -> Result<Acquire> {
+        let op = "lease acquire";
+        let base = lease_base(kind, name);
+        let token_key = format!("{base}:t");
+        let ttl_ms = millis(ttl);
+        let mut conn = self.conn.clone();
+        let mut call = match kind {
+            LeaseKind::Mutex => MUTEX_ACQUIRE.key(&base),
+            LeaseKind::Semaphore { .. } => SEM_ACQUIRE.key(&base),
+            LeaseKind::Read | LeaseKind::Write => RW_ACQUIRE.key(format!("{base}:w")),
+        };
+        if matches!(kind, LeaseKind::Read | LeaseKind::Write) {
+            call.key(format!("{base}:r"));
+        }
+        call.key(&token_key).arg(owner.hex()).arg(ttl_ms);
+        match kind {
+            LeaseKind::Semaphore { permits } => {
+                call.arg(permits);
+            }
+            LeaseKind::Read => {
+                call.arg("r");
+            }
+            LeaseKind::Write => {
+                call.arg("w");
+            }
+            LeaseKind::Mutex => {}
+        }
+        let reply: Vec<i64> = self.run(op, &[], call.invoke_async(&mut conn)).await?;
+        self.grant(op, &reply)
+    }
+
+    async fn renew(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+        ttl: Duration,
+    ) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let mut call = match holder(kind, name) {
+            Holder::Owner(key) => OWNER_RENEW.key(key),
+            Holder::Member(key) => MEMBER_RENEW.key(key),
+        };
+        call.arg(owner.hex()).arg(millis(ttl));
+        let renewed: i64 = self
+            .run("lease renew", &[], call.invoke_async(&mut conn))
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn release(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let mut call = match holder(kind, name) {
+            Holder::Owner(key) => OWNER_RELEASE.key(key),
+            Holder::Member(key) => MEMBER_RELEASE.key(key),
+        };
+        call.arg(owner.hex()).arg(wake_channel(kind, name));
+        let released: i64 = self
+            .run("lease release", &[], call.invoke_async(&mut conn))
+            .await?;
+        Ok(released == 1)
+    }
+
+    fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
+        self.wake.handle(wake_channel(kind, name))
+    }
+
+    async fn counter_add(&self, name: &str, delta: i64) -> Result<i64> {
+        let mut conn = self.conn.clone();
+        let key = format!("shoal:ctr:{name}");
+        self.run("counter add", &[], conn.incr(&key, delta)).await
+    }
+
+    async fn counter_get(&self, name: &str) -> Result<i64> {
+        let mut conn = self.conn.clone();
+        let key = format!("shoal:ctr:{name}");
+        let value: Option<i64> = self.run("counter get", &[], conn.get(&key)).await?;
+        Ok(value.unwrap_or(0))
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<Versioned>> {
+        let mut conn = self.conn.clone();
+        let rkey = kv_key(key);
+        let (value, version): (Option<Vec<u8>>, Option<u64>) = self
+            .run("kv get", &[], conn.hmget(&rkey, &["v", "n"]))
+            .await?;
+        Ok(match (value, version) {
+            (Some(value), Some(version)) => Some(Versioned {
+                value: Bytes::from(value),
+                version,
+            }),
+            _ => None,
+        })
+    }
+
+    async fn kv_put(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        let mut call = KV_PUT.key(kv_key(key));
+        call.arg(value.as_ref()).arg(ttl.map_or(0, millis));
+        self.run("kv put", &[], call.invoke_async(&mut conn)).await
+    }
+
+    async fn kv_delete(&self, key: &str) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let removed: i64 = self
+            .run("kv delete", &[], conn.hdel(kv_key(key), &["v", "n"]))
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn kv_cas(&self, key: &str, expected: Option<u64>, new: TxWrite) -> Result<CasOutcome> {
+        let op = "kv compare-and-set";
+        let mut conn = self.conn.clone();
+        let mut call = KV_CAS.key(kv_key(key));
+        call.arg(expected.unwrap_or(0).to_string());
+        match &new {
+            Some((value, ttl)) => call.arg("p").arg(value.as_ref()).arg(ttl.map_or(0, millis)),
+            None => call.arg("d").arg("").arg(0),
+        };
+        let reply: Vec<i64> = self.run(op, &[], call.invoke_async(&mut conn)).await?;
+        let version = |v: i64| u64::try_from(v).ok().filter(|v| *v > 0);
+        match reply[..] {
+            [1, v] => Ok(CasOutcome::Applied(version(v))),
+            [0, v] => Ok(CasOutcome::Mismatch(version(v))),
+            _ => Err(self.protocol(op, "expected {applied, version}")),
+        }
+    }
+
+    async fn kv_put_fenced(
+        &self,
+        key: &str,
+        value: Bytes,
+        lock: &str,
+        token: u64,
+    ) -> Result<std::result::Result<u64, u64>> {
+        let op = "kv put_fenced";
+        let mut conn = self.conn.clone();
+        let mut call = KV_PUT_FENCED.key(kv_key(key));
+        call.arg(value.as_ref())
+            .arg(format!("f:{lock}"))
+            .arg(token.to_string());
+        let reply: Vec<Value> = self.run(op, &[], call.invoke_async(&mut conn)).await?;
+        match &reply[..] {
+            [Value::Int(1), Value::Int(version)] => Ok(Ok(*version as u64)),
+            [Value::Int(0), Value::BulkString(newest)] => std::str::from_utf8(newest)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Err)
+                .ok_or_else(|| self.protocol(op, "newest token is not a number")),
+            _ => Err(self.protocol(op, "expected {accepted, version-or-token}")),
+        }
+    }
+
+    async fn commit(
+        &self,
+        reads: &[(String, u64)],
+        writes: &[(String, TxWrite)],
+    ) -> Result<Option<String>> {
+        let keys: Vec<String> = reads
+            .iter()
+            .map(|(k, _)| kv_key(k))
+            .chain(writes.iter().map(|(k, _)| kv_key(k)))
+            .collect();
+        let mut call = COMMIT.prepare_invoke();
+        for key in &keys {
+            call.key(key);
+        }
+        call.arg(reads.len());
+        for (_, version) in reads {
+            call.arg(version.to_string());
+        }
+        for (_, write) in writes {
+            match write {
+                Some((value, ttl)) => call.arg("p").arg(value.as_ref()).arg(ttl.map_or(0, millis)),
+                None => call.arg("d").arg("").arg(0),
+            };
+        }
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut conn = self.conn.clone();
+        let conflict: i64 = self
+            .run(
+                "transaction commit",
+                &key_refs,
+                call.invoke_async(&mut conn),
+            )
+            .await?;
+        Ok(usize::try_from(conflict)
+            .ok()
+            .filter(|i| *i >= 1)
+            .and_then(|i| reads.get(i - 1))
+            .map(|(k, _)| k.clone()))
+    }
+}

@@ -1,0 +1,2 @@
+//! Parse throughput (MB/s) for generated CSV, JSONL and Parquet.
+fn main() {}

@@ -1,0 +1,98 @@
+//! Units of parallel reading and what reading one produced.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::options::{Compression, Format};
+
+/// How many rejected rows a [`SplitStats`] keeps in detail.
+pub const MAX_KEPT_REJECTIONS: usize = 10;
+
+/// A unit of parallel reading: a whole file, a byte range of an uncompressed
+/// CSV/JSONL file that starts and ends on record boundaries, or a range of
+/// Parquet row groups. Serializable: splits travel inside job params to
+/// other machines, which must see the same file at the same path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    /// The file to read.
+    pub path: PathBuf,
+    /// The resolved format (never `Auto`).
+    pub format: Format,
+    /// Stream compression (only for CSV/JSONL).
+    pub compression: Compression,
+    /// Which part of the file.
+    pub range: SplitRange,
+    /// CSV column names as found by the planner, for byte-range splits that
+    /// start after the header. Empty for other formats and whole files.
+    pub header: Vec<String>,
+    /// Bytes of the file this split covers (compressed size for compressed
+    /// files and Parquet), for scheduling and progress.
+    pub size_bytes: u64,
+}
+
+/// The part of a file a [`Split`] covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SplitRange {
+    /// The whole (compressed) stream; a CSV header is its first record.
+    Whole,
+    /// Bytes `[start, end)` of an uncompressed file holding only data
+    /// records (the CSV header is before `start`), the first of which begins
+    /// on physical line `first_line` (1-based).
+    Bytes {
+        /// First byte, on a record boundary.
+        start: u64,
+        /// One past the last byte, on a record boundary.
+        end: u64,
+        /// Line number of the record at `start`.
+        first_line: u64,
+    },
+    /// Parquet row groups `[first, first + count)`, whose first row has
+    /// index `first_row` in the file.
+    RowGroups {
+        /// First row group.
+        first: usize,
+        /// Number of row groups.
+        count: usize,
+        /// File-wide index of the first row.
+        first_row: u64,
+    },
+}
+
+/// One rejected row: where and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The file, as given by the split's path.
+    pub file: String,
+    /// Physical line (1-based, the CSV header is line 1) where the record
+    /// starts; for Parquet the 0-based row index in the file.
+    pub line: u64,
+    /// Why the row was rejected.
+    pub reason: String,
+}
+
+/// What reading one split produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitStats {
+    /// Rows handed to the sink.
+    pub accepted: u64,
+    /// Rows skipped as bad.
+    pub rejected: u64,
+    /// File bytes covered (see [`Split::size_bytes`]).
+    pub bytes: u64,
+    /// The first [`MAX_KEPT_REJECTIONS`] rejections, in file order.
+    pub rejects: Vec<Rejection>,
+}
+
+impl SplitStats {
+    /// Adds another split's counts; keeps the first rejections overall
+    /// when merged in split order.
+    pub fn merge(&mut self, other: &SplitStats) {
+        self.accepted += other.accepted;
+        self.rejected += other.rejected;
+        self.bytes += other.bytes;
+        let room = MAX_KEPT_REJECTIONS.saturating_sub(self.rejects.len());
+        self.rejects
+            .extend(other.rejects.iter().take(room).cloned());
+    }
+}

@@ -92,22 +92,25 @@ pub async fn transfer(coord: &Coordinator, t: Transfer) -> Result<(), CoordError
 
 /// Runs every client's transfers, retrying retryable failures (with the
 /// same transfer id) until `limit`; counts completed transfers in `done`.
+/// Returns how many attempts failed with a retryable error.
 pub async fn run(
     clients: Vec<Coordinator>,
     plan: Vec<Vec<Transfer>>,
     done: Arc<AtomicUsize>,
     limit: Duration,
-) {
+) -> usize {
+    let retries = Arc::new(AtomicUsize::new(0));
     let deadline = tokio::time::Instant::now() + limit;
     let mut tasks = Vec::new();
     for (coord, transfers) in clients.into_iter().zip(plan) {
-        let done = Arc::clone(&done);
+        let (done, retries) = (Arc::clone(&done), Arc::clone(&retries));
         tasks.push(tokio::spawn(async move {
             for t in transfers {
                 loop {
                     match transfer(&coord, t).await {
                         Ok(()) => break,
                         Err(e) if e.is_retryable() && tokio::time::Instant::now() < deadline => {
+                            retries.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                         Err(e) => panic!("transfer {} failed: {e}", t.id),
@@ -120,6 +123,7 @@ pub async fn run(
     for task in tasks {
         task.await.unwrap();
     }
+    retries.load(Ordering::SeqCst)
 }
 
 /// Reads all balances in one read-only transaction (a consistent

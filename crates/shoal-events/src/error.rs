@@ -96,6 +96,18 @@ pub enum InputError {
         /// The columns the file does have.
         found: Vec<String>,
     },
+    /// A Parquet column whose type cannot play its role.
+    #[error("{path}: column `{column}` (for {role}) has unsupported type {found}")]
+    ColumnType {
+        /// The file.
+        path: PathBuf,
+        /// The role.
+        role: &'static str,
+        /// The column name.
+        column: String,
+        /// The Arrow type found.
+        found: String,
+    },
     /// A bad row under `strict`.
     #[error("{file}:{line}: {reason}")]
     BadRow {

@@ -17,13 +17,20 @@
 
 #![deny(missing_docs)]
 
+mod collect;
+mod csv;
 mod error;
 mod event;
+mod expand;
 mod gen;
+mod jsonl;
 mod options;
+mod parquet_read;
 mod plan;
 mod read;
+mod scan;
 mod split;
+mod text;
 mod ts;
 
 pub use error::{ColumnMapError, GenError, InputError, ParseOptionError};

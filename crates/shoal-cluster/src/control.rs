@@ -1,0 +1,186 @@
+//! The control-plane connection: one synchronous Redis connection with
+//! per-command timeouts and reconnection with backoff.
+//!
+//! Synchronous on purpose: the driver and worker loops are plain threads
+//! that block on Redis or on tasks, and task code blocks on the store;
+//! mixing that with an async runtime buys nothing here and risks blocking
+//! a reactor. Each loop owns its own `Control`, so a blocking stream read
+//! never delays a heartbeat.
+
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, ErrorKind, RedisError, RedisResult};
+use shoal_coord::{CoordUrl, RedisTarget};
+
+use crate::ClusterError;
+
+/// A self-healing connection to the Redis control plane.
+pub struct Control {
+    client: Client,
+    server: String,
+    conn: Option<Connection>,
+    timeout: Duration,
+    outage: Duration,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Control({})", self.server)
+    }
+}
+
+/// Parses a `redis://` / `rediss://` URL (anything else is an error).
+pub fn parse_target(url: &str) -> Result<RedisTarget, ClusterError> {
+    match CoordUrl::parse(url) {
+        Ok(CoordUrl::Redis(target)) => Ok(target),
+        Ok(CoordUrl::Embedded) => Err(ClusterError::InvalidUrl(
+            "cluster mode needs a redis:// or rediss:// URL, not embedded://".into(),
+        )),
+        Err(err) => Err(ClusterError::InvalidUrl(err.to_string())),
+    }
+}
+
+fn is_transient(err: &RedisError) -> bool {
+    err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || matches!(err.kind(), ErrorKind::Io | ErrorKind::Server(_))
+            && err.code().is_some_and(|c| c == "LOADING" || c == "TRYAGAIN")
+}
+
+impl Control {
+    /// A connection to `url`: `timeout` bounds each command, and `outage`
+    /// bounds how long a command keeps retrying through reconnects before
+    /// it fails with [`ClusterError::Unreachable`]. Connects lazily.
+    pub fn open(url: &str, timeout: Duration, outage: Duration) -> Result<Control, ClusterError> {
+        let target = parse_target(url)?;
+        let server = target.redacted();
+        let info = shoal_coord::redis::conn::connection_info(&target)
+            .map_err(|e| ClusterError::InvalidUrl(e.to_string()))?;
+        let client = Client::open(info).map_err(|e| ClusterError::InvalidUrl(format!("{server}: {e}")))?;
+        Ok(Control {
+            client,
+            server,
+            conn: None,
+            timeout,
+            outage,
+        })
+    }
+
+    /// The server URL with credentials redacted, for messages.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Another connection to the same server with the same limits.
+    pub fn reopen(&self) -> Control {
+        Control {
+            client: self.client.clone(),
+            server: self.server.clone(),
+            conn: None,
+            timeout: self.timeout,
+            outage: self.outage,
+        }
+    }
+
+    fn connection(&mut self, extra_read: Duration) -> RedisResult<&mut Connection> {
+        if self.conn.is_none() {
+            let conn = self.client.get_connection_with_timeout(self.timeout)?;
+            self.conn = Some(conn);
+        }
+        let conn = self.conn.as_mut().expect("just connected");
+        conn.set_read_timeout(Some(self.timeout + extra_read))?;
+        conn.set_write_timeout(Some(self.timeout))?;
+        Ok(conn)
+    }
+
+    /// Runs `command`, reconnecting and retrying through transient faults
+    /// for up to the outage limit. `blocking` is how long the command may
+    /// legitimately block server-side (XREAD BLOCK), added to the read timeout.
+    pub fn run<T>(
+        &mut self,
+        op: &'static str,
+        blocking: Duration,
+        mut command: impl FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T, ClusterError> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(20);
+        loop {
+            let outcome = self.connection(blocking).and_then(&mut command);
+            match outcome {
+                Ok(value) => return Ok(value),
+                Err(err) if is_transient(&err) => {
+                    self.conn = None;
+                    if started.elapsed() >= self.outage {
+                        return Err(ClusterError::Unreachable {
+                            server: self.server.clone(),
+                            op,
+                            after: started.elapsed(),
+                            last: err.to_string(),
+                        });
+                    }
+                    std::thread::sleep(jitter(delay));
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                Err(err) => {
+                    return Err(ClusterError::Refused {
+                        server: self.server.clone(),
+                        op,
+                        message: err.to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The server's run id, which changes when Redis restarts (and with it,
+    /// without persistence, every key is gone).
+    pub fn run_id(&mut self) -> Result<String, ClusterError> {
+        let info: String = self.run("INFO server", Duration::ZERO, |c| {
+            redis::cmd("INFO").arg("server").query(c)
+        })?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("run_id:"))
+            .map(|id| id.trim().to_string())
+            .ok_or_else(|| ClusterError::Protocol {
+                op: "INFO server",
+                detail: "no run_id".into(),
+            })
+    }
+
+    /// Creates the task stream's consumer group if it is missing.
+    pub fn ensure_group(&mut self) -> Result<(), ClusterError> {
+        let created: Result<(), ClusterError> = self.run("XGROUP CREATE", Duration::ZERO, |c| {
+            redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(crate::keys::TASKS)
+                .arg(crate::keys::GROUP)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query(c)
+        });
+        match created {
+            Err(ClusterError::Refused { message, .. }) if message.contains("BUSYGROUP") => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Backoff with ±50% jitter, so many workers reconnecting after an outage
+/// do not stampede the server in lockstep.
+fn jitter(delay: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let spread = delay.as_micros() as u64;
+    Duration::from_micros(spread / 2 + nanos % (spread + 1))
+}
+
+impl ClusterError {
+    /// Whether Redis said the consumer group (or the stream) is missing,
+    /// which happens after a restart that lost its data.
+    pub fn is_no_group(&self) -> bool {
+        matches!(self, ClusterError::Refused { message, .. } if message.contains("NOGROUP"))
+    }
+}

@@ -1,0 +1,606 @@
+//! The cluster executor: the driver side of a job.
+//!
+//! Per stage, the driver enqueues one entry per partition on the task
+//! stream, then follows the job's event stream. It resubmits (with the
+//! next attempt number) when an attempt fails retryably, when the worker
+//! holding it stops heartbeating, when it straggles far behind the
+//! stage's median, or when Redis restarted and lost the queue. Whatever
+//! happens, the store's first-commit-wins rule keeps exactly one output
+//! per partition, and the driver counts a partition once.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use shoal_core::{
+    Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, TaskError, TaskErrorKind,
+};
+use shoal_store::Store;
+
+use crate::control::Control;
+use crate::reply::{pending_consumers, pending_ids, stream_entries, Entry};
+use crate::{keys, ClusterError};
+
+/// How the driver runs jobs on the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// `redis://` URL of the control plane.
+    pub coord_url: String,
+    /// Store URL shared by every node (partition files, results).
+    pub store_url: String,
+    /// Failed attempts per task before the job fails.
+    pub max_attempts: u32,
+    /// A worker silent this long has its tasks run elsewhere.
+    pub worker_timeout: Duration,
+    /// How long the control plane may be unreachable before the job fails.
+    pub outage_timeout: Duration,
+    /// How long to wait for a first live worker.
+    pub wait_for_workers: Duration,
+    /// Run a second attempt of stragglers.
+    pub speculation: bool,
+}
+
+impl ClusterConfig {
+    /// Defaults: 3 attempts, 10 s worker timeout, 30 s outage limit, 30 s
+    /// wait for workers, speculation on.
+    pub fn new(coord_url: &str, store_url: &str) -> Self {
+        ClusterConfig {
+            coord_url: coord_url.to_string(),
+            store_url: store_url.to_string(),
+            max_attempts: 3,
+            worker_timeout: Duration::from_secs(10),
+            outage_timeout: Duration::from_secs(30),
+            wait_for_workers: Duration::from_secs(30),
+            speculation: true,
+        }
+    }
+}
+
+/// Runs plans on `shoal worker` processes through Redis.
+#[derive(Debug, Clone)]
+pub struct ClusterExecutor {
+    config: ClusterConfig,
+}
+
+impl ClusterExecutor {
+    /// Validates the URLs; connects when a job runs.
+    pub fn new(config: ClusterConfig) -> Result<Self, ClusterError> {
+        crate::control::parse_target(&config.coord_url)?;
+        Store::open(&config.store_url)?;
+        Ok(ClusterExecutor { config })
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn executor_error(err: ClusterError) -> JobError {
+    match err {
+        ClusterError::Store(err) => JobError::Store(err),
+        other => JobError::Executor {
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Progress of one stage as the driver sees it.
+struct StageTracker {
+    done: Vec<bool>,
+    remaining: u32,
+    /// Latest attempt number issued per partition.
+    attempt: Vec<u32>,
+    /// Error chain of every failed attempt per partition.
+    failures: Vec<Vec<String>>,
+    submitted_at: Vec<Instant>,
+    speculated: Vec<bool>,
+    durations_ms: Vec<u64>,
+    /// Task-stream entry ids we issued, to find ours among a dead worker's.
+    entries: HashMap<String, u32>,
+}
+
+impl StageTracker {
+    fn new(partitions: u32) -> Self {
+        let n = partitions as usize;
+        StageTracker {
+            done: vec![false; n],
+            remaining: partitions,
+            attempt: vec![0; n],
+            failures: vec![Vec::new(); n],
+            submitted_at: vec![Instant::now(); n],
+            speculated: vec![false; n],
+            durations_ms: Vec::new(),
+            entries: HashMap::new(),
+        }
+    }
+}
+
+/// One job being driven.
+struct Drive<'a> {
+    config: &'a ClusterConfig,
+    run: &'a JobRun,
+    progress: &'a dyn ProgressSink,
+    control: Control,
+    events_from: String,
+    run_id: String,
+    last_upkeep: Instant,
+}
+
+impl Executor for ClusterExecutor {
+    fn execute(&self, run: &JobRun, progress: &dyn ProgressSink) -> Result<JobOutput, JobError> {
+        let store = Store::open(&self.config.store_url)?;
+        let control = Control::open(
+            &self.config.coord_url,
+            Duration::from_secs(5),
+            self.config.outage_timeout,
+        )
+        .map_err(executor_error)?;
+        let mut drive = Drive {
+            config: &self.config,
+            run,
+            progress,
+            control,
+            events_from: "0-0".into(),
+            run_id: String::new(),
+            last_upkeep: Instant::now(),
+        };
+        let outcome = drive.start().and_then(|()| drive.stages(&store));
+        let (state, error) = match &outcome {
+            Ok(_) => ("succeeded", String::new()),
+            Err(JobError::Cancelled { .. }) => ("cancelled", String::new()),
+            Err(err) => ("failed", err.to_string()),
+        };
+        drive.finish(state, &error);
+        // Intermediate and result objects are not needed once results are read.
+        let _ = store.delete_prefix(&keys::job_prefix(&run.id));
+        outcome
+    }
+}
+
+impl Drive<'_> {
+    fn start(&mut self) -> Result<(), JobError> {
+        self.wait_for_workers().map_err(executor_error)?;
+        self.control.ensure_group().map_err(executor_error)?;
+        self.run_id = self.control.run_id().map_err(executor_error)?;
+        self.publish_job().map_err(executor_error)
+    }
+
+    fn wait_for_workers(&mut self) -> Result<(), ClusterError> {
+        let started = Instant::now();
+        loop {
+            if crate::status::live_workers(&mut self.control)? > 0 {
+                return Ok(());
+            }
+            if started.elapsed() >= self.config.wait_for_workers {
+                return Err(ClusterError::NoWorkers {
+                    server: self.control.server().to_string(),
+                    after: started.elapsed(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn publish_job(&mut self) -> Result<(), ClusterError> {
+        let id = &self.run.id;
+        let spec = serde_json::to_string(&self.run.spec).map_err(|e| ClusterError::Protocol {
+            op: "publish job",
+            detail: e.to_string(),
+        })?;
+        let stages = self.run.plan.stages().len();
+        let ttl = self.config.worker_timeout.as_millis() as u64;
+        self.control.run("publish job", Duration::ZERO, |c| {
+            redis::pipe()
+                .cmd("HSET")
+                .arg(keys::job(id))
+                .arg("spec")
+                .arg(&spec)
+                .arg("job")
+                .arg(&self.run.spec.job)
+                .arg("state")
+                .arg("running")
+                .arg("stages")
+                .arg(stages)
+                .arg("started_ms")
+                .arg(now_ms())
+                .ignore()
+                .cmd("SET")
+                .arg(keys::job_alive(id))
+                .arg(1)
+                .arg("PX")
+                .arg(ttl)
+                .ignore()
+                .cmd("ZADD")
+                .arg(keys::JOBS)
+                .arg(now_ms())
+                .arg(id)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    fn finish(&mut self, state: &str, error: &str) {
+        let id = self.run.id.clone();
+        let _ = self.control.run("finish job", Duration::ZERO, |c| {
+            redis::pipe()
+                .cmd("HSET")
+                .arg(keys::job(&id))
+                .arg("state")
+                .arg(state)
+                .arg("error")
+                .arg(error)
+                .arg("finished_ms")
+                .arg(now_ms())
+                .ignore()
+                .cmd("HDEL")
+                .arg(keys::job(&id))
+                .arg("spec")
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(keys::job(&id))
+                .arg(86_400)
+                .ignore()
+                .cmd("DEL")
+                .arg(keys::job_alive(&id))
+                .arg(keys::job_events(&id))
+                .ignore()
+                .query::<()>(c)
+        });
+    }
+
+    fn stages(&mut self, store: &Store) -> Result<JobOutput, JobError> {
+        let plan = &self.run.plan;
+        for (index, stage) in plan.stages().iter().enumerate() {
+            let started = Instant::now();
+            self.progress.event(&ProgressEvent::StageStarted {
+                stage: index as u32,
+                name: stage.name(),
+                tasks: stage.partitions(),
+            });
+            self.run_stage(index as u32).map_err(|e| match e {
+                Failure::Job(err) => err,
+                Failure::Cluster(err) => executor_error(err),
+            })?;
+            self.progress.event(&ProgressEvent::StageFinished {
+                stage: index as u32,
+                name: stage.name(),
+                elapsed: started.elapsed(),
+            });
+        }
+        let last = plan.stages().len() as u32 - 1;
+        let results = (0..plan.stages()[last as usize].partitions())
+            .map(|p| store.get(&keys::result_object(&self.run.id, last, p)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(JobOutput {
+            job_id: self.run.id.clone(),
+            results,
+        })
+    }
+
+    fn run_stage(&mut self, stage: u32) -> Result<(), Failure> {
+        let partitions = self.run.plan.stages()[stage as usize].partitions();
+        let mut tracker = StageTracker::new(partitions);
+        self.set_stage_progress(stage, &tracker)?;
+        let all: Vec<u32> = (0..partitions).collect();
+        self.submit(stage, &all, &mut tracker)?;
+        while tracker.remaining > 0 {
+            let events = self.read_events()?;
+            for event in events {
+                self.handle_event(stage, &event, &mut tracker)?;
+            }
+            if self.last_upkeep.elapsed() >= Duration::from_millis(500) {
+                self.upkeep(stage, &mut tracker)?;
+                self.last_upkeep = Instant::now();
+            }
+        }
+        self.set_stage_progress(stage, &tracker)?;
+        Ok(())
+    }
+
+    fn read_events(&mut self) -> Result<Vec<Entry>, ClusterError> {
+        let key = keys::job_events(&self.run.id);
+        let from = self.events_from.clone();
+        let reply = self.control.run("XREAD events", Duration::from_millis(200), |c| {
+            redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(2048)
+                .arg("BLOCK")
+                .arg(200)
+                .arg("STREAMS")
+                .arg(&key)
+                .arg(&from)
+                .query::<redis::Value>(c)
+        })?;
+        let events = stream_entries("XREAD events", &reply)?;
+        if let Some(last) = events.last() {
+            self.events_from = last.id.clone();
+        }
+        Ok(events)
+    }
+
+    /// Enqueues the next attempt of each partition in `partitions`.
+    fn submit(&mut self, stage: u32, partitions: &[u32], tracker: &mut StageTracker) -> Result<(), ClusterError> {
+        for chunk in partitions.chunks(1000) {
+            let id = &self.run.id;
+            let ids: Vec<String> = self.control.run("XADD tasks", Duration::ZERO, |c| {
+                let mut pipe = redis::pipe();
+                for &p in chunk {
+                    pipe.cmd("XADD")
+                        .arg(keys::TASKS)
+                        .arg("*")
+                        .arg("j")
+                        .arg(id)
+                        .arg("s")
+                        .arg(stage)
+                        .arg("p")
+                        .arg(p)
+                        .arg("a")
+                        .arg(tracker.attempt[p as usize]);
+                }
+                pipe.query(c)
+            })?;
+            for (entry, &p) in ids.into_iter().zip(chunk) {
+                tracker.entries.insert(entry, p);
+                tracker.submitted_at[p as usize] = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    fn resubmit(&mut self, stage: u32, partitions: &[u32], tracker: &mut StageTracker) -> Result<(), ClusterError> {
+        for &p in partitions {
+            tracker.attempt[p as usize] += 1;
+        }
+        self.submit(stage, partitions, tracker)
+    }
+
+    fn handle_event(&mut self, stage: u32, event: &Entry, tracker: &mut StageTracker) -> Result<(), Failure> {
+        let (Some(s), Some(p), Some(a)) = (event.num::<u32>("s"), event.num::<u32>("p"), event.num::<u32>("a")) else {
+            return Ok(());
+        };
+        if s != stage || p as usize >= tracker.done.len() || tracker.done[p as usize] {
+            return Ok(());
+        }
+        match event.get("k") {
+            Some("done") => {
+                tracker.done[p as usize] = true;
+                tracker.remaining -= 1;
+                tracker.durations_ms.push(event.num("ms").unwrap_or(0));
+                let (rows, bytes) = (event.num("rows").unwrap_or(0), event.num("bytes").unwrap_or(0));
+                if rows > 0 || bytes > 0 {
+                    self.progress.event(&ProgressEvent::Processed { stage, rows, bytes });
+                }
+                self.progress.event(&ProgressEvent::TaskFinished {
+                    stage,
+                    partition: p,
+                    attempt: a,
+                });
+                Ok(())
+            }
+            Some("fail") => self.handle_failure(stage, p, a, event, tracker),
+            _ => Ok(()),
+        }
+    }
+
+    fn handle_failure(
+        &mut self,
+        stage: u32,
+        p: u32,
+        attempt: u32,
+        event: &Entry,
+        tracker: &mut StageTracker,
+    ) -> Result<(), Failure> {
+        let message = event.get("e").unwrap_or("unknown error").to_string();
+        let kind = match event.get("kind") {
+            Some("input") => TaskErrorKind::Input,
+            Some("fatal") => TaskErrorKind::Fatal,
+            _ => TaskErrorKind::Retryable,
+        };
+        let worker = event.get("w").unwrap_or("?");
+        tracker.failures[p as usize].push(format!("attempt {} on {worker}: {message}", attempt + 1));
+        let error = TaskError::new(message.clone()).with_kind_of(kind);
+        let failures = tracker.failures[p as usize].len() as u32;
+        let will_retry = kind == TaskErrorKind::Retryable && failures < self.config.max_attempts;
+        self.progress.event(&ProgressEvent::TaskFailed {
+            stage,
+            partition: p,
+            attempt,
+            error: &error,
+            will_retry,
+        });
+        if will_retry {
+            // Only the newest attempt's failure triggers a new one; an older
+            // attempt failing while a newer one runs changes nothing.
+            if attempt == tracker.attempt[p as usize] {
+                self.resubmit(stage, &[p], tracker)?;
+            }
+            return Ok(());
+        }
+        let mut attempts = tracker.failures[p as usize].clone();
+        if kind == TaskErrorKind::Input {
+            attempts = vec![message];
+        }
+        Err(Failure::Job(JobError::TaskFailed {
+            job_id: self.run.id.clone(),
+            stage,
+            stage_name: self.run.plan.stages()[stage as usize].name().to_string(),
+            partition: p,
+            attempts,
+            kind,
+        }))
+    }
+
+    fn set_stage_progress(&mut self, stage: u32, tracker: &StageTracker) -> Result<(), ClusterError> {
+        let id = &self.run.id;
+        let name = self.run.plan.stages()[stage as usize].name().to_string();
+        let total = tracker.done.len();
+        let done = total - tracker.remaining as usize;
+        let failures: usize = tracker.failures.iter().map(Vec::len).sum();
+        let ttl = self.config.worker_timeout.as_millis() as u64;
+        self.control.run("job progress", Duration::ZERO, |c| {
+            redis::pipe()
+                .cmd("HSET")
+                .arg(keys::job(id))
+                .arg("stage")
+                .arg(stage)
+                .arg("stage_name")
+                .arg(&name)
+                .arg("done")
+                .arg(done)
+                .arg("total")
+                .arg(total)
+                .arg("failures")
+                .arg(failures)
+                .ignore()
+                .cmd("SET")
+                .arg(keys::job_alive(id))
+                .arg(1)
+                .arg("PX")
+                .arg(ttl)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    /// Twice a second: liveness, cancellation, restarts, lost workers, stragglers.
+    fn upkeep(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), Failure> {
+        self.set_stage_progress(stage, tracker)?;
+        let state: Option<String> = self.control.run("job state", Duration::ZERO, |c| {
+            redis::cmd("HGET").arg(keys::job(&self.run.id)).arg("state").query(c)
+        })?;
+        if state.as_deref() == Some("cancelled") {
+            return Err(Failure::Job(JobError::Cancelled {
+                job_id: self.run.id.clone(),
+            }));
+        }
+        let run_id = self.control.run_id()?;
+        if run_id != self.run_id || state.is_none() {
+            self.recover_restart(stage, tracker)?;
+            self.run_id = run_id;
+            return Ok(());
+        }
+        self.reclaim_from_lost_workers(stage, tracker)?;
+        if self.config.speculation {
+            self.speculate(stage, tracker)?;
+        }
+        Ok(())
+    }
+
+    /// Redis restarted (and may have lost every key): publish the job
+    /// again and resubmit every unfinished partition. Committed outputs
+    /// live in the store, so finished work is not lost.
+    fn recover_restart(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
+        self.progress.event(&ProgressEvent::TaskFailed {
+            stage,
+            partition: 0,
+            attempt: 0,
+            error: &TaskError::new(format!(
+                "control plane {} restarted; resubmitting unfinished tasks",
+                self.control.server()
+            )),
+            will_retry: true,
+        });
+        self.control.ensure_group()?;
+        self.publish_job()?;
+        self.events_from = "0-0".into();
+        let unfinished: Vec<u32> = (0..tracker.done.len() as u32)
+            .filter(|&p| !tracker.done[p as usize])
+            .collect();
+        self.resubmit(stage, &unfinished, tracker)
+    }
+
+    /// Tasks held by workers whose heartbeat key expired run again elsewhere.
+    fn reclaim_from_lost_workers(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
+        let summary: redis::Value = self.control.run("XPENDING", Duration::ZERO, |c| {
+            redis::cmd("XPENDING").arg(keys::TASKS).arg(keys::GROUP).query(c)
+        })?;
+        for (consumer, _) in pending_consumers(&summary) {
+            let alive: bool = self.control.run("EXISTS worker", Duration::ZERO, |c| {
+                redis::cmd("EXISTS").arg(keys::worker(&consumer)).query(c)
+            })?;
+            if alive {
+                continue;
+            }
+            let pending: redis::Value = self.control.run("XPENDING consumer", Duration::ZERO, |c| {
+                redis::cmd("XPENDING")
+                    .arg(keys::TASKS)
+                    .arg(keys::GROUP)
+                    .arg("-")
+                    .arg("+")
+                    .arg(10_000)
+                    .arg(&consumer)
+                    .query(c)
+            })?;
+            let mut ours = Vec::new();
+            let mut acked = Vec::new();
+            for id in pending_ids(&pending) {
+                if let Some(&p) = tracker.entries.get(&id) {
+                    acked.push(id);
+                    if !tracker.done[p as usize] && !ours.contains(&p) {
+                        ours.push(p);
+                    }
+                }
+            }
+            if acked.is_empty() {
+                continue;
+            }
+            self.control.run("XACK lost", Duration::ZERO, |c| {
+                redis::cmd("XACK")
+                    .arg(keys::TASKS)
+                    .arg(keys::GROUP)
+                    .arg(&acked)
+                    .query::<()>(c)
+            })?;
+            for p in &ours {
+                self.progress.event(&ProgressEvent::TaskFailed {
+                    stage,
+                    partition: *p,
+                    attempt: tracker.attempt[*p as usize],
+                    error: &TaskError::new(format!("worker {consumer} stopped heartbeating")),
+                    will_retry: true,
+                });
+            }
+            self.resubmit(stage, &ours, tracker)?;
+        }
+        Ok(())
+    }
+
+    /// Once most of a stage is done, a task outstanding far longer than
+    /// the median gets one more attempt; the first commit wins.
+    fn speculate(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
+        let total = tracker.done.len();
+        if total < 2 || (tracker.remaining as usize) * 4 > total {
+            return Ok(());
+        }
+        let mut durations = tracker.durations_ms.clone();
+        durations.sort_unstable();
+        let median = Duration::from_millis(durations[durations.len() / 2]);
+        let threshold = (median * 4).max(Duration::from_secs(2));
+        let stragglers: Vec<u32> = (0..total as u32)
+            .filter(|&p| {
+                let i = p as usize;
+                !tracker.done[i] && !tracker.speculated[i] && tracker.submitted_at[i].elapsed() > threshold
+            })
+            .collect();
+        for &p in &stragglers {
+            tracker.speculated[p as usize] = true;
+        }
+        if stragglers.is_empty() {
+            return Ok(());
+        }
+        self.resubmit(stage, &stragglers, tracker)
+    }
+}
+
+/// Why a stage stopped: the job failed, or the cluster did.
+enum Failure {
+    Job(JobError),
+    Cluster(ClusterError),
+}
+
+impl From<ClusterError> for Failure {
+    fn from(err: ClusterError) -> Self {
+        Failure::Cluster(err)
+    }
+}

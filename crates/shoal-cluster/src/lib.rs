@@ -1,0 +1,41 @@
+//! Cluster mode: the same plans as embedded mode, run by `shoal worker`
+//! processes on many machines.
+//!
+//! ```text
+//!  driver (ClusterExecutor)            Redis                       workers (Worker)
+//!  ────────────────────────     ───────────────────────     ─────────────────────────────
+//!  XADD task entries ───────▶  stream shoal:tasks        ──▶ XREADGROUP (batch, slots free)
+//!                              group "workers" (PEL)         rebuild plan from job spec
+//!                                                            run task, commit to the store
+//!  XREAD reports     ◀───────  stream shoal:job:ID:events ◀── XADD done/fail + XACK (batched)
+//!  heartbeat, cancel, status   shoal:worker:NAME (TTL)   ◀── heartbeat every second
+//! ```
+//!
+//! Redis carries only data: job names, JSON parameters and task
+//! identities. Every node rebuilds a job's plan from its own registry, so
+//! the queue can never make a worker run code it was not built with.
+//! Partition data never passes through Redis: map outputs and results are
+//! committed as objects in the shared store (`shoal-store`), first commit
+//! wins, which makes duplicate and speculative attempts harmless.
+//!
+//! The driver owns a job's progress. It resubmits a task (next attempt)
+//! when the task fails retryably, when the worker that received it stops
+//! heartbeating, when it runs far longer than its stage's median
+//! (speculation), and when Redis lost its state (restart); the first
+//! report of a committed partition wins and later ones are ignored.
+#![deny(missing_docs)]
+
+mod control;
+mod data;
+mod driver;
+mod error;
+mod keys;
+mod reply;
+mod status;
+mod worker;
+
+pub use control::Control;
+pub use driver::{ClusterConfig, ClusterExecutor};
+pub use error::ClusterError;
+pub use status::{cancel_job, cluster_status, ClusterStatus, JobStatus, WorkerStatus};
+pub use worker::{Worker, WorkerConfig};

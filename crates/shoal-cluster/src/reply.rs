@@ -1,0 +1,152 @@
+//! Decoding Redis stream replies (RESP2 arrays or RESP3 maps alike).
+
+use redis::Value;
+
+use crate::ClusterError;
+
+/// One stream entry: its id and field/value pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Stream entry id, e.g. `1700000000000-0`.
+    pub id: String,
+    /// Field/value pairs in order.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Entry {
+    /// The value of `field`.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `field` parsed as a number.
+    pub fn num<T: std::str::FromStr>(&self, field: &str) -> Option<T> {
+        self.get(field)?.parse().ok()
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn items(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) | Value::Set(items) => items.iter().collect(),
+        Value::Map(pairs) => pairs.iter().flat_map(|(k, v)| [k, v]).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn bad(op: &'static str, detail: &str) -> ClusterError {
+    ClusterError::Protocol {
+        op,
+        detail: detail.to_string(),
+    }
+}
+
+/// Every entry of an XREAD / XREADGROUP reply, across its streams.
+pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, ClusterError> {
+    if matches!(reply, Value::Nil) {
+        return Ok(Vec::new());
+    }
+    let streams: Vec<&Value> = match reply {
+        // RESP3: {key: entries, ...}
+        Value::Map(pairs) => pairs.iter().map(|(_, entries)| entries).collect(),
+        // RESP2: [[key, entries], ...]
+        Value::Array(streams) => streams
+            .iter()
+            .map(|s| items(s).get(1).copied().ok_or_else(|| bad(op, "stream without entries")))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad(op, "not a stream reply")),
+    };
+    let mut entries = Vec::new();
+    for stream in streams {
+        for entry in items(stream) {
+            let parts = items(entry);
+            let id = parts
+                .first()
+                .and_then(|v| text(v))
+                .ok_or_else(|| bad(op, "entry without id"))?;
+            // A deleted entry still pending in a group comes back with nil fields.
+            let raw = parts.get(1).map(|v| items(v)).unwrap_or_default();
+            let fields = raw
+                .chunks(2)
+                .filter_map(|kv| Some((text(kv.first()?)?, text(kv.get(1)?)?)))
+                .collect();
+            entries.push(Entry { id, fields });
+        }
+    }
+    Ok(entries)
+}
+
+/// `XPENDING key group` summary: consumer names with pending counts.
+pub fn pending_consumers(reply: &Value) -> Vec<(String, u64)> {
+    let parts = items(reply);
+    let Some(consumers) = parts.get(3) else {
+        return Vec::new();
+    };
+    items(consumers)
+        .into_iter()
+        .filter_map(|c| {
+            let pair = items(c);
+            let name = text(pair.first()?)?;
+            let count = text(pair.get(1)?)?.parse().ok()?;
+            Some((name, count))
+        })
+        .collect()
+}
+
+/// `XPENDING key group - + count consumer`: the pending entry ids.
+pub fn pending_ids(reply: &Value) -> Vec<String> {
+    items(reply)
+        .into_iter()
+        .filter_map(|e| text(items(e).first()?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn decodes_resp2_and_resp3_stream_replies() {
+        let entries = Value::Array(vec![Value::Array(vec![
+            bulk("1-0"),
+            Value::Array(vec![bulk("j"), bulk("job-1"), bulk("p"), bulk("7")]),
+        ])]);
+        let resp2 = Value::Array(vec![Value::Array(vec![bulk("shoal:tasks"), entries.clone()])]);
+        let resp3 = Value::Map(vec![(bulk("shoal:tasks"), entries)]);
+        for reply in [resp2, resp3] {
+            let got = stream_entries("XREAD", &reply).unwrap();
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].id, "1-0");
+            assert_eq!(got[0].get("j"), Some("job-1"));
+            assert_eq!(got[0].num::<u32>("p"), Some(7));
+        }
+        assert!(stream_entries("XREAD", &Value::Nil).unwrap().is_empty());
+    }
+
+    #[test]
+    fn decodes_pending_summaries() {
+        let reply = Value::Array(vec![
+            Value::Int(3),
+            bulk("1-0"),
+            bulk("3-0"),
+            Value::Array(vec![Value::Array(vec![bulk("w1"), bulk("2")])]),
+        ]);
+        assert_eq!(pending_consumers(&reply), vec![("w1".to_string(), 2)]);
+    }
+}

@@ -1,0 +1,166 @@
+//! What `shoal status` and `shoal cancel` read and write.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::control::Control;
+use crate::{keys, ClusterError};
+
+/// A registered worker.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WorkerStatus {
+    /// Worker name.
+    pub name: String,
+    /// Host it runs on.
+    pub host: String,
+    /// Task slots.
+    pub slots: u64,
+    /// Tasks running at the last heartbeat.
+    pub running: u64,
+    /// Milliseconds since its last heartbeat.
+    pub last_heartbeat_ms: u64,
+}
+
+/// A job known to the control plane.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JobStatus {
+    /// Run id.
+    pub id: String,
+    /// Job name.
+    pub job: String,
+    /// running, succeeded, failed or cancelled.
+    pub state: String,
+    /// Current (or last) stage index and name.
+    pub stage: String,
+    /// Stages in the plan.
+    pub stages: u64,
+    /// Tasks of the current stage committed.
+    pub done: u64,
+    /// Tasks in the current stage.
+    pub total: u64,
+    /// Failed attempts in the current stage.
+    pub failures: u64,
+    /// The error of a failed job.
+    pub error: String,
+}
+
+/// Live workers and recent jobs.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClusterStatus {
+    /// Workers whose heartbeat is current.
+    pub workers: Vec<WorkerStatus>,
+    /// Names of workers that stopped heartbeating since the last look.
+    pub gone: Vec<String>,
+    /// The most recent jobs, newest first.
+    pub jobs: Vec<JobStatus>,
+}
+
+fn open(url: &str) -> Result<Control, ClusterError> {
+    Control::open(url, Duration::from_secs(3), Duration::from_secs(3))
+}
+
+/// Number of workers with a current heartbeat.
+pub(crate) fn live_workers(control: &mut Control) -> Result<usize, ClusterError> {
+    let names: Vec<String> = control.run("SMEMBERS workers", Duration::ZERO, |c| {
+        redis::cmd("SMEMBERS").arg(keys::WORKERS).query(c)
+    })?;
+    let mut live = 0;
+    for name in names {
+        let exists: bool = control.run("EXISTS worker", Duration::ZERO, |c| {
+            redis::cmd("EXISTS").arg(keys::worker(&name)).query(c)
+        })?;
+        live += exists as usize;
+    }
+    Ok(live)
+}
+
+fn field<T: std::str::FromStr + Default>(map: &HashMap<String, String>, key: &str) -> T {
+    map.get(key).and_then(|v| v.parse().ok()).unwrap_or_default()
+}
+
+/// Reads workers (pruning the ones that are gone) and the last `jobs` jobs.
+pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterError> {
+    let mut control = open(url)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let names: Vec<String> = control.run("SMEMBERS workers", Duration::ZERO, |c| {
+        redis::cmd("SMEMBERS").arg(keys::WORKERS).query(c)
+    })?;
+    let mut status = ClusterStatus {
+        workers: Vec::new(),
+        gone: Vec::new(),
+        jobs: Vec::new(),
+    };
+    for name in names {
+        let info: HashMap<String, String> = control.run("HGETALL worker", Duration::ZERO, |c| {
+            redis::cmd("HGETALL").arg(keys::worker(&name)).query(c)
+        })?;
+        if info.is_empty() {
+            control.run("SREM worker", Duration::ZERO, |c| {
+                redis::cmd("SREM").arg(keys::WORKERS).arg(&name).query::<()>(c)
+            })?;
+            status.gone.push(name);
+            continue;
+        }
+        status.workers.push(WorkerStatus {
+            host: info.get("host").cloned().unwrap_or_default(),
+            slots: field(&info, "slots"),
+            running: field(&info, "running"),
+            last_heartbeat_ms: now.saturating_sub(field(&info, "beat_ms")),
+            name,
+        });
+    }
+    status.workers.sort_by(|a, b| a.name.cmp(&b.name));
+    status.gone.sort();
+    let ids: Vec<String> = control.run("ZREVRANGE jobs", Duration::ZERO, |c| {
+        redis::cmd("ZREVRANGE")
+            .arg(keys::JOBS)
+            .arg(0)
+            .arg(jobs.saturating_sub(1))
+            .query(c)
+    })?;
+    for id in ids {
+        let info: HashMap<String, String> = control.run("HGETALL job", Duration::ZERO, |c| {
+            redis::cmd("HGETALL").arg(keys::job(&id)).query(c)
+        })?;
+        if info.is_empty() {
+            continue;
+        }
+        let get = |k: &str| info.get(k).cloned().unwrap_or_default();
+        status.jobs.push(JobStatus {
+            job: get("job"),
+            state: get("state"),
+            stage: format!("{} {}", get("stage"), get("stage_name")).trim().to_string(),
+            stages: field(&info, "stages"),
+            done: field(&info, "done"),
+            total: field(&info, "total"),
+            failures: field(&info, "failures"),
+            error: get("error"),
+            id,
+        });
+    }
+    Ok(status)
+}
+
+/// Marks a running job cancelled; its driver stops within a second and
+/// workers drop its queued tasks. Returns `false` when no such job runs.
+pub fn cancel_job(url: &str, job_id: &str) -> Result<bool, ClusterError> {
+    let mut control = open(url)?;
+    let state: Option<String> = control.run("HGET state", Duration::ZERO, |c| {
+        redis::cmd("HGET").arg(keys::job(job_id)).arg("state").query(c)
+    })?;
+    if state.as_deref() != Some("running") {
+        return Ok(false);
+    }
+    control.run("cancel", Duration::ZERO, |c| {
+        redis::cmd("HSET")
+            .arg(keys::job(job_id))
+            .arg("state")
+            .arg("cancelled")
+            .query::<()>(c)
+    })?;
+    Ok(true)
+}

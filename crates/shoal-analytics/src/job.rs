@@ -1,0 +1,289 @@
+//! The `analyze` job: the report as a plan of stages on the Shoal runtime.
+//!
+//! - `prepare` (driver, once): validates the settings, expands the inputs
+//!   into concrete [`Split`]s and picks the user-partition count P, so every
+//!   node plans from identical params.
+//! - stage **read** (one task per split): parses rows and routes each to
+//!   bucket `stable_hash(user_id) % P`; rejected-row statistics travel as
+//!   one extra entry in bucket 0 (a stage has buckets or results, not both,
+//!   and the statistics are tiny).
+//! - stage **users** (P tasks): decodes its buckets, applies every
+//!   definition per user and emits a [`Partial`].
+//! - stage **merge** (1 task): sums the partials into the [`Report`] and the
+//!   first rejected rows: an [`AnalyzeOutput`].
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use shoal_core::{
+    Bytes, Job, JobError, Plan, Stage, StageRef, TaskContext, TaskError, TaskErrorKind,
+};
+use shoal_events::{plan_splits, read_split, Event, Format, InputError, ReadOptions, Split};
+
+use crate::config::AnalyzeConfig;
+use crate::hash::stable_hash;
+use crate::index::PartitionIndex;
+use crate::partial::{Merger, Partial};
+use crate::record::{push_stats, BlockEncoder, ReadStats, RejectSample};
+use crate::report::Report;
+use crate::walk::walk_partition;
+
+/// Registry name of the job.
+pub const JOB_NAME: &str = "analyze";
+
+/// Target bytes per read split: big enough to amortise task overhead,
+/// small enough to balance two cores on a few hundred MB.
+pub const SPLIT_BYTES: u64 = 32 << 20;
+
+/// Target input bytes per user partition. Partitions stay this small as
+/// input grows (more partitions, not bigger ones), which is what keeps
+/// memory flat: a "users" task holds one partition at a time.
+pub const PARTITION_BYTES: u64 = 24 << 20;
+
+/// Fewest user partitions: enough tasks to keep several cores busy.
+pub const MIN_PARTITIONS: u32 = 8;
+
+/// Most user partitions.
+pub const MAX_PARTITIONS: u32 = 8192;
+
+/// Rows between progress reports of a read task.
+const PROGRESS_ROWS: u64 = 1 << 16;
+
+/// The job's parameters. Users fill `inputs`, `read` and `config`;
+/// `prepare` fills `splits` and `partitions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzeParams {
+    /// Files, directories, globs or URLs.
+    pub inputs: Vec<String>,
+    /// Format, columns, timestamp unit, strictness.
+    #[serde(default)]
+    pub read: ReadOptions,
+    /// Report settings.
+    #[serde(default)]
+    pub config: AnalyzeConfig,
+    /// Concrete splits (set by `prepare`).
+    #[serde(default)]
+    pub splits: Vec<Split>,
+    /// User partitions P; chosen from the input size when absent.
+    #[serde(default)]
+    pub partitions: Option<u32>,
+    /// Fewest user partitions when P is chosen from the input size
+    /// (callers pass about 2 × threads so every core has work).
+    #[serde(default)]
+    pub min_partitions: Option<u32>,
+}
+
+/// The job's final result blob.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzeOutput {
+    /// The report.
+    pub report: Report,
+    /// The first rejected rows (file:line and reason), in input order.
+    pub rejects: Vec<RejectSample>,
+}
+
+impl AnalyzeOutput {
+    /// Decodes the job's result blob.
+    pub fn from_bytes(bytes: &[u8]) -> Result<AnalyzeOutput, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// The user-behaviour report job (issue 3).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AnalyzeJob;
+
+fn invalid(message: impl std::fmt::Display) -> JobError {
+    JobError::invalid_input(JOB_NAME, message)
+}
+
+fn params_of(value: &serde_json::Value) -> Result<AnalyzeParams, JobError> {
+    AnalyzeParams::deserialize(value).map_err(|e| invalid(format!("bad analyze parameters: {e}")))
+}
+
+/// User partitions for `splits`: compressed text and Parquet count extra,
+/// since they expand several times when decoded.
+pub fn choose_partitions(splits: &[Split]) -> u32 {
+    let bytes: u64 = splits
+        .iter()
+        .map(|s| {
+            let compressed =
+                s.format == Format::Parquet || s.compression != shoal_events::Compression::None;
+            s.size_bytes.saturating_mul(if compressed { 4 } else { 1 })
+        })
+        .sum();
+    let wanted = bytes.div_ceil(PARTITION_BYTES);
+    (wanted.min(u64::from(MAX_PARTITIONS)) as u32).max(MIN_PARTITIONS)
+}
+
+impl Job for AnalyzeJob {
+    fn name(&self) -> &'static str {
+        JOB_NAME
+    }
+
+    fn describe(&self) -> &'static str {
+        "user-behaviour report of clickstream logs: sessions, funnel, retention, top items"
+    }
+
+    fn prepare(&self, params: serde_json::Value) -> Result<serde_json::Value, JobError> {
+        let mut p = params_of(&params)?;
+        p.config.validate().map_err(invalid)?;
+        if p.inputs.is_empty() {
+            return Err(invalid("no input files given"));
+        }
+        p.splits = plan_splits(&p.inputs, &p.read, SPLIT_BYTES).map_err(|e| {
+            if e.is_user_input() {
+                invalid(&e)
+            } else {
+                JobError::Setup {
+                    job: JOB_NAME.into(),
+                    message: e.to_string(),
+                }
+            }
+        })?;
+        let min = p.min_partitions.unwrap_or(MIN_PARTITIONS);
+        let partitions = p
+            .partitions
+            .unwrap_or_else(|| choose_partitions(&p.splits).max(min));
+        p.partitions = Some(partitions.clamp(1, MAX_PARTITIONS));
+        serde_json::to_value(&p).map_err(|e| invalid(format!("analyze parameters: {e}")))
+    }
+
+    fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError> {
+        let p = Arc::new(params_of(params)?);
+        p.config.validate().map_err(invalid)?;
+        let partitions = p
+            .partitions
+            .unwrap_or(MIN_PARTITIONS)
+            .clamp(1, MAX_PARTITIONS);
+        let mut plan = Plan::new();
+        let splits = p.splits.len().max(1) as u32;
+        let read_params = Arc::clone(&p);
+        let read = plan.add_stage(
+            Stage::new("read", splits, move |ctx| {
+                read_task(ctx, &read_params, partitions)
+            })
+            .shuffle_output(partitions),
+        );
+        let user_params = Arc::clone(&p);
+        let users = plan.add_stage(
+            Stage::new("users", partitions, move |ctx| {
+                users_task(ctx, read, &user_params.config)
+            })
+            .reads(read),
+        );
+        let merge_params = Arc::clone(&p);
+        plan.add_stage(
+            Stage::new("merge", 1, move |ctx| {
+                merge_task(ctx, users, &merge_params.config)
+            })
+            .reads(users),
+        );
+        Ok(plan)
+    }
+}
+
+/// Maps a reader error to a task error: bad input is not retried.
+fn task_error(split: &Split, err: InputError) -> TaskError {
+    let kind = if err.is_user_input() {
+        TaskErrorKind::Input
+    } else {
+        TaskErrorKind::Retryable
+    };
+    if kind == TaskErrorKind::Input {
+        TaskError::input(err.to_string())
+    } else {
+        TaskError::caused_by(format!("reading {}", split.path.display()), err).with_kind_of(kind)
+    }
+}
+
+fn read_task(
+    ctx: &mut TaskContext<'_>,
+    p: &AnalyzeParams,
+    partitions: u32,
+) -> Result<(), TaskError> {
+    let index = ctx.partition();
+    // No splits (possible only for hand-written params): one empty task.
+    let Some(split) = p.splits.get(index as usize) else {
+        return Ok(());
+    };
+    let mut buckets = vec![Vec::new(); partitions as usize];
+    let mut encoder = BlockEncoder::new(partitions);
+    let mut pending = 0u64;
+    let progress = &*ctx;
+    let mut sink = |e: &Event<'_>| {
+        let user = e.user_id.as_bytes();
+        let b = (stable_hash(user) % u64::from(partitions)) as u32;
+        let out = &mut buckets[b as usize];
+        encoder.push_row(out, b, user, e.ts_ms, e.event.as_bytes(), e.item.as_bytes());
+        pending += 1;
+        if pending == PROGRESS_ROWS {
+            progress.add_progress(pending, 0);
+            pending = 0;
+        }
+    };
+    let stats = read_split(split, &p.read, &mut sink).map_err(|e| task_error(split, e))?;
+    ctx.add_progress(pending, split.size_bytes);
+    if stats.rejected > 0 {
+        let samples = stats
+            .rejects
+            .iter()
+            .map(|r| RejectSample {
+                location: format!("{}:{}", r.file, r.line),
+                reason: r.reason.clone(),
+            })
+            .collect();
+        let read_stats = ReadStats {
+            split: index,
+            rejected: stats.rejected,
+            samples,
+        };
+        push_stats(&mut buckets[0], &read_stats);
+    }
+    for (b, bytes) in buckets.into_iter().enumerate() {
+        *ctx.bucket(b as u32) = bytes;
+    }
+    Ok(())
+}
+
+fn users_task(
+    ctx: &mut TaskContext<'_>,
+    read: StageRef,
+    config: &AnalyzeConfig,
+) -> Result<(), TaskError> {
+    let blocks = ctx.shuffle_input(read)?;
+    let bytes: u64 = blocks.iter().map(|b| b.len() as u64).sum();
+    let index = PartitionIndex::build(&blocks).map_err(|e| {
+        TaskError::caused_by("decoding user partition", e).with_kind_of(TaskErrorKind::Fatal)
+    })?;
+    let partial = walk_partition(&index, config);
+    ctx.add_progress(index.rows.len() as u64, bytes);
+    drop(index);
+    ctx.set_result(Bytes::from(partial.to_bytes()));
+    Ok(())
+}
+
+fn merge_task(
+    ctx: &mut TaskContext<'_>,
+    users: StageRef,
+    config: &AnalyzeConfig,
+) -> Result<(), TaskError> {
+    let mut merger = Merger::default();
+    for (i, blob) in ctx.results_of(users)?.iter().enumerate() {
+        let partial = Partial::from_bytes(blob, i).map_err(|e| {
+            TaskError::caused_by("merging partials", e).with_kind_of(TaskErrorKind::Fatal)
+        })?;
+        merger.add(partial);
+    }
+    let rejects = merger.reject_samples();
+    let output = AnalyzeOutput {
+        report: merger.finish(config),
+        rejects,
+    };
+    let bytes = serde_json::to_vec(&output).map_err(|e| {
+        TaskError::caused_by("encoding the report", e).with_kind_of(TaskErrorKind::Fatal)
+    })?;
+    ctx.set_result(Bytes::from(bytes));
+    ctx.add_progress(1, 0);
+    Ok(())
+}

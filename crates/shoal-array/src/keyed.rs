@@ -1,0 +1,217 @@
+//! Keyed operations over hash shuffles: `reduce_by_key`, `group_by_key`,
+//! `distinct`, inner and left `join`.
+//!
+//! Rows go to partition `stable_hash(postcard(key)) % P` — the same on
+//! every machine. Map tasks combine before shuffling (`reduce_by_key`
+//! sums per key, `group_by_key` groups, `distinct` dedups), so the shuffle
+//! carries at most one row per key per map task. Combining keeps keys in
+//! order of first appearance and reads map outputs in map order, so
+//! results never depend on a hasher's seed or on thread timing: for a
+//! given input and partitioning they are always the same, in the same
+//! order. Groups list their values in input order.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use shoal_core::{Plan, Stage, TaskError};
+use shoal_jobs::stable_hash;
+
+use crate::array::{decode_blocks, Lower, Lowered};
+use crate::codec::{encode_frame, Element};
+use crate::DistArray;
+
+/// A local hash map with fixed seeds: iteration order never matters for
+/// results here, but fixed seeds keep runs reproducible bit for bit.
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
+fn new_map<K, V>() -> Map<K, V> {
+    HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))
+}
+
+/// The routing hash of a key: FNV-1a of its postcard bytes.
+pub(crate) fn key_hash<K: Element>(key: &K) -> u64 {
+    let mut stack = [0u8; 64];
+    match postcard::to_slice(key, &mut stack) {
+        Ok(bytes) => stable_hash(bytes),
+        Err(_) => stable_hash(&postcard::to_stdvec(key).unwrap_or_default()),
+    }
+}
+
+/// Merges values of equal keys with `f`, keys in order of first appearance.
+fn combine<K: Hash + Eq + Clone, V>(items: Vec<(K, V)>, f: &impl Fn(&V, &V) -> V) -> Vec<(K, V)> {
+    let mut index: Map<K, usize> = new_map();
+    let mut out: Vec<(K, V)> = Vec::new();
+    for (key, value) in items {
+        match index.entry(key) {
+            Entry::Occupied(at) => {
+                let slot = &mut out[*at.get()].1;
+                *slot = f(slot, &value);
+            }
+            Entry::Vacant(vacant) => {
+                out.push((vacant.key().clone(), value));
+                vacant.insert(out.len() - 1);
+            }
+        }
+    }
+    out
+}
+
+/// Concatenates the value lists of equal keys, keys in order of first appearance.
+fn group<K: Hash + Eq + Clone, V>(items: impl Iterator<Item = (K, Vec<V>)>) -> Vec<(K, Vec<V>)> {
+    let mut index: Map<K, usize> = new_map();
+    let mut out: Vec<(K, Vec<V>)> = Vec::new();
+    for (key, values) in items {
+        match index.entry(key) {
+            Entry::Occupied(at) => out[*at.get()].1.extend(values),
+            Entry::Vacant(vacant) => {
+                out.push((vacant.key().clone(), values));
+                vacant.insert(out.len() - 1);
+            }
+        }
+    }
+    out
+}
+
+/// Keeps the first of equal elements.
+fn dedup<T: Hash + Eq + Clone>(items: Vec<T>) -> Vec<T> {
+    let mut seen: Map<T, ()> = new_map();
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.clone(), ()).is_none())
+        .collect()
+}
+
+impl<T: Element> DistArray<T> {
+    /// Routes every element to partition `hash(element) % partitions`,
+    /// keeping map order within each output partition.
+    pub(crate) fn hash_partition(
+        &self,
+        partitions: u32,
+        hash: impl Fn(&T) -> u64 + Send + Sync + 'static,
+    ) -> DistArray<T> {
+        let parts = partitions.max(1);
+        let hash = Arc::new(hash);
+        let upstream = self.lower.clone();
+        let lower: Lower<T> = Arc::new(move |plan: &mut Plan| {
+            let up = upstream(plan);
+            let (compute, hash) = (up.compute.clone(), hash.clone());
+            let stage = Stage::new("hash-shuffle", up.partitions, move |ctx| {
+                let mut routed: Vec<Vec<T>> = (0..parts).map(|_| Vec::new()).collect();
+                for item in compute(ctx)? {
+                    routed[(hash(&item) % u64::from(parts)) as usize].push(item);
+                }
+                for (bucket, items) in ctx.buckets().iter_mut().zip(&routed) {
+                    if !items.is_empty() {
+                        encode_frame(items, bucket)
+                            .map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+                    }
+                }
+                Ok(())
+            })
+            .shuffle_output(parts);
+            let map = plan.add_stage(up.declare(stage));
+            Lowered {
+                partitions: parts,
+                reads: vec![map],
+                compute: Arc::new(move |ctx| {
+                    decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle")
+                }),
+            }
+        });
+        DistArray::from_lower(self.session.clone(), parts, None, lower)
+    }
+}
+
+impl<T: Element + Hash + Eq> DistArray<T> {
+    /// Each distinct element once (the first occurrence survives), in
+    /// `stable_hash` partitions.
+    pub fn distinct(&self) -> DistArray<T> {
+        self.map_partitions(dedup)
+            .hash_partition(self.partitions, key_hash::<T>)
+            .map_partitions(dedup)
+    }
+}
+
+impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
+    /// One `(key, value)` per distinct key, the values of a key combined
+    /// with the associative `f` in input order (map-side combining first).
+    pub fn reduce_by_key(
+        &self,
+        f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+    ) -> DistArray<(K, V)> {
+        let f = Arc::new(f);
+        let g = f.clone();
+        self.map_partitions(move |items| combine(items, &*f))
+            .hash_partition(self.partitions, |(k, _)| key_hash(k))
+            .map_partitions(move |items| combine(items, &*g))
+    }
+
+    /// One `(key, values)` per distinct key, values in input order.
+    pub fn group_by_key(&self) -> DistArray<(K, Vec<V>)> {
+        self.map_partitions(|items| group(items.into_iter().map(|(k, v)| (k, vec![v]))))
+            .hash_partition(self.partitions, |(k, _)| key_hash(k))
+            .map_partitions(|items| group(items.into_iter()))
+    }
+
+    /// Inner join on the key: `(k, (v, w))` for every pair of rows with
+    /// equal keys; left rows in input order, their matches in right input
+    /// order. Partitioned like `self`.
+    pub fn join<W: Element>(&self, other: &DistArray<(K, W)>) -> DistArray<(K, (V, W))> {
+        self.join_with(other, |key, value, matches, out| {
+            for w in matches.into_iter().flatten() {
+                out.push((key.clone(), (value.clone(), w.clone())));
+            }
+        })
+    }
+
+    /// Left outer join: like [`DistArray::join`], plus `(k, (v, None))` for
+    /// left rows without a match.
+    pub fn left_join<W: Element>(
+        &self,
+        other: &DistArray<(K, W)>,
+    ) -> DistArray<(K, (V, Option<W>))> {
+        self.join_with(other, |key, value, matches, out| match matches {
+            Some(ws) => {
+                for w in ws {
+                    out.push((key.clone(), (value.clone(), Some(w.clone()))));
+                }
+            }
+            None => out.push((key.clone(), (value.clone(), None))),
+        })
+    }
+
+    fn join_with<W: Element, R: Element>(
+        &self,
+        other: &DistArray<(K, W)>,
+        emit: impl Fn(&K, &V, Option<&Vec<W>>, &mut Vec<R>) + Send + Sync + 'static,
+    ) -> DistArray<R> {
+        let parts = self.partitions;
+        let left = self.hash_partition(parts, |(k, _)| key_hash(k)).lower;
+        let right = other.hash_partition(parts, |(k, _)| key_hash(k)).lower;
+        let emit = Arc::new(emit);
+        let lower: Lower<R> = Arc::new(move |plan: &mut Plan| {
+            let (l, r) = (left(plan), right(plan));
+            let (cl, cr, emit) = (l.compute.clone(), r.compute.clone(), emit.clone());
+            let mut reads = l.reads;
+            reads.extend(r.reads);
+            Lowered {
+                partitions: parts,
+                reads,
+                compute: Arc::new(move |ctx| {
+                    let mut index: Map<K, Vec<W>> = new_map();
+                    for (k, w) in cr(ctx)? {
+                        index.entry(k).or_default().push(w);
+                    }
+                    let mut out = Vec::new();
+                    for (k, v) in cl(ctx)? {
+                        emit(&k, &v, index.get(&k), &mut out);
+                    }
+                    Ok(out)
+                }),
+            }
+        });
+        DistArray::from_lower(self.session.clone(), parts, None, lower)
+    }
+}

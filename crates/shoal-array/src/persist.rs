@@ -1,0 +1,184 @@
+//! Saved arrays: an open on-store layout, `save` / `load`, `cache` / `persist`.
+//!
+//! An array saved at a store URL (`file:///…`, a path, `memory://name`) is:
+//!
+//! ```text
+//! <url>/part-00000.bin   one file per partition: a frame of the codec
+//! <url>/part-00001.bin   (u64 little-endian element count, then the
+//! ...                     elements: fixed-width little-endian for plain
+//! <url>/manifest.json     numbers, postcard otherwise; see `codec`)
+//! ```
+//!
+//! `manifest.json` records the format name and version, the element type
+//! (`std::any::type_name`), the codec, the partition lengths and the part
+//! file names. Tasks write the part files; the driver writes the manifest
+//! last, once every part is committed, so a manifest always describes a
+//! complete array. `load` reads only the manifest; each partition's file is
+//! read by the task that needs it, so `get(i)` on a loaded array reads one
+//! part file.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use shoal_core::{Bytes, TaskError};
+use shoal_store::Store;
+
+use crate::array::{encode_blob, Compute};
+use crate::codec::{codec_name, decode, Element};
+use crate::error::corrupt_task;
+use crate::{Action, ArrayError, DistArray, Session};
+
+/// The `format` field of every manifest.
+pub const FORMAT: &str = "shoal-array";
+/// The layout version this crate writes and reads.
+pub const VERSION: u32 = 1;
+/// The manifest's key below the array's URL.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The contents of `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Layout version, [`VERSION`].
+    pub version: u32,
+    /// The element type, as `std::any::type_name` spells it.
+    pub element_type: String,
+    /// `le-<type>` (fixed-width little endian) or `postcard`.
+    pub codec: String,
+    /// Elements in each partition.
+    pub lengths: Vec<u64>,
+    /// Part file keys below the array's URL, by partition.
+    pub files: Vec<String>,
+}
+
+/// The key of partition `p`'s file.
+pub fn part_file(partition: u32) -> String {
+    format!("part-{partition:05}.bin")
+}
+
+impl<T: Element> DistArray<T> {
+    /// The action behind [`DistArray::save`], for registered jobs.
+    pub fn save_action(&self, url: &str) -> Action<Manifest> {
+        let task_url = url.to_string();
+        let url = url.to_string();
+        self.action(
+            "save",
+            move |ctx, compute| {
+                let items = compute(ctx)?;
+                let store = Store::open(&task_url)?;
+                store.put(&part_file(ctx.partition()), encode_blob(&items)?)?;
+                Ok(Bytes::from((items.len() as u64).to_le_bytes().to_vec()))
+            },
+            move |results| {
+                let lengths = results
+                    .iter()
+                    .map(|b| b.as_ref().try_into().map(u64::from_le_bytes))
+                    .collect::<Result<Vec<u64>, _>>()
+                    .map_err(|_| ArrayError::corrupt("save result", "not 8 bytes"))?;
+                let manifest = Manifest {
+                    format: FORMAT.to_string(),
+                    version: VERSION,
+                    element_type: std::any::type_name::<T>().to_string(),
+                    codec: codec_name::<T>().to_string(),
+                    files: (0..lengths.len() as u32).map(part_file).collect(),
+                    lengths,
+                };
+                let json = serde_json::to_vec_pretty(&manifest)
+                    .map_err(|e| ArrayError::corrupt("manifest", e.to_string()))?;
+                Store::open(&url)?.put(MANIFEST, Bytes::from(json))?;
+                Ok(manifest)
+            },
+        )
+    }
+
+    /// Writes the array at `url` (one file per partition plus the
+    /// manifest), replacing an array saved there before.
+    pub fn save(&self, url: &str) -> Result<Manifest, ArrayError> {
+        self.session.execute(self.save_action(url))
+    }
+
+    /// Saves the array at `url` and returns it read back from there: later
+    /// actions read the saved partitions instead of recomputing.
+    pub fn persist(&self, url: &str) -> Result<DistArray<T>, ArrayError> {
+        self.save(url)?;
+        self.session.load(url)
+    }
+
+    /// Materialises the array once in the session's scratch store (memory
+    /// when embedded) and returns the materialised copy.
+    pub fn cache(&self) -> Result<DistArray<T>, ArrayError> {
+        self.persist(&self.session.scratch_url())
+    }
+}
+
+impl Session {
+    /// Reads the manifest of the array saved at `url`.
+    pub fn manifest(&self, url: &str) -> Result<Manifest, ArrayError> {
+        let bad = |reason: String| ArrayError::Manifest {
+            url: format!("{}/{MANIFEST}", url.trim_end_matches('/')),
+            reason,
+        };
+        let bytes = Store::open(url)?.get(MANIFEST)?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a manifest: {e}")))?;
+        if manifest.format != FORMAT || manifest.version != VERSION {
+            return Err(bad(format!(
+                "format '{}' version {}, expected '{FORMAT}' version {VERSION}",
+                manifest.format, manifest.version
+            )));
+        }
+        if manifest.files.len() != manifest.lengths.len() || manifest.files.is_empty() {
+            return Err(bad(format!(
+                "{} files for {} partition lengths",
+                manifest.files.len(),
+                manifest.lengths.len()
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// The array saved at `url`, read lazily partition by partition.
+    /// Fails when it holds another element type than `T`.
+    pub fn load<T: Element>(&self, url: &str) -> Result<DistArray<T>, ArrayError> {
+        let manifest = self.manifest(url)?;
+        let expected = std::any::type_name::<T>();
+        if manifest.element_type != expected || manifest.codec != codec_name::<T>() {
+            return Err(ArrayError::TypeMismatch {
+                url: url.to_string(),
+                expected: format!("{expected} ({})", codec_name::<T>()),
+                found: format!("{} ({})", manifest.element_type, manifest.codec),
+            });
+        }
+        let parts = manifest.lengths.len() as u32;
+        let lengths = manifest.lengths.clone();
+        let (url, manifest) = (url.to_string(), Arc::new(manifest));
+        let compute: Compute<T> = Arc::new(move |ctx| read_part(&url, &manifest, ctx.partition()));
+        Ok(DistArray::source(
+            self.clone(),
+            parts,
+            Some(lengths),
+            compute,
+        ))
+    }
+}
+
+/// Reads and checks one part file of a saved array.
+fn read_part<T: Element>(
+    url: &str,
+    manifest: &Manifest,
+    partition: u32,
+) -> Result<Vec<T>, TaskError> {
+    let file = &manifest.files[partition as usize];
+    let bytes = Store::open(url)?.get(file)?;
+    let what = format!("{}/{file}", url.trim_end_matches('/'));
+    let items: Vec<T> = decode(&bytes).map_err(|e| corrupt_task(&what, e))?;
+    let expected = manifest.lengths[partition as usize];
+    if items.len() as u64 != expected {
+        return Err(corrupt_task(
+            &what,
+            format!("{} elements, the manifest says {expected}", items.len()),
+        ));
+    }
+    Ok(items)
+}

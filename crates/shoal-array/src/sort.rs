@@ -1,0 +1,208 @@
+//! Sample sort: globally ordered, evenly balanced, stable.
+//!
+//! ```text
+//! sample (P tasks)   each task: its length + a seeded random sample   ──results──┐
+//! route  (P tasks)   each task: boundaries from all samples (the same   ◀────────┘
+//!                    in every task: a pure function of the samples),
+//!                    sorts its partition, cuts it at the boundaries     ──range shuffle──┐
+//! merge  (P tasks)   concatenates its sorted runs in map order and      ◀────────────────┘
+//!                    merges them (a run-adaptive stable sort)
+//! ```
+//!
+//! Boundaries are weighted quantiles of the samples (each sample stands
+//! for `len / samples` elements of its partition), so partitions of very
+//! different sizes still give balanced output. Elements that compare equal
+//! always land in the same partition, in their original order: the sort
+//! is stable. Every bucket a map task writes is a sorted run, so when
+//! shuffle data spills beyond the memory budget the merge stage reads back
+//! sorted runs and merges them.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use shoal_core::{Bytes, Plan, Stage, StageRef, TaskContext, TaskError};
+
+use crate::array::{decode_blocks, Lower, Lowered};
+use crate::codec::{decode, encode_frame, is_plain_integer, Element};
+use crate::error::corrupt_task;
+use crate::DistArray;
+
+/// Samples taken per output partition, spread over the input partitions.
+const OVERSAMPLE: u64 = 64;
+/// No input partition sends more samples than this.
+const MAX_SAMPLES: u64 = 1 << 14;
+
+/// SplitMix64: a tiny deterministic generator for sample positions.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The result blob of a sample task: partition length, then the sample.
+fn sample_blob<T: Element>(items: &[T], partition: u32, wanted: u64) -> Result<Bytes, TaskError> {
+    let len = items.len() as u64;
+    let mut state = u64::from(partition) ^ 0x5eed_5a4d;
+    let sample: Vec<T> = if len <= wanted {
+        items.to_vec()
+    } else {
+        (0..wanted)
+            .map(|_| items[(splitmix(&mut state) % len) as usize].clone())
+            .collect()
+    };
+    let mut out = len.to_le_bytes().to_vec();
+    encode_frame(&sample, &mut out).map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+    Ok(Bytes::from(out))
+}
+
+/// The `parts - 1` boundaries: weighted quantiles of every task's sample.
+fn boundaries<T: Element, C: Fn(&T, &T) -> Ordering>(
+    blobs: &[Bytes],
+    parts: u32,
+    cmp: &C,
+) -> Result<Vec<T>, TaskError> {
+    let mut weighted: Vec<(f64, T)> = Vec::new();
+    for blob in blobs {
+        let (len, rest) = blob
+            .split_first_chunk::<8>()
+            .ok_or_else(|| corrupt_task("sort sample", "shorter than 8 bytes"))?;
+        let sample: Vec<T> = decode(rest).map_err(|e| corrupt_task("sort sample", e))?;
+        if sample.is_empty() {
+            continue;
+        }
+        let weight = u64::from_le_bytes(*len) as f64 / sample.len() as f64;
+        weighted.extend(sample.into_iter().map(|s| (weight, s)));
+    }
+    weighted.sort_by(|a, b| cmp(&a.1, &b.1));
+    let total: f64 = weighted.iter().map(|w| w.0).sum();
+    let mut bounds = Vec::with_capacity(parts as usize);
+    let (mut cumulative, mut next) = (0.0, 1u32);
+    for (weight, sample) in weighted {
+        cumulative += weight;
+        while next < parts && cumulative >= total * f64::from(next) / f64::from(parts) {
+            bounds.push(sample.clone());
+            next += 1;
+        }
+    }
+    Ok(bounds)
+}
+
+/// Sorts `items` and writes them to the buckets the boundaries assign.
+fn route<T: Element, C: Fn(&T, &T) -> Ordering>(
+    ctx: &mut TaskContext<'_>,
+    mut items: Vec<T>,
+    bounds: &[T],
+    cmp: &C,
+    unstable: bool,
+) -> Result<(), TaskError> {
+    if unstable {
+        items.sort_unstable_by(cmp);
+    } else {
+        items.sort_by(cmp);
+    }
+    let buckets = ctx.buckets();
+    let mut start = 0;
+    for (bucket, out) in buckets.iter_mut().enumerate() {
+        // Bucket b holds the elements <= bounds[b] (and > bounds[b - 1]).
+        let end = match bounds.get(bucket) {
+            Some(bound) => start + items[start..].partition_point(|x| cmp(x, bound).is_le()),
+            None => items.len(),
+        };
+        if end > start {
+            encode_frame(&items[start..end], out)
+                .map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+impl<T: Element> DistArray<T> {
+    /// Sorted by `key`, stably: elements with equal keys keep their order.
+    pub fn sort_by_key<K: Ord>(
+        &self,
+        key: impl Fn(&T) -> K + Send + Sync + 'static,
+    ) -> DistArray<T> {
+        self.sample_sort(move |a: &T, b: &T| key(a).cmp(&key(b)), false)
+    }
+
+    /// Sorted by the comparator `cmp`, stably.
+    pub fn sort_by(
+        &self,
+        cmp: impl Fn(&T, &T) -> Ordering + Send + Sync + 'static,
+    ) -> DistArray<T> {
+        self.sample_sort(cmp, false)
+    }
+
+    fn sample_sort<C>(&self, cmp: C, unstable: bool) -> DistArray<T>
+    where
+        C: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
+    {
+        let cmp = Arc::new(cmp);
+        let upstream = self.lower.clone();
+        let parts = self.partitions;
+        let lower: Lower<T> = Arc::new(move |plan: &mut Plan| {
+            let up = upstream(plan);
+            let sample = add_sample_stage(plan, &up, parts);
+            let map = add_route_stage(plan, &up, sample, parts, cmp.clone(), unstable);
+            let cmp = cmp.clone();
+            Lowered {
+                partitions: parts,
+                reads: vec![map],
+                compute: Arc::new(move |ctx| {
+                    let mut items: Vec<T> = decode_blocks(&ctx.shuffle_input(map)?, "sort run")?;
+                    // The input is sorted runs: a run-adaptive stable sort
+                    // merges them.
+                    items.sort_by(|a, b| cmp(a, b));
+                    Ok(items)
+                }),
+            }
+        });
+        DistArray::from_lower(self.session.clone(), parts, None, lower)
+    }
+}
+
+fn add_sample_stage<T: Element>(plan: &mut Plan, up: &Lowered<T>, out_parts: u32) -> StageRef {
+    let wanted = (OVERSAMPLE * u64::from(out_parts))
+        .div_ceil(u64::from(up.partitions))
+        .clamp(1, MAX_SAMPLES);
+    let compute = up.compute.clone();
+    let stage = Stage::new("sort-sample", up.partitions, move |ctx| {
+        let blob = sample_blob(&compute(ctx)?, ctx.partition(), wanted)?;
+        ctx.set_result(blob);
+        Ok(())
+    });
+    plan.add_stage(up.declare(stage))
+}
+
+fn add_route_stage<T: Element, C>(
+    plan: &mut Plan,
+    up: &Lowered<T>,
+    sample: StageRef,
+    out_parts: u32,
+    cmp: Arc<C>,
+    unstable: bool,
+) -> StageRef
+where
+    C: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
+{
+    let compute = up.compute.clone();
+    let stage = Stage::new("sort-route", up.partitions, move |ctx| {
+        let bounds = boundaries(&ctx.results_of(sample)?, out_parts, &*cmp)?;
+        let items = compute(ctx)?;
+        route(ctx, items, &bounds, &*cmp, unstable)
+    })
+    .shuffle_output(out_parts)
+    .reads(sample);
+    plan.add_stage(up.declare(stage))
+}
+
+impl<T: Element + Ord> DistArray<T> {
+    /// Sorted ascending, stably (for plain integers, whose equal values are
+    /// indistinguishable, map tasks use a faster unstable sort).
+    pub fn sort(&self) -> DistArray<T> {
+        self.sample_sort(T::cmp, is_plain_integer::<T>())
+    }
+}

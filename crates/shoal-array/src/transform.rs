@@ -1,0 +1,129 @@
+//! Lazy transformations: narrow ones fuse into the consuming task;
+//! `repartition` and unaligned `zip` add one order-preserving shuffle.
+
+use std::sync::Arc;
+
+use shoal_core::{Plan, Stage};
+
+use crate::array::{decode_blocks, starts, Lower, Lowered};
+use crate::codec::{encode_frame, Element};
+use crate::sources::even_lengths;
+use crate::{ArrayError, DistArray};
+
+impl<T: Element> DistArray<T> {
+    /// Applies `f` to every element (fused; keeps partition lengths).
+    pub fn map<U: Element>(&self, f: impl Fn(T) -> U + Send + Sync + 'static) -> DistArray<U> {
+        self.narrow(true, move |_, items| {
+            Ok(items.into_iter().map(&f).collect())
+        })
+    }
+
+    /// Keeps the elements for which `keep` is true (fused).
+    pub fn filter(&self, keep: impl Fn(&T) -> bool + Send + Sync + 'static) -> DistArray<T> {
+        self.narrow(false, move |_, mut items| {
+            items.retain(&keep);
+            Ok(items)
+        })
+    }
+
+    /// Replaces every element by the items `f` returns for it (fused).
+    pub fn flat_map<U: Element, I: IntoIterator<Item = U>>(
+        &self,
+        f: impl Fn(T) -> I + Send + Sync + 'static,
+    ) -> DistArray<U> {
+        self.narrow(false, move |_, items| {
+            Ok(items.into_iter().flat_map(&f).collect())
+        })
+    }
+
+    /// Replaces each partition by what `f` makes of it (fused).
+    pub fn map_partitions<U: Element>(
+        &self,
+        f: impl Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
+    ) -> DistArray<U> {
+        self.narrow(false, move |_, items| Ok(f(items)))
+    }
+
+    /// Pairs element *i* of `self` with element *i* of `other`. The result
+    /// has `self`'s partitioning; when `other` is partitioned differently
+    /// it is first realigned by one order-preserving shuffle. Needs both
+    /// partition lengths (computed if unknown).
+    pub fn zip<U: Element>(&self, other: &DistArray<U>) -> Result<DistArray<(T, U)>, ArrayError> {
+        let left = self.partition_lengths()?;
+        let right = other.partition_lengths()?;
+        let (l, r): (u64, u64) = (left.iter().sum(), right.iter().sum());
+        if l != r {
+            return Err(ArrayError::LengthMismatch { left: l, right: r });
+        }
+        let other = if left == right {
+            other.clone()
+        } else {
+            other.realign(left.to_vec())?
+        };
+        let (a, b) = (self.lower.clone(), other.lower.clone());
+        let lower: Lower<(T, U)> = Arc::new(move |plan: &mut Plan| {
+            let (a, b) = (a(plan), b(plan));
+            let (ca, cb) = (a.compute.clone(), b.compute.clone());
+            let mut reads = a.reads;
+            reads.extend(b.reads);
+            Lowered {
+                partitions: a.partitions,
+                reads,
+                compute: Arc::new(move |ctx| Ok(ca(ctx)?.into_iter().zip(cb(ctx)?).collect())),
+            }
+        });
+        let zipped = DistArray::from_lower(self.session.clone(), self.partitions, None, lower);
+        let _ = zipped.lengths.set(left);
+        Ok(zipped)
+    }
+
+    /// The same elements in the same order in `partitions` partitions of
+    /// (nearly) equal length. Needs the partition lengths.
+    pub fn repartition(&self, partitions: u32) -> Result<DistArray<T>, ArrayError> {
+        let n = self.len()?;
+        self.realign(even_lengths(n, partitions.max(1)))
+    }
+
+    /// The same elements in the same order, cut into partitions of exactly
+    /// `target` lengths (which must add up to the array's length).
+    pub(crate) fn realign(&self, target: Vec<u64>) -> Result<DistArray<T>, ArrayError> {
+        let source = starts(&self.partition_lengths()?);
+        let target_starts = Arc::new(starts(&target));
+        let source = Arc::new(source);
+        let out_parts = target.len() as u32;
+        let upstream = self.lower.clone();
+        let lower: Lower<T> = Arc::new(move |plan: &mut Plan| {
+            let up = upstream(plan);
+            let compute = up.compute.clone();
+            let (source, target_starts) = (source.clone(), target_starts.clone());
+            let stage = Stage::new("realign", up.partitions, move |ctx| {
+                let items = compute(ctx)?;
+                let first = source[ctx.partition() as usize];
+                let buckets = ctx.buckets();
+                let mut at = 0usize;
+                while at < items.len() {
+                    let global = first + at as u64;
+                    let bucket = target_starts.partition_point(|&s| s <= global) - 1;
+                    let end = ((target_starts[bucket + 1] - first) as usize).min(items.len());
+                    encode_frame(&items[at..end], &mut buckets[bucket])
+                        .map_err(|e| shoal_core::TaskError::fatal(format!("encoding: {e}")))?;
+                    at = end;
+                }
+                Ok(())
+            })
+            .shuffle_output(out_parts);
+            let map = plan.add_stage(up.declare(stage));
+            Lowered {
+                partitions: out_parts,
+                reads: vec![map],
+                compute: Arc::new(move |ctx| decode_blocks(&ctx.shuffle_input(map)?, "realign")),
+            }
+        });
+        Ok(DistArray::from_lower(
+            self.session.clone(),
+            out_parts,
+            Some(target),
+            lower,
+        ))
+    }
+}

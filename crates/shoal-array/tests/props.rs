@@ -74,7 +74,7 @@ proptest! {
         let mean = arr.mean().unwrap();
         let want = (!v.is_empty()).then(|| v.iter().sum::<i64>() as f64 / v.len() as f64);
         prop_assert_eq!(mean.map(|m| (m * 1e6).round()), want.map(|m| (m * 1e6).round()));
-        prop_assert_eq!(arr.reduce(|a, b| a.max(b) * 1 + 0 * b).unwrap(), v.iter().copied().reduce(i64::max));
+        prop_assert_eq!(arr.reduce(|a, b| *a.max(b)).unwrap(), v.iter().copied().reduce(i64::max));
         let concat = arr.map(|x| x.to_string()).reduce(|a, b| format!("{a},{b}")).unwrap();
         prop_assert_eq!(concat, v.iter().map(|x| x.to_string()).reduce(|a, b| format!("{a},{b}")));
         prop_assert_eq!(arr.fold(0u64, |n, x| n + (x > 0) as u64, |a, b| a + b).unwrap(),

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use shoal_core::{run_job, EmbeddedConfig, EmbeddedExecutor, JobError, JobOutput, JobSpec};
+use shoal_cluster::{ClusterConfig, ClusterExecutor};
+use shoal_core::{
+    run_job, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec,
+};
 
 use crate::progress::CliProgress;
 use crate::size::parse_size;
@@ -27,6 +30,17 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run on a cluster: the `redis://` control plane that `shoal worker`
+    /// processes listen on (default: embedded, this process only).
+    #[arg(long, value_name = "URL", env = "SHOAL_COORD", hide_env_values = true)]
+    pub coord: Option<String>,
+    /// Store shared by every cluster node for partition files (a shared
+    /// mount via a path or file://, or an object store URL).
+    #[arg(long, value_name = "URL", env = "SHOAL_STORE")]
+    pub store: Option<String>,
+    /// On a cluster: a worker silent this long has its tasks run elsewhere.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub worker_timeout: std::time::Duration,
 }
 
 impl RunArgs {
@@ -44,12 +58,38 @@ impl RunArgs {
         config
     }
 
-    /// Runs `spec` with progress display, mapping failures to exit codes.
+    /// The cluster configuration, when `--coord` names a Redis server.
+    pub fn cluster_config(&self) -> Result<Option<ClusterConfig>, CliError> {
+        let Some(coord) = self
+            .coord
+            .as_deref()
+            .filter(|c| !c.starts_with("embedded://"))
+        else {
+            return Ok(None);
+        };
+        let Some(store) = &self.store else {
+            return Err(CliError::usage(
+                "--coord needs --store URL: the store every worker shares for partition files",
+            ));
+        };
+        let mut config = ClusterConfig::new(coord, store);
+        config.max_attempts = self.max_attempts;
+        config.worker_timeout = self.worker_timeout;
+        Ok(Some(config))
+    }
+
+    /// Runs `spec` with progress display, embedded or on the cluster,
+    /// mapping failures to exit codes.
     pub fn run_job(&self, spec: JobSpec) -> Result<JobOutput, CliError> {
         let registry = crate::jobs::registry();
+        let executor: Box<dyn Executor> = match self.cluster_config()? {
+            Some(config) => {
+                Box::new(ClusterExecutor::new(config).map_err(|e| CliError::usage(e.to_string()))?)
+            }
+            None => Box::new(EmbeddedExecutor::new(self.embedded_config())),
+        };
         let progress = CliProgress::new(self.quiet);
-        let executor = EmbeddedExecutor::new(self.embedded_config());
-        let result = run_job(&executor, &registry, spec, &progress);
+        let result = run_job(executor.as_ref(), &registry, spec, &progress);
         progress.finish();
         result.map_err(job_error)
     }

@@ -46,7 +46,9 @@ fn is_transient(err: &RedisError) -> bool {
         || err.is_connection_dropped()
         || err.is_connection_refusal()
         || matches!(err.kind(), ErrorKind::Io | ErrorKind::Server(_))
-            && err.code().is_some_and(|c| c == "LOADING" || c == "TRYAGAIN")
+            && err
+                .code()
+                .is_some_and(|c| c == "LOADING" || c == "TRYAGAIN")
 }
 
 impl Control {
@@ -58,7 +60,8 @@ impl Control {
         let server = target.redacted();
         let info = shoal_coord::redis::conn::connection_info(&target)
             .map_err(|e| ClusterError::InvalidUrl(e.to_string()))?;
-        let client = Client::open(info).map_err(|e| ClusterError::InvalidUrl(format!("{server}: {e}")))?;
+        let client =
+            Client::open(info).map_err(|e| ClusterError::InvalidUrl(format!("{server}: {e}")))?;
         Ok(Control {
             client,
             server,

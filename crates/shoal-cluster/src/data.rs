@@ -17,12 +17,16 @@ impl StageData for StoreData<'_> {
     fn shuffle_input(&self, from: StageRef, partition: u32) -> Result<Vec<Bytes>, TaskError> {
         let stage = self.plan.stage(from);
         let StageOutput::Shuffle { buckets } = stage.output() else {
-            return Err(TaskError::fatal(format!("stage {} has no shuffle output", from.0)));
+            return Err(TaskError::fatal(format!(
+                "stage {} has no shuffle output",
+                from.0
+            )));
         };
         (0..stage.partitions())
             .map(|map| {
                 let key = keys::shuffle_object(self.job_id, from.0, map);
-                partition::read_bucket(self.store, &key, partition, buckets).map_err(TaskError::from)
+                partition::read_bucket(self.store, &key, partition, buckets)
+                    .map_err(TaskError::from)
             })
             .collect()
     }

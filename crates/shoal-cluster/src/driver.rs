@@ -301,17 +301,19 @@ impl Drive<'_> {
     fn read_events(&mut self) -> Result<Vec<Entry>, ClusterError> {
         let key = keys::job_events(&self.run.id);
         let from = self.events_from.clone();
-        let reply = self.control.run("XREAD events", Duration::from_millis(200), |c| {
-            redis::cmd("XREAD")
-                .arg("COUNT")
-                .arg(2048)
-                .arg("BLOCK")
-                .arg(200)
-                .arg("STREAMS")
-                .arg(&key)
-                .arg(&from)
-                .query::<redis::Value>(c)
-        })?;
+        let reply = self
+            .control
+            .run("XREAD events", Duration::from_millis(200), |c| {
+                redis::cmd("XREAD")
+                    .arg("COUNT")
+                    .arg(2048)
+                    .arg("BLOCK")
+                    .arg(200)
+                    .arg("STREAMS")
+                    .arg(&key)
+                    .arg(&from)
+                    .query::<redis::Value>(c)
+            })?;
         let events = stream_entries("XREAD events", &reply)?;
         if let Some(last) = events.last() {
             self.events_from = last.id.clone();
@@ -320,7 +322,12 @@ impl Drive<'_> {
     }
 
     /// Enqueues the next attempt of each partition in `partitions`.
-    fn submit(&mut self, stage: u32, partitions: &[u32], tracker: &mut StageTracker) -> Result<(), ClusterError> {
+    fn submit(
+        &mut self,
+        stage: u32,
+        partitions: &[u32],
+        tracker: &mut StageTracker,
+    ) -> Result<(), ClusterError> {
         for chunk in partitions.chunks(1000) {
             let id = &self.run.id;
             let ids: Vec<String> = self.control.run("XADD tasks", Duration::ZERO, |c| {
@@ -348,15 +355,29 @@ impl Drive<'_> {
         Ok(())
     }
 
-    fn resubmit(&mut self, stage: u32, partitions: &[u32], tracker: &mut StageTracker) -> Result<(), ClusterError> {
+    fn resubmit(
+        &mut self,
+        stage: u32,
+        partitions: &[u32],
+        tracker: &mut StageTracker,
+    ) -> Result<(), ClusterError> {
         for &p in partitions {
             tracker.attempt[p as usize] += 1;
         }
         self.submit(stage, partitions, tracker)
     }
 
-    fn handle_event(&mut self, stage: u32, event: &Entry, tracker: &mut StageTracker) -> Result<(), Failure> {
-        let (Some(s), Some(p), Some(a)) = (event.num::<u32>("s"), event.num::<u32>("p"), event.num::<u32>("a")) else {
+    fn handle_event(
+        &mut self,
+        stage: u32,
+        event: &Entry,
+        tracker: &mut StageTracker,
+    ) -> Result<(), Failure> {
+        let (Some(s), Some(p), Some(a)) = (
+            event.num::<u32>("s"),
+            event.num::<u32>("p"),
+            event.num::<u32>("a"),
+        ) else {
             return Ok(());
         };
         if s != stage || p as usize >= tracker.done.len() || tracker.done[p as usize] {
@@ -367,9 +388,13 @@ impl Drive<'_> {
                 tracker.done[p as usize] = true;
                 tracker.remaining -= 1;
                 tracker.durations_ms.push(event.num("ms").unwrap_or(0));
-                let (rows, bytes) = (event.num("rows").unwrap_or(0), event.num("bytes").unwrap_or(0));
+                let (rows, bytes) = (
+                    event.num("rows").unwrap_or(0),
+                    event.num("bytes").unwrap_or(0),
+                );
                 if rows > 0 || bytes > 0 {
-                    self.progress.event(&ProgressEvent::Processed { stage, rows, bytes });
+                    self.progress
+                        .event(&ProgressEvent::Processed { stage, rows, bytes });
                 }
                 self.progress.event(&ProgressEvent::TaskFinished {
                     stage,
@@ -398,7 +423,8 @@ impl Drive<'_> {
             _ => TaskErrorKind::Retryable,
         };
         let worker = event.get("w").unwrap_or("?");
-        tracker.failures[p as usize].push(format!("attempt {} on {worker}: {message}", attempt + 1));
+        tracker.failures[p as usize]
+            .push(format!("attempt {} on {worker}: {message}", attempt + 1));
         let error = TaskError::new(message.clone()).with_kind_of(kind);
         let failures = tracker.failures[p as usize].len() as u32;
         let will_retry = kind == TaskErrorKind::Retryable && failures < self.config.max_attempts;
@@ -431,7 +457,11 @@ impl Drive<'_> {
         }))
     }
 
-    fn set_stage_progress(&mut self, stage: u32, tracker: &StageTracker) -> Result<(), ClusterError> {
+    fn set_stage_progress(
+        &mut self,
+        stage: u32,
+        tracker: &StageTracker,
+    ) -> Result<(), ClusterError> {
         let id = &self.run.id;
         let name = self.run.plan.stages()[stage as usize].name().to_string();
         let total = tracker.done.len();
@@ -467,7 +497,10 @@ impl Drive<'_> {
     fn upkeep(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), Failure> {
         self.set_stage_progress(stage, tracker)?;
         let state: Option<String> = self.control.run("job state", Duration::ZERO, |c| {
-            redis::cmd("HGET").arg(keys::job(&self.run.id)).arg("state").query(c)
+            redis::cmd("HGET")
+                .arg(keys::job(&self.run.id))
+                .arg("state")
+                .query(c)
         })?;
         if state.as_deref() == Some("cancelled") {
             return Err(Failure::Job(JobError::Cancelled {
@@ -490,7 +523,11 @@ impl Drive<'_> {
     /// Redis restarted (and may have lost every key): publish the job
     /// again and resubmit every unfinished partition. Committed outputs
     /// live in the store, so finished work is not lost.
-    fn recover_restart(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
+    fn recover_restart(
+        &mut self,
+        stage: u32,
+        tracker: &mut StageTracker,
+    ) -> Result<(), ClusterError> {
         self.progress.event(&ProgressEvent::TaskFailed {
             stage,
             partition: 0,
@@ -511,9 +548,16 @@ impl Drive<'_> {
     }
 
     /// Tasks held by workers whose heartbeat key expired run again elsewhere.
-    fn reclaim_from_lost_workers(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
+    fn reclaim_from_lost_workers(
+        &mut self,
+        stage: u32,
+        tracker: &mut StageTracker,
+    ) -> Result<(), ClusterError> {
         let summary: redis::Value = self.control.run("XPENDING", Duration::ZERO, |c| {
-            redis::cmd("XPENDING").arg(keys::TASKS).arg(keys::GROUP).query(c)
+            redis::cmd("XPENDING")
+                .arg(keys::TASKS)
+                .arg(keys::GROUP)
+                .query(c)
         })?;
         for (consumer, _) in pending_consumers(&summary) {
             let alive: bool = self.control.run("EXISTS worker", Duration::ZERO, |c| {
@@ -522,16 +566,17 @@ impl Drive<'_> {
             if alive {
                 continue;
             }
-            let pending: redis::Value = self.control.run("XPENDING consumer", Duration::ZERO, |c| {
-                redis::cmd("XPENDING")
-                    .arg(keys::TASKS)
-                    .arg(keys::GROUP)
-                    .arg("-")
-                    .arg("+")
-                    .arg(10_000)
-                    .arg(&consumer)
-                    .query(c)
-            })?;
+            let pending: redis::Value =
+                self.control.run("XPENDING consumer", Duration::ZERO, |c| {
+                    redis::cmd("XPENDING")
+                        .arg(keys::TASKS)
+                        .arg(keys::GROUP)
+                        .arg("-")
+                        .arg("+")
+                        .arg(10_000)
+                        .arg(&consumer)
+                        .query(c)
+                })?;
             let mut ours = Vec::new();
             let mut acked = Vec::new();
             for id in pending_ids(&pending) {
@@ -580,7 +625,9 @@ impl Drive<'_> {
         let stragglers: Vec<u32> = (0..total as u32)
             .filter(|&p| {
                 let i = p as usize;
-                !tracker.done[i] && !tracker.speculated[i] && tracker.submitted_at[i].elapsed() > threshold
+                !tracker.done[i]
+                    && !tracker.speculated[i]
+                    && tracker.submitted_at[i].elapsed() > threshold
             })
             .collect();
         for &p in &stragglers {

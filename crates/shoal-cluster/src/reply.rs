@@ -64,7 +64,12 @@ pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, Clu
         // RESP2: [[key, entries], ...]
         Value::Array(streams) => streams
             .iter()
-            .map(|s| items(s).get(1).copied().ok_or_else(|| bad(op, "stream without entries")))
+            .map(|s| {
+                items(s)
+                    .get(1)
+                    .copied()
+                    .ok_or_else(|| bad(op, "stream without entries"))
+            })
             .collect::<Result<_, _>>()?,
         _ => return Err(bad(op, "not a stream reply")),
     };
@@ -127,7 +132,10 @@ mod tests {
             bulk("1-0"),
             Value::Array(vec![bulk("j"), bulk("job-1"), bulk("p"), bulk("7")]),
         ])]);
-        let resp2 = Value::Array(vec![Value::Array(vec![bulk("shoal:tasks"), entries.clone()])]);
+        let resp2 = Value::Array(vec![Value::Array(vec![
+            bulk("shoal:tasks"),
+            entries.clone(),
+        ])]);
         let resp3 = Value::Map(vec![(bulk("shoal:tasks"), entries)]);
         for reply in [resp2, resp3] {
             let got = stream_entries("XREAD", &reply).unwrap();

@@ -77,7 +77,9 @@ pub(crate) fn live_workers(control: &mut Control) -> Result<usize, ClusterError>
 }
 
 fn field<T: std::str::FromStr + Default>(map: &HashMap<String, String>, key: &str) -> T {
-    map.get(key).and_then(|v| v.parse().ok()).unwrap_or_default()
+    map.get(key)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
 }
 
 /// Reads workers (pruning the ones that are gone) and the last `jobs` jobs.
@@ -100,7 +102,10 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
         })?;
         if info.is_empty() {
             control.run("SREM worker", Duration::ZERO, |c| {
-                redis::cmd("SREM").arg(keys::WORKERS).arg(&name).query::<()>(c)
+                redis::cmd("SREM")
+                    .arg(keys::WORKERS)
+                    .arg(&name)
+                    .query::<()>(c)
             })?;
             status.gone.push(name);
             continue;
@@ -133,7 +138,9 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
         status.jobs.push(JobStatus {
             job: get("job"),
             state: get("state"),
-            stage: format!("{} {}", get("stage"), get("stage_name")).trim().to_string(),
+            stage: format!("{} {}", get("stage"), get("stage_name"))
+                .trim()
+                .to_string(),
             stages: field(&info, "stages"),
             done: field(&info, "done"),
             total: field(&info, "total"),
@@ -150,7 +157,10 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
 pub fn cancel_job(url: &str, job_id: &str) -> Result<bool, ClusterError> {
     let mut control = open(url)?;
     let state: Option<String> = control.run("HGET state", Duration::ZERO, |c| {
-        redis::cmd("HGET").arg(keys::job(job_id)).arg("state").query(c)
+        redis::cmd("HGET")
+            .arg(keys::job(job_id))
+            .arg("state")
+            .query(c)
     })?;
     if state.as_deref() != Some("running") {
         return Ok(false);

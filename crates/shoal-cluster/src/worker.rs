@@ -114,7 +114,9 @@ impl Worker {
     /// control plane cannot be reached at start.
     pub fn run(&self) -> Result<(), ClusterError> {
         let mut control = self.control()?;
-        control.run("PING", Duration::ZERO, |c| redis::cmd("PING").query::<String>(c))?;
+        control.run("PING", Duration::ZERO, |c| {
+            redis::cmd("PING").query::<String>(c)
+        })?;
         control.ensure_group()?;
         self.heartbeat(&mut control)?;
         let (task_tx, task_rx) = crossbeam_channel::bounded::<Assignment>(self.config.slots);
@@ -250,7 +252,10 @@ impl Worker {
         {
             let mut fields = base("fail");
             fields.push(("kind", "fatal".into()));
-            fields.push(("e", format!("no task s{}/p{} in this plan", task.stage, task.partition)));
+            fields.push((
+                "e",
+                format!("no task s{}/p{} in this plan", task.stage, task.partition),
+            ));
             return fields;
         }
         // A resubmitted task may already be committed (its first worker
@@ -325,7 +330,10 @@ impl Worker {
         }
         let spec: Option<String> = control
             .run("HGET spec", Duration::ZERO, |c| {
-                redis::cmd("HGET").arg(keys::job(job_id)).arg("spec").query(c)
+                redis::cmd("HGET")
+                    .arg(keys::job(job_id))
+                    .arg("spec")
+                    .query(c)
             })
             .map_err(|e| e.to_string())?;
         let Some(spec) = spec else {
@@ -393,7 +401,11 @@ impl Worker {
             let deadline = Instant::now() + Duration::from_secs(60);
             while let Err(err) = send_reports(&mut control, &batch) {
                 if Instant::now() > deadline {
-                    eprintln!("shoal worker {}: dropping {} reports: {err}", self.config.name, batch.len());
+                    eprintln!(
+                        "shoal worker {}: dropping {} reports: {err}",
+                        self.config.name,
+                        batch.len()
+                    );
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(200));
@@ -439,7 +451,8 @@ impl Worker {
         let Ok(mut control) = self.control() else {
             return;
         };
-        let period = (self.config.heartbeat_ttl / 5).clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let period = (self.config.heartbeat_ttl / 5)
+            .clamp(Duration::from_millis(100), Duration::from_secs(1));
         let mut next = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             if Instant::now() >= next {
@@ -471,7 +484,10 @@ fn send_reports(control: &mut Control, batch: &[Report]) -> Result<(), ClusterEr
     control.run("report", Duration::ZERO, |c| {
         let mut pipe = redis::pipe();
         for report in batch.iter().filter(|r| !r.fields.is_empty()) {
-            let cmd = pipe.cmd("XADD").arg(keys::job_events(&report.job_id)).arg("*");
+            let cmd = pipe
+                .cmd("XADD")
+                .arg(keys::job_events(&report.job_id))
+                .arg("*");
             for (field, value) in &report.fields {
                 cmd.arg(*field).arg(value);
             }

@@ -1,8 +1,13 @@
 //! The `noop` job: scheduler overhead, nothing else.
 
-use shoal_core::{Job, JobError, Plan, Stage};
+use std::time::Duration;
 
-/// `tasks` tasks that do nothing, in one stage (params: `{"tasks": N}`).
+use shoal_core::{Bytes, Job, JobError, Plan, Stage};
+
+/// `tasks` tasks in one stage that do nothing. Params:
+/// `{"tasks": N, "sleep_ms": M, "echo": bool}` — `sleep_ms` makes each task
+/// take M ms (a stand-in for real work in fault-injection tests), `echo`
+/// makes task p return `p` as its result so runs can be compared.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Noop;
 
@@ -23,8 +28,22 @@ impl Job for Noop {
             .ok_or_else(|| {
                 JobError::invalid_input("noop", "params need \"tasks\": 0..=4294967295")
             })?;
+        let sleep =
+            Duration::from_millis(params.get("sleep_ms").and_then(|s| s.as_u64()).unwrap_or(0));
+        let echo = params
+            .get("echo")
+            .and_then(|e| e.as_bool())
+            .unwrap_or(false);
         let mut plan = Plan::new();
-        plan.add_stage(Stage::new("noop", tasks as u32, |_| Ok(())));
+        plan.add_stage(Stage::new("noop", tasks as u32, move |ctx| {
+            if !sleep.is_zero() {
+                std::thread::sleep(sleep);
+            }
+            if echo {
+                ctx.set_result(Bytes::from(ctx.partition().to_string()));
+            }
+            Ok(())
+        }));
         Ok(plan)
     }
 }

@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use crate::CliError;
 
 mod jobs;
+mod run;
+mod status;
 mod wordcount;
+mod worker;
 
 /// Shoal: split big data work into many small tasks and run them in
 /// parallel — on every core of this machine, or on a cluster.
@@ -27,6 +30,14 @@ pub enum Command {
     Jobs,
     /// Count words in text files and print the most frequent.
     Wordcount(wordcount::WordCountArgs),
+    /// Run any registered job with JSON parameters.
+    Run(run::RunJobArgs),
+    /// Serve tasks for cluster jobs (see --coord on job commands).
+    Worker(worker::WorkerArgs),
+    /// Show a cluster's workers and jobs.
+    Status(status::StatusArgs),
+    /// Cancel a running cluster job.
+    Cancel(status::CancelArgs),
 }
 
 /// Runs the parsed command.
@@ -34,5 +45,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Jobs => jobs::run(),
         Command::Wordcount(args) => wordcount::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Cancel(args) => status::cancel(args),
     }
 }

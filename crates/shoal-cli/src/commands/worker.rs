@@ -1,0 +1,72 @@
+//! `shoal worker`: serve tasks from a cluster's control plane.
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use clap::Args;
+use shoal_cluster::{ClusterError, Worker, WorkerConfig};
+
+use crate::CliError;
+
+/// Run tasks for jobs submitted with `--coord` until stopped (SIGTERM or
+/// Ctrl-C finish in-flight tasks, then exit).
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The `redis://` (or `rediss://`) control plane.
+    #[arg(long, value_name = "URL", env = "SHOAL_COORD", hide_env_values = true)]
+    pub coord: String,
+    /// The store every node shares for partition files.
+    #[arg(long, value_name = "URL", env = "SHOAL_STORE")]
+    pub store: String,
+    /// Tasks run at once (default: every core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub slots: Option<u32>,
+    /// Worker name, unique in the cluster (default: HOST-PID).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Registration lifetime without heartbeats; drivers reclaim the tasks
+    /// of a worker silent this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub heartbeat_ttl: Duration,
+}
+
+/// Registers with the control plane and serves until signalled.
+pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let config = WorkerConfig {
+        coord_url: args.coord,
+        store_url: args.store,
+        name: args
+            .name
+            .unwrap_or_else(|| format!("{host}-{}", std::process::id())),
+        slots: args
+            .slots
+            .map(|s| s as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        heartbeat_ttl: args.heartbeat_ttl,
+    };
+    let worker = Worker::new(config.clone(), crate::jobs::registry()).map_err(worker_error)?;
+    let stop = worker.stop_flag();
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone()).map_err(anyhow::Error::from)?;
+    }
+    eprintln!(
+        "shoal worker {}: {} slots, store {}",
+        config.name, config.slots, config.store_url
+    );
+    worker.run().map_err(worker_error)?;
+    if stop.load(Ordering::Relaxed) {
+        eprintln!("shoal worker {}: stopped", config.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A malformed URL or store is the user's to fix (exit 2); an unreachable
+/// server is a failure (exit 1). Both are one line.
+fn worker_error(err: ClusterError) -> CliError {
+    match err {
+        ClusterError::InvalidUrl(_) | ClusterError::Store(_) => CliError::usage(err.to_string()),
+        other => CliError::Failed(anyhow::anyhow!(other)),
+    }
+}

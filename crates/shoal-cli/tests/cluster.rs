@@ -1,0 +1,295 @@
+//! Cluster mode end to end: a real redis-server, real `shoal worker`
+//! processes on loopback, a shared local store, and faults injected with
+//! signals. Every wait polls a real condition under a deadline.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use shoal_cluster::{cluster_status, ClusterConfig, ClusterExecutor};
+use shoal_coord::test_support::RedisServer;
+use shoal_core::{
+    run_job, EmbeddedConfig, EmbeddedExecutor, JobError, JobSpec, NoProgress, Registry,
+};
+
+const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
+
+/// A throwaway cluster: Redis, a store directory and N workers.
+struct Cluster {
+    redis: RedisServer,
+    dir: tempfile::TempDir,
+    workers: Vec<Child>,
+}
+
+impl Cluster {
+    fn start(workers: usize) -> Cluster {
+        let mut cluster = Cluster {
+            redis: RedisServer::start(),
+            dir: tempfile::tempdir().unwrap(),
+            workers: Vec::new(),
+        };
+        for i in 0..workers {
+            let child = cluster.spawn_worker(&format!("w{i}"));
+            cluster.workers.push(child);
+        }
+        cluster.wait_for(|s| s.workers.len() == workers, "workers to register");
+        cluster
+    }
+
+    fn store(&self) -> String {
+        self.dir.path().join("store").display().to_string()
+    }
+
+    fn spawn_worker(&self, name: &str) -> Child {
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
+        Command::new(SHOAL)
+            .args([
+                "worker",
+                "--coord",
+                &self.redis.url(),
+                "--store",
+                &self.store(),
+            ])
+            .args(["--slots", "2", "--name", name, "--heartbeat-ttl", "2s"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn shoal worker")
+    }
+
+    fn status(&self) -> shoal_cluster::ClusterStatus {
+        cluster_status(&self.redis.url(), 10).expect("cluster status")
+    }
+
+    fn wait_for(&self, condition: impl Fn(&shoal_cluster::ClusterStatus) -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if condition(&self.status()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; status: {:?}", self.status());
+    }
+
+    fn executor(&self) -> ClusterExecutor {
+        let mut config = ClusterConfig::new(&self.redis.url(), &self.store());
+        config.worker_timeout = Duration::from_secs(2);
+        config.outage_timeout = Duration::from_secs(20);
+        ClusterExecutor::new(config).unwrap()
+    }
+
+    fn signal(&self, worker: usize, signal: &str) {
+        let pid = self.workers[worker].id().to_string();
+        let ok = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {signal} {pid}");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for worker in &mut self.workers {
+            let _ = Command::new("kill")
+                .args(["-CONT", &worker.id().to_string()])
+                .status();
+            let _ = worker.kill();
+            let _ = worker.wait();
+        }
+    }
+}
+
+fn shoal(args: &[&str]) -> Output {
+    Command::new(SHOAL).args(args).output().expect("run shoal")
+}
+
+fn text_corpus(dir: &Path) -> PathBuf {
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let words = ["tide", "reef", "shoal", "fish", "école", "kelp", "gull"];
+    for f in 0..6 {
+        let text: String = (0..5000)
+            .map(|i| {
+                format!(
+                    "{}{}",
+                    words[(i * (f + 3) + i / 7) % words.len()],
+                    if i % 9 == 0 { "\n" } else { " " }
+                )
+            })
+            .collect();
+        std::fs::write(corpus.join(format!("part-{f}.txt")), text).unwrap();
+    }
+    corpus
+}
+
+#[test]
+fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
+    let cluster = Cluster::start(3);
+    let corpus = text_corpus(cluster.dir.path());
+    let corpus = corpus.to_str().unwrap();
+    let embedded = shoal(&[
+        "wordcount",
+        corpus,
+        "--json",
+        "--quiet",
+        "--partitions",
+        "5",
+    ]);
+    assert_eq!(
+        embedded.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&embedded.stderr)
+    );
+    let clustered = shoal(&[
+        "wordcount",
+        corpus,
+        "--json",
+        "--quiet",
+        "--partitions",
+        "5",
+        "--coord",
+        &cluster.redis.url(),
+        "--store",
+        &cluster.store(),
+    ]);
+    assert_eq!(
+        clustered.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clustered.stderr)
+    );
+    assert_eq!(clustered.stdout, embedded.stdout);
+    let status = cluster.status();
+    assert_eq!(status.jobs[0].state, "succeeded", "{status:?}");
+}
+
+fn slow_echo(tasks: u32, sleep_ms: u64) -> JobSpec {
+    JobSpec::new(
+        "noop",
+        json!({"tasks": tasks, "sleep_ms": sleep_ms, "echo": true}),
+    )
+}
+
+fn registry() -> Registry {
+    Registry::new().with(Arc::new(shoal_jobs::Noop))
+}
+
+fn embedded_results(spec: JobSpec) -> Vec<shoal_core::Bytes> {
+    let exec = EmbeddedExecutor::new(EmbeddedConfig::default());
+    run_job(&exec, &registry(), spec, &NoProgress)
+        .unwrap()
+        .results
+}
+
+/// Runs `spec` on the cluster in a thread; returns its handle.
+fn drive(
+    cluster: &Cluster,
+    spec: JobSpec,
+) -> std::thread::JoinHandle<Result<Vec<shoal_core::Bytes>, JobError>> {
+    let exec = cluster.executor();
+    std::thread::spawn(move || run_job(&exec, &registry(), spec, &NoProgress).map(|o| o.results))
+}
+
+fn wait_done_at_least(cluster: &Cluster, tasks: u64) {
+    cluster.wait_for(
+        |s| {
+            s.jobs
+                .first()
+                .is_some_and(|j| j.state == "running" && j.done >= tasks)
+        },
+        "the job to be under way",
+    );
+}
+
+#[test]
+fn killing_a_worker_mid_job_still_gives_identical_results() {
+    let mut cluster = Cluster::start(3);
+    let spec = slow_echo(60, 100);
+    let driver = drive(&cluster, spec.clone());
+    wait_done_at_least(&cluster, 6);
+    cluster.signal(0, "-KILL");
+    let _ = cluster.workers[0].wait();
+    let results = driver.join().unwrap().expect("job survives a dead worker");
+    assert_eq!(results, embedded_results(spec));
+    cluster.wait_for(
+        |s| !s.workers.iter().any(|w| w.name == "w0"),
+        "w0 to be gone",
+    );
+}
+
+#[test]
+fn a_paused_worker_loses_its_tasks_and_corrupts_nothing_when_resumed() {
+    let cluster = Cluster::start(3);
+    let spec = slow_echo(40, 100);
+    let driver = drive(&cluster, spec.clone());
+    wait_done_at_least(&cluster, 4);
+    cluster.signal(1, "-STOP");
+    let results = driver
+        .join()
+        .unwrap()
+        .expect("job completes while a worker is paused");
+    cluster.signal(1, "-CONT");
+    assert_eq!(results, embedded_results(spec.clone()));
+    // The resumed worker rejoins and the cluster still computes correctly.
+    cluster.wait_for(
+        |s| s.workers.iter().any(|w| w.name == "w1"),
+        "w1 to heartbeat again",
+    );
+    let again = drive(&cluster, spec.clone()).join().unwrap().unwrap();
+    assert_eq!(again, embedded_results(spec));
+}
+
+#[test]
+fn a_redis_restart_mid_job_completes_or_fails_clearly_in_bounded_time() {
+    let mut cluster = Cluster::start(2);
+    let spec = slow_echo(40, 100);
+    let started = Instant::now();
+    let driver = drive(&cluster, spec.clone());
+    wait_done_at_least(&cluster, 4);
+    cluster.redis.restart();
+    let outcome = driver.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    match outcome {
+        Ok(results) => assert_eq!(results, embedded_results(spec)),
+        Err(err) => assert!(
+            err.to_string().contains("control plane"),
+            "unclear error: {err}"
+        ),
+    }
+}
+
+#[test]
+fn a_worker_with_a_bad_redis_url_exits_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().display().to_string();
+    let malformed = shoal(&[
+        "worker",
+        "--coord",
+        "redis://:secret@host:notaport",
+        "--store",
+        &store,
+    ]);
+    let stderr = String::from_utf8_lossy(&malformed.stderr);
+    assert_eq!(malformed.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("secret"), "password leaked: {stderr}");
+
+    let port = shoal_coord::test_support::free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let started = Instant::now();
+    let unreachable = shoal(&["worker", "--coord", &url, "--store", &store]);
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert_eq!(unreachable.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}

@@ -7,7 +7,10 @@ use clap::{Parser, Subcommand};
 
 use crate::CliError;
 
+mod counter;
 mod jobs;
+mod kv;
+mod lock;
 mod run;
 mod status;
 mod wordcount;
@@ -28,6 +31,12 @@ pub struct Cli {
 pub enum Command {
     /// List the registered jobs.
     Jobs,
+    /// Atomic counters (add, get) in the coordination store.
+    Counter(counter::CounterArgs),
+    /// Get, put or delete keys in the coordination key-value store.
+    Kv(kv::KvArgs),
+    /// Run a command while holding a distributed lock (like flock(1)).
+    Lock(lock::LockArgs),
     /// Count words in text files and print the most frequent.
     Wordcount(wordcount::WordCountArgs),
     /// Run any registered job with JSON parameters.
@@ -44,6 +53,9 @@ pub enum Command {
 pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Jobs => jobs::run(),
+        Command::Counter(args) => counter::run(args),
+        Command::Kv(args) => kv::run(args),
+        Command::Lock(args) => lock::run(args),
         Command::Wordcount(args) => wordcount::run(args),
         Command::Run(args) => run::run(args),
         Command::Worker(args) => worker::run(args),

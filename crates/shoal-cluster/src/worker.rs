@@ -121,19 +121,23 @@ impl Worker {
         self.heartbeat(&mut control)?;
         let (task_tx, task_rx) = crossbeam_channel::bounded::<Assignment>(self.config.slots);
         let (report_tx, report_rx) = crossbeam_channel::unbounded::<Report>();
+        // Slots signal here when they finish, so a full worker waits for a
+        // free slot instead of polling.
+        let (freed_tx, freed_rx) = crossbeam_channel::bounded::<()>(self.config.slots);
         let jobs: Mutex<HashMap<String, Arc<LoadedJob>>> = Mutex::new(HashMap::new());
         std::thread::scope(|scope| {
             scope.spawn(|| self.heartbeat_loop());
             let reporter = scope.spawn(|| self.report_loop(report_rx));
             let slots: Vec<_> = (0..self.config.slots)
                 .map(|_| {
-                    let (rx, tx) = (task_rx.clone(), report_tx.clone());
+                    let (rx, tx, freed) = (task_rx.clone(), report_tx.clone(), freed_tx.clone());
                     let jobs = &jobs;
-                    scope.spawn(move || self.slot_loop(rx, tx, jobs))
+                    scope.spawn(move || self.slot_loop(rx, tx, freed, jobs))
                 })
                 .collect();
             drop(report_tx);
-            self.fetch_loop(&mut control, task_tx);
+            drop(freed_tx);
+            self.fetch_loop(&mut control, task_tx, freed_rx);
             for slot in slots {
                 let _ = slot.join();
             }
@@ -143,14 +147,15 @@ impl Worker {
         Ok(())
     }
 
-    fn fetch_loop(&self, control: &mut Control, tasks: Sender<Assignment>) {
+    fn fetch_loop(&self, control: &mut Control, tasks: Sender<Assignment>, freed: Receiver<()>) {
         while !self.stop.load(Ordering::Relaxed) {
             let free = self
                 .config
                 .slots
                 .saturating_sub(self.running.load(Ordering::Relaxed));
             if free == 0 {
-                std::thread::sleep(Duration::from_millis(1));
+                // Bounded so the stop flag is still seen promptly.
+                let _ = freed.recv_timeout(Duration::from_millis(100));
                 continue;
             }
             let reply = control.run("XREADGROUP", Duration::from_millis(500), |c| {
@@ -198,6 +203,7 @@ impl Worker {
         &self,
         tasks: Receiver<Assignment>,
         reports: Sender<Report>,
+        freed: Sender<()>,
         jobs: &Mutex<HashMap<String, Arc<LoadedJob>>>,
     ) {
         let mut control = match self.control() {
@@ -207,6 +213,7 @@ impl Worker {
         for task in tasks {
             let fields = self.run_assignment(&mut control, &task, jobs);
             self.running.fetch_sub(1, Ordering::Relaxed);
+            let _ = freed.try_send(());
             let _ = reports.send(Report {
                 entry_id: task.entry_id,
                 job_id: task.job_id,
@@ -284,7 +291,13 @@ impl Worker {
             &cancelled,
         );
         let task_fn = plan.stages()[task.stage as usize].task();
-        let outcome = run_attempt(task_fn, &mut ctx).and_then(|()| {
+        let outcome = run_attempt(task_fn, &mut ctx);
+        // A worker that was paused or slow may finish after its job ended:
+        // then there is nothing to commit to (and nobody to report to).
+        if outcome.is_ok() && !self.job_alive(control, &task.job_id, &job) {
+            return Vec::new();
+        }
+        let outcome = outcome.and_then(|()| {
             commit(
                 &self.store,
                 &task.job_id,

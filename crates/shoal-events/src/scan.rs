@@ -51,7 +51,7 @@ pub(crate) fn scan_cuts(
         in_quotes: false,
         quotes,
         seeking: false,
-        goal: start.offset + target,
+        goal: start.offset.saturating_add(target),
         target,
         end,
         cuts: vec![start],
@@ -149,7 +149,7 @@ impl Scanner {
                         line: self.line,
                     });
                 }
-                self.goal = offset + self.target;
+                self.goal = offset.saturating_add(self.target);
                 self.seeking = false;
                 return i;
             }

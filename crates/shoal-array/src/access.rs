@@ -32,7 +32,7 @@ impl<T: Element> DistArray<T> {
                     return Ok(Bytes::new());
                 }
                 let items = compute(ctx)?;
-                encode_blob(items.get(offset..offset + 1).unwrap_or_default())
+                encode_blob(items.as_slice().get(offset..offset + 1).unwrap_or_default())
             },
             move |results| {
                 let blob = results.get(part).cloned().unwrap_or_default();
@@ -60,11 +60,8 @@ impl<T: Element> DistArray<T> {
             })
             .collect();
         let new_lengths: Vec<u64> = kept.iter().map(|r| r.len() as u64).collect();
-        let sliced = self.narrow(false, move |p, mut items: Vec<T>| {
-            let keep = kept[p as usize].clone();
-            items.truncate(keep.end);
-            items.drain(..keep.start.min(items.len()));
-            Ok(items)
+        let sliced = self.narrow(false, move |p, items| {
+            Ok(items.sub(kept[p as usize].clone()))
         });
         let _ = sliced.lengths.set(new_lengths.into());
         Ok(sliced)

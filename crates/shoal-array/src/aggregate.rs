@@ -134,7 +134,7 @@ impl<T: Element + Ord> DistArray<T> {
         let action = self.action(
             "top_k",
             move |ctx, compute| {
-                let mut items = compute(ctx)?;
+                let mut items = compute(ctx)?.into_vec();
                 if items.len() > k && k > 0 {
                     items.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
                     items.truncate(k);

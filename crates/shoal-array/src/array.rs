@@ -16,11 +16,12 @@ use shoal_core::{Bytes, Plan, Stage, StageRef, TaskContext, TaskError};
 
 use crate::codec::{decode_into, encode, Element};
 use crate::error::corrupt_task;
+use crate::part::Part;
 use crate::{Action, ArrayError, Session};
 
 /// Yields the elements of the running task's partition.
 pub(crate) type Compute<T> =
-    Arc<dyn Fn(&TaskContext<'_>) -> Result<Vec<T>, TaskError> + Send + Sync>;
+    Arc<dyn Fn(&TaskContext<'_>) -> Result<Part<T>, TaskError> + Send + Sync>;
 
 /// An array lowered into a plan.
 pub(crate) struct Lowered<T> {
@@ -152,7 +153,7 @@ impl<T: Element> DistArray<T> {
     pub(crate) fn narrow<U: Element>(
         &self,
         same_lengths: bool,
-        f: impl Fn(u32, Vec<T>) -> Result<Vec<U>, TaskError> + Send + Sync + 'static,
+        f: impl Fn(u32, Part<T>) -> Result<Part<U>, TaskError> + Send + Sync + 'static,
     ) -> DistArray<U> {
         let f = Arc::new(f);
         let upstream = self.lower.clone();
@@ -202,7 +203,7 @@ impl<T: Element> DistArray<T> {
     pub fn collect_action(&self) -> Action<Vec<T>> {
         self.action(
             "collect",
-            |ctx, compute| encode_blob(&compute(ctx)?),
+            |ctx, compute| encode_blob(compute(ctx)?.as_slice()),
             |results| {
                 let mut out = Vec::new();
                 for (index, blob) in results.iter().enumerate() {
@@ -224,7 +225,7 @@ impl<T: Element> DistArray<T> {
     pub fn collect_partitions(&self) -> Result<Vec<Vec<T>>, ArrayError> {
         let action = self.action(
             "collect_partitions",
-            |ctx, compute| encode_blob(&compute(ctx)?),
+            |ctx, compute| encode_blob(compute(ctx)?.as_slice()),
             |results| {
                 results
                     .iter()

@@ -10,7 +10,7 @@
 //! The codec is chosen per type at compile time through `TypeId`, which the
 //! optimiser folds away: there is no run-time dispatch per element.
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -72,12 +72,65 @@ fn cast_slice<T: 'static, U: 'static>(items: &[T]) -> Option<&[U]> {
     }
 }
 
-/// Moves a `Vec<U>` into a `Vec<T>` when `T` is `U`.
-fn cast_vec<U: 'static, T: 'static>(items: Vec<U>) -> Vec<T> {
-    let boxed: Box<dyn std::any::Any> = Box::new(items);
-    *boxed
-        .downcast::<Vec<T>>()
-        .expect("cast_vec is only called after a TypeId check")
+/// Plain numbers that have a fixed-width little-endian form.
+trait Le: Copy + 'static {
+    const WIDTH: usize;
+    fn to_le(self, out: &mut [u8]);
+    fn from_le(bytes: &[u8]) -> Self;
+}
+
+macro_rules! le {
+    ($t:ty, $w:expr, $name:expr) => {
+        impl Le for $t {
+            const WIDTH: usize = $w;
+            fn to_le(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
+            }
+            fn from_le(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("chunk width"))
+            }
+        }
+    };
+}
+fixed_width!(le);
+
+/// Appends `values` as little-endian bytes.
+fn append_le<V: Le>(values: &[V], out: &mut Vec<u8>) {
+    if cfg!(target_endian = "little") {
+        // SAFETY: V is a plain number type (no padding, every byte
+        // initialised) and on a little-endian target its memory is exactly
+        // its little-endian encoding; u8 has alignment 1.
+        let raw = unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        };
+        out.extend_from_slice(raw);
+        return;
+    }
+    let start = out.len();
+    out.resize(start + values.len() * V::WIDTH, 0);
+    for (chunk, value) in out[start..].chunks_exact_mut(V::WIDTH).zip(values) {
+        value.to_le(chunk);
+    }
+}
+
+/// Appends the numbers encoded little-endian in `bytes` (a whole number
+/// of widths) to `out`.
+fn extend_le<V: Le>(bytes: &[u8], out: &mut Vec<V>) {
+    let count = bytes.len() / V::WIDTH;
+    if cfg!(target_endian = "little") {
+        out.reserve(count);
+        // SAFETY: the spare capacity holds at least `count` values; every
+        // bit pattern is a valid V (plain numbers) and on a little-endian
+        // target the bytes are exactly their memory; the copy is bytewise,
+        // so `bytes` needs no alignment. set_len covers only copied values.
+        unsafe {
+            let dst = out.as_mut_ptr().add(out.len()).cast::<u8>();
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, count * V::WIDTH);
+            out.set_len(out.len() + count);
+        }
+        return;
+    }
+    out.extend(bytes.chunks_exact(V::WIDTH).map(V::from_le));
 }
 
 /// Appends one frame holding `items` to `out`.
@@ -86,11 +139,7 @@ pub fn encode_frame<T: Element>(items: &[T], out: &mut Vec<u8>) -> Result<(), po
     macro_rules! fixed {
         ($t:ty, $w:expr, $name:expr) => {
             if let Some(values) = cast_slice::<T, $t>(items) {
-                let start = out.len();
-                out.resize(start + values.len() * $w, 0);
-                for (chunk, value) in out[start..].chunks_exact_mut($w).zip(values) {
-                    chunk.copy_from_slice(&value.to_le_bytes());
-                }
+                append_le(values, out);
                 return Ok(());
             }
         };
@@ -136,7 +185,7 @@ fn decode_frame<'a, T: Element>(
 ) -> Result<&'a [u8], String> {
     macro_rules! fixed {
         ($t:ty, $w:expr, $name:expr) => {
-            if TypeId::of::<T>() == TypeId::of::<$t>() {
+            if let Some(values) = (out as &mut dyn Any).downcast_mut::<Vec<$t>>() {
                 let len = usize::try_from(count)
                     .ok()
                     .and_then(|c| c.checked_mul($w))
@@ -144,15 +193,7 @@ fn decode_frame<'a, T: Element>(
                     .ok_or_else(|| {
                         format!("frame of {count} elements overruns {} bytes", bytes.len())
                     })?;
-                let values: Vec<$t> = bytes[..len]
-                    .chunks_exact($w)
-                    .map(|c| <$t>::from_le_bytes(c.try_into().expect("chunk width")))
-                    .collect();
-                if out.is_empty() {
-                    *out = cast_vec(values);
-                } else {
-                    out.extend(cast_vec::<$t, T>(values));
-                }
+                extend_le(&bytes[..len], values);
                 return Ok(&bytes[len..]);
             }
         };

@@ -4,11 +4,14 @@
 //! Rows go to partition `stable_hash(postcard(key)) % P` — the same on
 //! every machine. Map tasks combine before shuffling (`reduce_by_key`
 //! sums per key, `group_by_key` groups, `distinct` dedups), so the shuffle
-//! carries at most one row per key per map task. Combining keeps keys in
-//! order of first appearance and reads map outputs in map order, so
-//! results never depend on a hasher's seed or on thread timing: for a
-//! given input and partitioning they are always the same, in the same
-//! order. Groups list their values in input order.
+//! carries at most one row per key per map task. Reduce tasks read map
+//! outputs in map order and local maps use fixed seeds, so for a given
+//! input and partitioning results are always the same, in the same order,
+//! never depending on thread timing: values of a key are combined in input
+//! order (which matters for floating point), groups list their values in
+//! input order, and `group_by_key` / `distinct` keep keys in order of first
+//! appearance within a partition (`reduce_by_key`'s key order within a
+//! partition is unspecified).
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -20,6 +23,7 @@ use shoal_jobs::stable_hash;
 
 use crate::array::{decode_blocks, Lower, Lowered};
 use crate::codec::{encode_frame, Element};
+use crate::part::Part;
 use crate::DistArray;
 
 /// A local hash map with fixed seeds: iteration order never matters for
@@ -39,27 +43,30 @@ pub(crate) fn key_hash<K: Element>(key: &K) -> u64 {
     }
 }
 
-/// Merges values of equal keys with `f`, keys in order of first appearance.
-fn combine<K: Hash + Eq + Clone, V>(items: Vec<(K, V)>, f: &impl Fn(&V, &V) -> V) -> Vec<(K, V)> {
-    let mut index: Map<K, usize> = new_map();
-    let mut out: Vec<(K, V)> = Vec::new();
+/// Merges values of equal keys with `f` (values of a key in input order).
+/// Keys come out in the map's iteration order: unspecified, but the same
+/// for the same input because the seeds are fixed.
+fn combine<K: Hash + Eq, V>(
+    items: impl IntoIterator<Item = (K, V)>,
+    f: &impl Fn(&V, &V) -> V,
+) -> Part<(K, V)> {
+    let mut sums: Map<K, V> = new_map();
     for (key, value) in items {
-        match index.entry(key) {
-            Entry::Occupied(at) => {
-                let slot = &mut out[*at.get()].1;
+        match sums.entry(key) {
+            Entry::Occupied(mut at) => {
+                let slot = at.get_mut();
                 *slot = f(slot, &value);
             }
             Entry::Vacant(vacant) => {
-                out.push((vacant.key().clone(), value));
-                vacant.insert(out.len() - 1);
+                vacant.insert(value);
             }
         }
     }
-    out
+    Part::Owned(sums.into_iter().collect())
 }
 
 /// Concatenates the value lists of equal keys, keys in order of first appearance.
-fn group<K: Hash + Eq + Clone, V>(items: impl Iterator<Item = (K, Vec<V>)>) -> Vec<(K, Vec<V>)> {
+fn group<K: Hash + Eq + Clone, V>(items: impl Iterator<Item = (K, Vec<V>)>) -> Part<(K, Vec<V>)> {
     let mut index: Map<K, usize> = new_map();
     let mut out: Vec<(K, Vec<V>)> = Vec::new();
     for (key, values) in items {
@@ -71,16 +78,18 @@ fn group<K: Hash + Eq + Clone, V>(items: impl Iterator<Item = (K, Vec<V>)>) -> V
             }
         }
     }
-    out
+    Part::Owned(out)
 }
 
 /// Keeps the first of equal elements.
-fn dedup<T: Hash + Eq + Clone>(items: Vec<T>) -> Vec<T> {
+fn dedup<T: Hash + Eq + Clone>(items: Part<T>) -> Part<T> {
     let mut seen: Map<T, ()> = new_map();
-    items
-        .into_iter()
-        .filter(|item| seen.insert(item.clone(), ()).is_none())
-        .collect()
+    Part::Owned(
+        items
+            .into_iter()
+            .filter(|item| seen.insert(item.clone(), ()).is_none())
+            .collect(),
+    )
 }
 
 impl<T: Element> DistArray<T> {
@@ -116,7 +125,7 @@ impl<T: Element> DistArray<T> {
                 partitions: parts,
                 reads: vec![map],
                 compute: Arc::new(move |ctx| {
-                    decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle")
+                    decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle").map(Part::Owned)
                 }),
             }
         });
@@ -128,9 +137,9 @@ impl<T: Element + Hash + Eq> DistArray<T> {
     /// Each distinct element once (the first occurrence survives), in
     /// `stable_hash` partitions.
     pub fn distinct(&self) -> DistArray<T> {
-        self.map_partitions(dedup)
+        self.narrow(false, |_, items| Ok(dedup(items)))
             .hash_partition(self.partitions, key_hash::<T>)
-            .map_partitions(dedup)
+            .narrow(false, |_, items| Ok(dedup(items)))
     }
 }
 
@@ -143,16 +152,18 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
     ) -> DistArray<(K, V)> {
         let f = Arc::new(f);
         let g = f.clone();
-        self.map_partitions(move |items| combine(items, &*f))
+        self.narrow(false, move |_, items| Ok(combine(items, &*f)))
             .hash_partition(self.partitions, |(k, _)| key_hash(k))
-            .map_partitions(move |items| combine(items, &*g))
+            .narrow(false, move |_, items| Ok(combine(items, &*g)))
     }
 
     /// One `(key, values)` per distinct key, values in input order.
     pub fn group_by_key(&self) -> DistArray<(K, Vec<V>)> {
-        self.map_partitions(|items| group(items.into_iter().map(|(k, v)| (k, vec![v]))))
-            .hash_partition(self.partitions, |(k, _)| key_hash(k))
-            .map_partitions(|items| group(items.into_iter()))
+        self.narrow(false, |_, items| {
+            Ok(group(items.into_iter().map(|(k, v)| (k, vec![v]))))
+        })
+        .hash_partition(self.partitions, |(k, _)| key_hash(k))
+        .narrow(false, |_, items| Ok(group(items.into_iter())))
     }
 
     /// Inner join on the key: `(k, (v, w))` for every pair of rows with
@@ -208,7 +219,7 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
                     for (k, v) in cl(ctx)? {
                         emit(&k, &v, index.get(&k), &mut out);
                     }
-                    Ok(out)
+                    Ok(Part::Owned(out))
                 }),
             }
         });

@@ -40,6 +40,7 @@ mod array;
 pub mod codec;
 mod error;
 mod keyed;
+mod part;
 pub mod persist;
 mod session;
 mod sort;

@@ -26,6 +26,7 @@ use shoal_store::Store;
 use crate::array::{encode_blob, Compute};
 use crate::codec::{codec_name, decode, Element};
 use crate::error::corrupt_task;
+use crate::part::Part;
 use crate::{Action, ArrayError, DistArray, Session};
 
 /// The `format` field of every manifest.
@@ -67,7 +68,7 @@ impl<T: Element> DistArray<T> {
             move |ctx, compute| {
                 let items = compute(ctx)?;
                 let store = Store::open(&task_url)?;
-                store.put(&part_file(ctx.partition()), encode_blob(&items)?)?;
+                store.put(&part_file(ctx.partition()), encode_blob(items.as_slice())?)?;
                 Ok(Bytes::from((items.len() as u64).to_le_bytes().to_vec()))
             },
             move |results| {
@@ -153,7 +154,8 @@ impl Session {
         let parts = manifest.lengths.len() as u32;
         let lengths = manifest.lengths.clone();
         let (url, manifest) = (url.to_string(), Arc::new(manifest));
-        let compute: Compute<T> = Arc::new(move |ctx| read_part(&url, &manifest, ctx.partition()));
+        let compute: Compute<T> =
+            Arc::new(move |ctx| read_part(&url, &manifest, ctx.partition()).map(Part::Owned));
         Ok(DistArray::source(
             self.clone(),
             parts,

@@ -25,6 +25,7 @@ use shoal_core::{Bytes, Plan, Stage, StageRef, TaskContext, TaskError};
 use crate::array::{decode_blocks, Lower, Lowered};
 use crate::codec::{decode, encode_frame, is_plain_integer, Element};
 use crate::error::corrupt_task;
+use crate::part::Part;
 use crate::DistArray;
 
 /// Samples taken per output partition, spread over the input partitions.
@@ -156,7 +157,7 @@ impl<T: Element> DistArray<T> {
                     // The input is sorted runs: a run-adaptive stable sort
                     // merges them.
                     items.sort_by(|a, b| cmp(a, b));
-                    Ok(items)
+                    Ok(Part::Owned(items))
                 }),
             }
         });
@@ -170,7 +171,7 @@ fn add_sample_stage<T: Element>(plan: &mut Plan, up: &Lowered<T>, out_parts: u32
         .clamp(1, MAX_SAMPLES);
     let compute = up.compute.clone();
     let stage = Stage::new("sort-sample", up.partitions, move |ctx| {
-        let blob = sample_blob(&compute(ctx)?, ctx.partition(), wanted)?;
+        let blob = sample_blob(compute(ctx)?.as_slice(), ctx.partition(), wanted)?;
         ctx.set_result(blob);
         Ok(())
     });
@@ -191,7 +192,7 @@ where
     let compute = up.compute.clone();
     let stage = Stage::new("sort-route", up.partitions, move |ctx| {
         let bounds = boundaries(&ctx.results_of(sample)?, out_parts, &*cmp)?;
-        let items = compute(ctx)?;
+        let items = compute(ctx)?.into_vec();
         route(ctx, items, &bounds, &*cmp, unstable)
     })
     .shuffle_output(out_parts)

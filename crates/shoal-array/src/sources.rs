@@ -12,6 +12,7 @@ use shoal_jobs::{plan_line_splits, read_line_split};
 
 use crate::array::Compute;
 use crate::codec::Element;
+use crate::part::Part;
 use crate::{ArrayError, DistArray, Session};
 
 /// Bounds of partition `p` when `n` items are cut into `parts` even runs.
@@ -43,7 +44,10 @@ impl Session {
         let items = Arc::new(items);
         let compute: Compute<T> = Arc::new(move |ctx| {
             let r = even_range(n, parts, ctx.partition());
-            Ok(items[r.start as usize..r.end as usize].to_vec())
+            Ok(Part::Shared(
+                items.clone(),
+                r.start as usize..r.end as usize,
+            ))
         });
         DistArray::source(self.clone(), parts, Some(even_lengths(n, parts)), compute)
     }
@@ -58,7 +62,7 @@ impl Session {
         let parts = partitions.len() as u32;
         let partitions = Arc::new(partitions);
         let compute: Compute<T> =
-            Arc::new(move |ctx| Ok(partitions[ctx.partition() as usize].clone()));
+            Arc::new(move |ctx| Ok(Part::Owned(partitions[ctx.partition() as usize].clone())));
         DistArray::source(self.clone(), parts, Some(lengths), compute)
     }
 
@@ -75,7 +79,7 @@ impl Session {
     pub fn range(&self, n: u64, partitions: u32) -> DistArray<u64> {
         let parts = partitions.max(1);
         let compute: Compute<u64> =
-            Arc::new(move |ctx| Ok(even_range(n, parts, ctx.partition()).collect()));
+            Arc::new(move |ctx| Ok(Part::Owned(even_range(n, parts, ctx.partition()).collect())));
         DistArray::source(self.clone(), parts, Some(even_lengths(n, parts)), compute)
     }
 
@@ -95,14 +99,14 @@ impl Session {
         let splits = Arc::new(splits);
         let compute: Compute<String> = Arc::new(move |ctx| {
             let Some(split) = splits.get(ctx.partition() as usize) else {
-                return Ok(Vec::new());
+                return Ok(Part::Owned(Vec::new()));
             };
             let mut lines = Vec::new();
             read_line_split(split, |line| {
                 lines.push(String::from_utf8_lossy(line).into_owned())
             })
             .map_err(|e| TaskError::caused_by(format!("reading {}", split.path), e))?;
-            Ok(lines)
+            Ok(Part::Owned(lines))
         });
         Ok(DistArray::source(self.clone(), parts, None, compute))
     }
@@ -124,9 +128,9 @@ impl Session {
         let parts = files.len().max(1) as u32;
         let compute: Compute<R> = Arc::new(move |ctx| {
             let Some(path) = files.get(ctx.partition() as usize) else {
-                return Ok(Vec::new());
+                return Ok(Part::Owned(Vec::new()));
             };
-            read_csv(path, has_headers)
+            read_csv(path, has_headers).map(Part::Owned)
         });
         Ok(DistArray::source(self.clone(), parts, None, compute))
     }

@@ -7,6 +7,7 @@ use shoal_core::{Plan, Stage};
 
 use crate::array::{decode_blocks, starts, Lower, Lowered};
 use crate::codec::{encode_frame, Element};
+use crate::part::Part;
 use crate::sources::even_lengths;
 use crate::{ArrayError, DistArray};
 
@@ -14,15 +15,25 @@ impl<T: Element> DistArray<T> {
     /// Applies `f` to every element (fused; keeps partition lengths).
     pub fn map<U: Element>(&self, f: impl Fn(T) -> U + Send + Sync + 'static) -> DistArray<U> {
         self.narrow(true, move |_, items| {
-            Ok(items.into_iter().map(&f).collect())
+            Ok(Part::Owned(items.into_iter().map(&f).collect()))
         })
     }
 
     /// Keeps the elements for which `keep` is true (fused).
     pub fn filter(&self, keep: impl Fn(&T) -> bool + Send + Sync + 'static) -> DistArray<T> {
-        self.narrow(false, move |_, mut items| {
-            items.retain(&keep);
-            Ok(items)
+        self.narrow(false, move |_, items| {
+            Ok(Part::Owned(match items {
+                Part::Owned(mut items) => {
+                    items.retain(&keep);
+                    items
+                }
+                shared => shared
+                    .as_slice()
+                    .iter()
+                    .filter(|x| keep(x))
+                    .cloned()
+                    .collect(),
+            }))
         })
     }
 
@@ -32,7 +43,7 @@ impl<T: Element> DistArray<T> {
         f: impl Fn(T) -> I + Send + Sync + 'static,
     ) -> DistArray<U> {
         self.narrow(false, move |_, items| {
-            Ok(items.into_iter().flat_map(&f).collect())
+            Ok(Part::Owned(items.into_iter().flat_map(&f).collect()))
         })
     }
 
@@ -41,7 +52,7 @@ impl<T: Element> DistArray<T> {
         &self,
         f: impl Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
     ) -> DistArray<U> {
-        self.narrow(false, move |_, items| Ok(f(items)))
+        self.narrow(false, move |_, items| Ok(Part::Owned(f(items.into_vec()))))
     }
 
     /// Pairs element *i* of `self` with element *i* of `other`. The result
@@ -69,7 +80,9 @@ impl<T: Element> DistArray<T> {
             Lowered {
                 partitions: a.partitions,
                 reads,
-                compute: Arc::new(move |ctx| Ok(ca(ctx)?.into_iter().zip(cb(ctx)?).collect())),
+                compute: Arc::new(move |ctx| {
+                    Ok(Part::Owned(ca(ctx)?.into_iter().zip(cb(ctx)?).collect()))
+                }),
             }
         });
         let zipped = DistArray::from_lower(self.session.clone(), self.partitions, None, lower);
@@ -97,7 +110,8 @@ impl<T: Element> DistArray<T> {
             let compute = up.compute.clone();
             let (source, target_starts) = (source.clone(), target_starts.clone());
             let stage = Stage::new("realign", up.partitions, move |ctx| {
-                let items = compute(ctx)?;
+                let part = compute(ctx)?;
+                let items = part.as_slice();
                 let first = source[ctx.partition() as usize];
                 let buckets = ctx.buckets();
                 let mut at = 0usize;
@@ -116,7 +130,9 @@ impl<T: Element> DistArray<T> {
             Lowered {
                 partitions: out_parts,
                 reads: vec![map],
-                compute: Arc::new(move |ctx| decode_blocks(&ctx.shuffle_input(map)?, "realign")),
+                compute: Arc::new(move |ctx| {
+                    decode_blocks(&ctx.shuffle_input(map)?, "realign").map(Part::Owned)
+                }),
             }
         });
         Ok(DistArray::from_lower(

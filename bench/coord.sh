@@ -52,8 +52,25 @@ measure() { # name, command...
 
 echo "coordination benchmark: $RUNS runs x ${SECONDS_PER_RUN}s, redis $(redis-server --version | awk '{print $3}'), $(nproc) cores"
 printf '%-44s %14s %14s %8s\n' "workload" "shoal" "redis-py" "ratio"
+# Shoal with N clients = N processes (like redis-py's N processes), started
+# together; the sum of their rates, after checking no update was lost.
+shoal_procs() { # clients
+    local start_at=$(( $(date +%s%3N) + 1000 )) pids=() i total
+    local out; out=$(mktemp -d)
+    for i in $(seq "$1"); do
+        "$BENCH" lock "$URL" 1 "$SECONDS_PER_RUN" "$start_at" >"$out/$i" &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i"; done
+    total=$(cat "$out"/* | awk '{s += $1} END {printf "%.0f", s}')
+    local cycles; cycles=$(redis-cli -p "$PORT" hget shoal:kv:bench/value v)
+    rm -r "$out"
+    awk -v c="$cycles" -v r="$total" -v s="$SECONDS_PER_RUN" 'BEGIN {
+        if (c < 0.9 * r * s || c > 1.1 * r * s) { print "count mismatch: " c " vs " r*s > "/dev/stderr"; exit 1 } }'
+    echo "$total"
+}
 for clients in 1 8; do
-    shoal=$(measure shoal "$BENCH" lock "$URL" "$clients" "$SECONDS_PER_RUN")
+    shoal=$(measure shoal shoal_procs "$clients")
     peer=$(measure peer "$VENV/bin/python" bench/coord_peer.py "$URL" "$clients" "$SECONDS_PER_RUN")
     ratio=$(awk -v a="$shoal" -v b="$peer" 'BEGIN {printf "%.1fx", a / b}')
     printf '%-44s %12s/s %12s/s %8s\n' "lock+RMW+unlock, $clients client(s)" "$shoal" "$peer" "$ratio"

@@ -1,7 +1,10 @@
 //! Throughput probe used by `bench/coord.sh` (run it in release mode):
 //!
-//! - `lock URL CLIENTS SECONDS`: each client loops lock + read-modify-write
-//!   of a plain key + unlock; prints cycles/s (and checks the final value);
+//! - `lock URL CLIENTS SECONDS [START_UNIX_MS]`: each client loops lock +
+//!   read-modify-write of a plain key + unlock; prints cycles/s and checks
+//!   the final value — unless a start time is given, which means several
+//!   processes run at once (the script starts them in sync and checks the
+//!   total itself);
 //! - `bank URL CLIENTS SECONDS`: transfers between 10 accounts in
 //!   transactions; prints transfers/s (and checks money is preserved);
 //! - `embedded CYCLES`: uncontended embedded lock/unlock; prints cycles/s.
@@ -25,7 +28,10 @@ fn main() -> Result<(), BoxError> {
         .enable_all()
         .build()?;
     let rate = match arg(0)? {
-        "lock" => runtime.block_on(lock(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?))?,
+        "lock" => {
+            let start_at = args.get(4).map(|s| s.parse::<u64>()).transpose()?;
+            runtime.block_on(lock(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?, start_at))?
+        }
         "bank" => runtime.block_on(bank(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?))?,
         "embedded" => runtime.block_on(embedded(arg(1)?.parse()?))?,
         other => return Err(format!("unknown mode {other:?}").into()),
@@ -42,9 +48,15 @@ async fn clients(url: &str, n: usize) -> Result<Vec<Coordinator>, CoordError> {
     Ok(all)
 }
 
-async fn lock(url: &str, n: usize, seconds: f64) -> Result<f64, BoxError> {
+async fn lock(url: &str, n: usize, seconds: f64, start_at: Option<u64>) -> Result<f64, BoxError> {
     let all = clients(url, n).await?;
-    all[0].put("bench/value", "0").await?;
+    all[0]
+        .compare_and_set("bench/value", None, Some("0".into()))
+        .await?;
+    if let Some(at) = start_at {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+        tokio::time::sleep(Duration::from_millis(at).saturating_sub(now)).await;
+    }
     let cycles = Arc::new(AtomicU64::new(0));
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     let opts = LockOptions::default().wait(Duration::from_secs(60));
@@ -74,7 +86,7 @@ async fn lock(url: &str, n: usize, seconds: f64) -> Result<f64, BoxError> {
     let elapsed = started.elapsed().as_secs_f64();
     let total = cycles.load(Ordering::Relaxed);
     let last = all[0].get("bench/value").await?.map(|v| v.value);
-    if last.as_deref() != Some(total.to_string().as_bytes()) {
+    if start_at.is_none() && last.as_deref() != Some(total.to_string().as_bytes()) {
         return Err(format!("mutual exclusion broken: {total} cycles, value {last:?}").into());
     }
     Ok(total as f64 / elapsed)

@@ -22,7 +22,9 @@ pub type TxWrite = Option<(Bytes, Option<Duration>)>;
 /// The atomic steps the coordinator is built from.
 pub trait CoordBackend: Send + Sync + 'static {
     /// Tries once to take a lease. `renewing` tells an in-process backend
-    /// that the holder renews continuously (so the hold has no expiry).
+    /// that the holder renews continuously (so the hold has no expiry);
+    /// `waiting` that the caller will wait if it is busy, so a shared
+    /// backend may queue it for a targeted wake-up.
     fn acquire(
         &self,
         kind: LeaseKind,
@@ -30,6 +32,7 @@ pub trait CoordBackend: Send + Sync + 'static {
         owner: OwnerId,
         ttl: Duration,
         renewing: bool,
+        waiting: bool,
     ) -> impl Future<Output = Result<Acquire>> + Send;
 
     /// Extends our lease to `ttl` from now; `false` if it is no longer ours.

@@ -199,7 +199,9 @@ impl Coordinator {
         validate::ttl("lease TTL", options.ttl)?;
         let owner = OwnerId::next();
         let start = Instant::now();
-        let first = self.attempt(kind, name, owner, options, start).await?;
+        let first = self
+            .attempt(kind, name, owner, options, start, wait)
+            .await?;
         if let Some(guard) = first.0 {
             return Ok(Some(guard));
         }
@@ -233,7 +235,9 @@ impl Coordinator {
                 _ = tokio::time::sleep(nap) => {}
             }
             let sent_at = Instant::now();
-            let (guard, rest) = self.attempt(kind, name, owner, options, sent_at).await?;
+            let (guard, rest) = self
+                .attempt(kind, name, owner, options, sent_at, true)
+                .await?;
             if let Some(guard) = guard {
                 return Ok(Some(guard));
             }
@@ -248,8 +252,9 @@ impl Coordinator {
         owner: OwnerId,
         options: &LockOptions,
         sent_at: Instant,
+        waiting: bool,
     ) -> Result<(Option<Guard>, Option<Duration>)> {
-        let answer = on_backend!(self, b => b.acquire(kind, name, owner, options.ttl, options.auto_renew).await)?;
+        let answer = on_backend!(self, b => b.acquire(kind, name, owner, options.ttl, options.auto_renew, waiting).await)?;
         Ok(match answer {
             Acquire::Granted(token) => {
                 let guard = Guard::new(

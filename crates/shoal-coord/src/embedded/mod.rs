@@ -63,6 +63,7 @@ impl CoordBackend for EmbeddedBackend {
         owner: OwnerId,
         ttl: Duration,
         renewing: bool,
+        _waiting: bool,
     ) -> Result<Acquire> {
         Ok(self.leases.acquire(kind, name, owner, ttl, renewing))
     }

@@ -11,7 +11,10 @@
 //! - key-value: `shoal:kv:KEY`, a hash with `v` (value), `n` (version) and
 //!   `f:LOCK` (newest fencing token of LOCK accepted), so all state of one
 //!   key lives in one Redis key;
-//! - wake-ups: pub/sub channel `shoal:wake:FAMILY:NAME`.
+//! - waiters: `shoal:{family:NAME}:q` (zset `CLIENT|OWNER` → liveness);
+//! - wake-ups: each coordinator subscribes to its own channel
+//!   `shoal:wake:CLIENT`; a release publishes `FAMILY:NAME` there for the
+//!   waiter(s) it picks from the queue.
 //!
 //! The braces keep every key of one lock in one Redis Cluster hash slot.
 //! Key-value keys are not wrapped, so callers can choose hash tags for keys
@@ -33,7 +36,7 @@ use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind};
 
 use crate::coordinator::CoordConfig;
 use crate::error::{CoordError, Result};
-use crate::lease::LeaseKind;
+use crate::lease::{LeaseKind, OwnerId};
 use crate::url::RedisTarget;
 
 use self::conn::ConnectOptions;
@@ -45,6 +48,8 @@ pub struct RedisBackend {
     server: String,
     op_timeout: Duration,
     wake: Arc<WakeRegistry>,
+    /// This coordinator's id in waiter queues and its wake channel.
+    client_id: String,
 }
 
 impl RedisBackend {
@@ -57,14 +62,17 @@ impl RedisBackend {
             ..ConnectOptions::default()
         };
         let mut conn = conn::connect(target, &options, Some(wake.push_sender())).await?;
+        let client_id = OwnerId::next().hex();
+        let channel = format!("shoal:wake:{client_id}");
         let backend = RedisBackend {
             conn: conn.clone(),
             server: target.redacted(),
             op_timeout: config.op_timeout,
             wake,
+            client_id,
         };
         backend
-            .run("subscribe", &[], conn.psubscribe(wake::PATTERN))
+            .run("subscribe", &[], conn.subscribe(channel))
             .await?;
         Ok(backend)
     }
@@ -114,6 +122,11 @@ impl RedisBackend {
         }
     }
 
+    /// This coordinator's entry for `owner` in a waiter queue.
+    fn waiter_member(&self, owner: OwnerId) -> String {
+        format!("{}|{}", self.client_id, owner.hex())
+    }
+
     fn protocol(&self, op: &'static str, detail: &'static str) -> CoordError {
         CoordError::Protocol {
             op,
@@ -138,7 +151,7 @@ fn lease_base(kind: LeaseKind, name: &str) -> String {
     format!("shoal:{{{}:{name}}}", kind.family())
 }
 
-/// The wake channel of a lease: `shoal:wake:family:NAME`.
-fn wake_channel(kind: LeaseKind, name: &str) -> String {
-    format!("shoal:wake:{}:{name}", kind.family())
+/// What a release publishes to wake a lease's waiters: `family:NAME`.
+fn wake_payload(kind: LeaseKind, name: &str) -> String {
+    format!("{}:{name}", kind.family())
 }

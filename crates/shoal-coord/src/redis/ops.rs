@@ -11,7 +11,7 @@ use super::scripts::{
     COMMIT, KV_CAS, KV_PUT, KV_PUT_FENCED, MEMBER_RELEASE, MEMBER_RENEW, MUTEX_ACQUIRE,
     OWNER_RELEASE, OWNER_RENEW, RW_ACQUIRE, SEM_ACQUIRE,
 };
-use super::{kv_key, lease_base, wake_channel, RedisBackend};
+use super::{kv_key, lease_base, wake_payload, RedisBackend};
 use crate::backend::{CoordBackend, TxWrite};
 use crate::error::Result;
 use crate::kv::{CasOutcome, Versioned};
@@ -55,6 +55,7 @@ impl CoordBackend for RedisBackend {
         owner: OwnerId,
         ttl: Duration,
         _renewing: bool,
+        waiting: bool,
     ) -> Result<Acquire> {
         let op = "lease acquire";
         let base = lease_base(kind, name);
@@ -69,7 +70,10 @@ impl CoordBackend for RedisBackend {
         if matches!(kind, LeaseKind::Read | LeaseKind::Write) {
             call.key(format!("{base}:r"));
         }
-        call.key(&token_key).arg(owner.hex()).arg(ttl_ms);
+        call.key(&token_key)
+            .key(format!("{base}:q"))
+            .arg(owner.hex())
+            .arg(ttl_ms);
         match kind {
             LeaseKind::Semaphore { permits } => {
                 call.arg(permits);
@@ -82,6 +86,11 @@ impl CoordBackend for RedisBackend {
             }
             LeaseKind::Mutex => {}
         }
+        call.arg(if waiting {
+            self.waiter_member(owner)
+        } else {
+            String::new()
+        });
         let reply: Vec<i64> = self.run(op, &[], call.invoke_async(&mut conn)).await?;
         self.grant(op, &reply)
     }
@@ -111,7 +120,13 @@ impl CoordBackend for RedisBackend {
             Holder::Owner(key) => OWNER_RELEASE.key(key),
             Holder::Member(key) => MEMBER_RELEASE.key(key),
         };
-        call.arg(owner.hex()).arg(wake_channel(kind, name));
+        // One freed slot wakes one waiter; a rwlock release may let many
+        // readers in, so it wakes them all.
+        let everyone = matches!(kind, LeaseKind::Read | LeaseKind::Write);
+        call.key(format!("{}:q", lease_base(kind, name)))
+            .arg(owner.hex())
+            .arg(wake_payload(kind, name))
+            .arg(if everyone { "1" } else { "0" });
         let released: i64 = self
             .run("lease release", &[], call.invoke_async(&mut conn))
             .await?;
@@ -119,7 +134,7 @@ impl CoordBackend for RedisBackend {
     }
 
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
-        self.wake.handle(wake_channel(kind, name))
+        self.wake.handle(wake_payload(kind, name))
     }
 
     async fn counter_add(&self, name: &str, delta: i64) -> Result<i64> {

@@ -5,7 +5,16 @@
 //! strictly increasing per resource like a counter, and still increasing
 //! when Redis has lost the previous value (restart without persistence,
 //! failover to a lagging replica) as long as the server clock does not step
-//! back. Numbers stay below 2^53, exact in Lua's doubles, and are written
+//! back.
+//!
+//! Wake-ups: a failed acquisition that will wait registers in the
+//! resource's waiter queue (zset `...:q`, member `CLIENT|OWNER`, score =
+//! last attempt + 1 s so dead waiters age out). A release publishes on the
+//! private channel `shoal:wake:CLIENT` of the longest-idle live waiter
+//! (locks, permits: one slot freed, one waiter woken — no thundering herd)
+//! or of every waiter (rwlocks: many readers may proceed).
+//!
+//! Numbers stay below 2^53, exact in Lua's doubles, and are written
 //! with `%.0f` so Rust reads canonical integers back.
 
 use std::sync::LazyLock;
@@ -38,6 +47,29 @@ end
 local function keep_alive(key, ttl)
   if redis.call('PTTL', key) < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
 end
+local WINDOW = 1000
+local function enqueue(q, member)
+  if member ~= '' then
+    redis.call('ZADD', q, now_ms() + WINDOW, member)
+    keep_alive(q, 2 * WINDOW)
+  end
+end
+local function dequeue(q, member)
+  if member ~= '' then redis.call('ZREM', q, member) end
+end
+local function wake(q, payload, all)
+  redis.call('ZREMRANGEBYSCORE', q, '-inf', now_ms())
+  local last = 0
+  if all == '1' then last = -1 end
+  local seen = {}
+  for _, w in ipairs(redis.call('ZRANGE', q, 0, last)) do
+    local client = string.match(w, '^[^|]+')
+    if client and not seen[client] then
+      seen[client] = true
+      redis.call('PUBLISH', 'shoal:wake:' .. client, payload)
+    end
+  end
+end
 -- Exact comparison of canonical decimal strings (tokens may exceed 2^53).
 local function dec_less(a, b)
   if #a ~= #b then return #a < #b end
@@ -49,14 +81,17 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
 }
 
-/// Mutex grant. KEYS: owner, token. ARGV: owner id, ttl ms.
-/// Returns {1, token} or {0, pttl of the holder}.
+/// Mutex grant. KEYS: owner, token, waiter queue. ARGV: owner id, ttl
+/// ms, waiter member ('' = will not wait). Returns {1, token} or {0, pttl
+/// of the holder}.
 pub(crate) static MUTEX_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  dequeue(KEYS[3], ARGV[3])
   return {1, next_token(KEYS[2])}
 end
+enqueue(KEYS[3], ARGV[3])
 return {0, redis.call('PTTL', KEYS[1])}
 "#,
     )
@@ -77,13 +112,14 @@ return 0
 });
 
 /// Compare-and-delete of a string-held lease, then wake waiters.
-/// KEYS: owner. ARGV: owner id, wake channel. Returns 1 if it was ours.
+/// KEYS: owner, waiter queue. ARGV: owner id, wake payload, '1' to wake
+/// every waiter. Returns 1 if it was ours.
 pub(crate) static OWNER_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], '')
+  wake(KEYS[2], ARGV[2], ARGV[3])
   return 1
 end
 return 0
@@ -91,8 +127,8 @@ return 0
     )
 });
 
-/// Semaphore permit. KEYS: holders zset (owner → expiry ms), token.
-/// ARGV: owner id, ttl ms, permits. Returns {1, token} or {0, ms until
+/// Semaphore permit. KEYS: holders zset (owner → expiry ms), token,
+/// waiter queue. ARGV: owner id, ttl ms, permits, waiter member. Returns {1, token} or {0, ms until
 /// the first permit expires}.
 pub(crate) static SEM_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -102,8 +138,10 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
   keep_alive(KEYS[1], ARGV[2])
+  dequeue(KEYS[3], ARGV[4])
   return {1, next_token(KEYS[2])}
 end
+enqueue(KEYS[3], ARGV[4])
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tonumber(first[2]) - now}
 "#,
@@ -128,23 +166,23 @@ return 0
 });
 
 /// Compare-and-delete of a zset-held lease, then wake waiters.
-/// KEYS: holders zset. ARGV: owner id, wake channel. Returns 1 if it was
-/// ours and unexpired.
+/// KEYS: holders zset, waiter queue. ARGV: owner id, wake payload, '1' to
+/// wake every waiter. Returns 1 if it was ours and unexpired.
 pub(crate) static MEMBER_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not exp then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], '')
+wake(KEYS[2], ARGV[2], ARGV[3])
 if tonumber(exp) > now_ms() then return 1 end
 return 0
 "#,
     )
 });
 
-/// Read or write hold of a rwlock. KEYS: writer, readers zset, token.
-/// ARGV: owner id, ttl ms, 'r' or 'w'. Returns {1, token} or {0, ms
+/// Read or write hold of a rwlock. KEYS: writer, readers zset, token,
+/// waiter queue. ARGV: owner id, ttl ms, 'r' or 'w', waiter member. Returns {1, token} or {0, ms
 /// until the blocking hold ends}.
 pub(crate) static RW_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -152,15 +190,23 @@ pub(crate) static RW_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local writer = redis.call('PTTL', KEYS[1])
-if writer ~= -2 then return {0, math.max(writer, 1)} end
+if writer ~= -2 then
+  enqueue(KEYS[4], ARGV[4])
+  return {0, math.max(writer, 1)}
+end
 if ARGV[3] == 'r' then
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
   keep_alive(KEYS[2], ARGV[2])
+  dequeue(KEYS[4], ARGV[4])
   return {1, next_token(KEYS[3])}
 end
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if last[2] then return {0, tonumber(last[2]) - now} end
+if last[2] then
+  enqueue(KEYS[4], ARGV[4])
+  return {0, tonumber(last[2]) - now}
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+dequeue(KEYS[4], ARGV[4])
 return {1, next_token(KEYS[3])}
 "#,
     )

@@ -1,8 +1,9 @@
-//! Release notifications over Redis pub/sub. Every release script
-//! publishes on `shoal:wake:<family>:<name>`; each coordinator holds one
-//! pattern subscription and wakes its local waiters for that resource.
-//! Messages can be lost (reconnects), so waiters also back off with a
-//! bound — the notification only makes hand-over prompt.
+//! Release notifications over Redis pub/sub. Each coordinator subscribes
+//! to its own channel `shoal:wake:<client>`; a release script publishes
+//! `<family>:<name>` there for the waiter(s) it picked, and this registry
+//! wakes the local waiters of that resource. Messages can be lost
+//! (reconnects, a waiter that just gave up), so waiters also back off with
+//! a bound — the notification only makes hand-over prompt.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -12,35 +13,32 @@ use parking_lot::Mutex;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::Notify;
 
-/// The channel pattern every coordinator subscribes to.
-pub(crate) const PATTERN: &str = "shoal:wake:*";
-
-/// Local waiters, by wake channel.
+/// Local waiters, by resource (`family:name`).
 #[derive(Default)]
 pub(crate) struct WakeRegistry {
     waiters: Mutex<HashMap<String, Weak<Notify>>>,
 }
 
 impl WakeRegistry {
-    /// The notifier for `channel`, shared by all local waiters on it.
-    pub(crate) fn handle(&self, channel: String) -> Arc<Notify> {
+    /// The notifier for `resource`, shared by all local waiters on it.
+    pub(crate) fn handle(&self, resource: String) -> Arc<Notify> {
         let mut waiters = self.waiters.lock();
-        if let Some(existing) = waiters.get(&channel).and_then(Weak::upgrade) {
+        if let Some(existing) = waiters.get(&resource).and_then(Weak::upgrade) {
             return existing;
         }
         if waiters.len() >= 1024 {
             waiters.retain(|_, w| w.strong_count() > 0);
         }
         let notify = Arc::new(Notify::new());
-        waiters.insert(channel, Arc::downgrade(&notify));
+        waiters.insert(resource, Arc::downgrade(&notify));
         notify
     }
 
-    fn wake(&self, channel: &[u8]) {
-        let Ok(channel) = std::str::from_utf8(channel) else {
+    fn wake(&self, resource: &[u8]) {
+        let Ok(resource) = std::str::from_utf8(resource) else {
             return;
         };
-        let found = self.waiters.lock().get(channel).and_then(Weak::upgrade);
+        let found = self.waiters.lock().get(resource).and_then(Weak::upgrade);
         if let Some(notify) = found {
             notify.notify_waiters();
         }
@@ -66,9 +64,9 @@ impl WakeRegistry {
         let registry = Arc::clone(self);
         move |info: PushInfo| {
             match info.kind {
-                PushKind::PMessage => {
-                    if let Some(Value::BulkString(channel)) = info.data.get(1) {
-                        registry.wake(channel);
+                PushKind::Message => {
+                    if let Some(Value::BulkString(resource)) = info.data.get(1) {
+                        registry.wake(resource);
                     }
                 }
                 PushKind::Disconnection => registry.wake_all(),

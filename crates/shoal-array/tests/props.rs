@@ -38,6 +38,13 @@ proptest! {
         prop_assert_eq!(got, want);
         prop_assert_eq!(a.collect().unwrap(), v.clone());
         prop_assert_eq!(a.len().unwrap(), v.len() as u64);
+        // In-memory sources share their vector with the tasks (no copy).
+        let shared = s.from_vec(v.clone(), parts.len() as u32);
+        prop_assert_eq!(shared.filter(|x| x % 3 == 0).collect().unwrap(),
+            v.iter().filter(|x| *x % 3 == 0).copied().collect::<Vec<_>>());
+        prop_assert_eq!(shared.map_partitions(|p| p).collect().unwrap(), v.clone());
+        let cut = shared.slice(1..v.len() as u64 / 2).unwrap().collect().unwrap();
+        prop_assert_eq!(cut, v.iter().skip(1).take((v.len() / 2).saturating_sub(1)).copied().collect::<Vec<_>>());
         prop_assert_eq!(a.filter(|x| *x > 0).count().unwrap(),
             v.iter().filter(|x| **x > 0).count() as u64);
     }

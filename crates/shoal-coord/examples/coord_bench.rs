@@ -24,9 +24,19 @@ fn main() -> Result<(), BoxError> {
             "usage: coord_bench lock|bank URL CLIENTS SECONDS | embedded CYCLES".into()
         })
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // One client per process (how bench/coord.sh runs contention) needs no
+    // worker pool; several clients in one process do.
+    let single =
+        args.get(2).is_some_and(|c| c == "1") || args.first().is_some_and(|m| m == "embedded");
+    let runtime = if single {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
     let rate = match arg(0)? {
         "lock" => {
             let start_at = args.get(4).map(|s| s.parse::<u64>()).transpose()?;

@@ -25,7 +25,7 @@ say "cargo fmt --check"
 cargo fmt --all --check
 
 say "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D warnings
 
 say "cargo test"
-cargo test --workspace
+cargo test --workspace --features shoal-coord/test-support

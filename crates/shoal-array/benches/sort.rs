@@ -65,7 +65,7 @@ fn shoal_sort(session: &Session, data: &[u64], parts: u32, runs: u64) -> Duratio
 fn main() {
     let n = env("SHOAL_BENCH_N", 100_000_000) as usize;
     let runs = env("SHOAL_BENCH_RUNS", 3);
-    let parts = env("SHOAL_BENCH_PARTITIONS", 16) as u32;
+    let parts = env("SHOAL_BENCH_PARTITIONS", 64) as u32;
     let mut rng = SmallRng::seed_from_u64(42);
     let data: Vec<u64> = (0..n).map(|_| rng.random()).collect();
     let gib = (n * 8) as f64 / f64::from(1 << 30);
@@ -108,11 +108,11 @@ fn main() {
 
     let budget = (n as u64 * 8 / 16).max(1);
     let spilling = Session::with_config(config(budget, &spill_url));
-    let t = shoal_sort(&spilling, &data, parts * 4, runs);
+    let t = shoal_sort(&spilling, &data, parts, runs);
     println!(
         "  shoal sort, budget {} MiB ({:>3} parts) {:>8.2?}   {:.2}x rayon   (load {})",
         budget >> 20,
-        parts * 4,
+        parts,
         t,
         t.as_secs_f64() / rayon.as_secs_f64(),
         load()

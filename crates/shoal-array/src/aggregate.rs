@@ -124,8 +124,8 @@ impl<T: Element> DistArray<T> {
 }
 
 impl<T: Element + Ord> DistArray<T> {
-    /// The `k` largest elements, largest first (among equal elements, the
-    /// earlier one first).
+    /// The `k` largest elements, largest first. Among elements that compare
+    /// equal, which ones are kept is unspecified.
     pub fn top_k(&self, k: usize) -> Result<Vec<T>, ArrayError> {
         let desc = move |items: &mut Vec<T>| {
             items.sort_by(|a, b| b.cmp(a));

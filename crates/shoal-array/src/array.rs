@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use shoal_core::{Bytes, Plan, Stage, StageRef, TaskContext, TaskError};
 
-use crate::codec::{decode_into, encode, Element};
+use crate::codec::{count_hint, decode_into, encode, Element};
 use crate::error::corrupt_task;
 use crate::part::Part;
 use crate::{Action, ArrayError, Session};
@@ -89,7 +89,8 @@ pub(crate) fn encode_blob<T: Element>(items: &[T]) -> Result<Bytes, TaskError> {
 
 /// Decodes every block of a shuffle input, in map order.
 pub(crate) fn decode_blocks<T: Element>(blocks: &[Bytes], what: &str) -> Result<Vec<T>, TaskError> {
-    let mut out = Vec::new();
+    // One allocation: growing by doubling would copy every element again.
+    let mut out = Vec::with_capacity(blocks.iter().map(|b| count_hint(b)).sum());
     for block in blocks {
         decode_into(block, &mut out).map_err(|e| corrupt_task(what, e))?;
     }
@@ -205,7 +206,7 @@ impl<T: Element> DistArray<T> {
             "collect",
             |ctx, compute| encode_blob(compute(ctx)?.as_slice()),
             |results| {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(results.iter().map(|b| count_hint(b)).sum());
                 for (index, blob) in results.iter().enumerate() {
                     decode_into(blob, &mut out).map_err(|e| {
                         ArrayError::corrupt(format!("result of partition {index}"), e)

@@ -170,6 +170,15 @@ pub fn decode_into<T: Element>(mut bytes: &[u8], out: &mut Vec<T>) -> Result<(),
     Ok(())
 }
 
+/// How many elements the first frame of `bytes` announces, capped by the
+/// buffer's size (so a corrupt count cannot cause a huge reservation):
+/// for reserving room before decoding several buffers into one vector.
+pub fn count_hint(bytes: &[u8]) -> usize {
+    bytes.split_first_chunk::<8>().map_or(0, |(count, rest)| {
+        (u64::from_le_bytes(*count) as usize).min(rest.len())
+    })
+}
+
 /// Decodes every frame in `bytes` into a new vector.
 pub fn decode<T: Element>(bytes: &[u8]) -> Result<Vec<T>, String> {
     let mut out = Vec::new();

@@ -30,8 +30,21 @@
 //! - closures never travel: on a cluster the pipeline is an [`ArrayJob`]
 //!   that every node rebuilds from its name and JSON parameters.
 //!
+//! Order and stability — output never depends on thread count or timing:
+//! - `collect` returns partition 0, then 1, ...; `map`, `filter`,
+//!   `flat_map`, `map_partitions`, `zip`, `slice`, `repartition` keep
+//!   element order;
+//! - `sort`, `sort_by`, `sort_by_key` are **stable**;
+//! - `group_by_key` lists values in input order; `distinct` keeps first
+//!   occurrences; `reduce_by_key` combines a key's values in input order
+//!   (key order within a partition is unspecified but reproducible);
+//! - `join` / `left_join` emit left rows in input order (per partition)
+//!   with their matches in right input order;
+//! - `reduce` / `fold` combine partitions in partition order.
+//!
 //! Elements are encoded by [`codec`]; saved arrays use the layout of
-//! [`persist`].
+//! [`persist`]. `cache()` keeps data in a process-wide memory store on
+//! embedded sessions, freed when the process exits.
 #![deny(missing_docs)]
 
 mod access;

@@ -86,7 +86,6 @@ struct Inner {
     progress: Arc<dyn ProgressSink>,
     mode: Mode,
     scratch_url: String,
-    counter: AtomicU64,
 }
 
 /// Runs DistArray actions on an executor: the embedded executor by
@@ -164,7 +163,6 @@ impl Session {
                 progress: Arc::new(NoProgress),
                 mode,
                 scratch_url: scratch,
-                counter: AtomicU64::new(0),
             }),
         }
     }
@@ -177,14 +175,15 @@ impl Session {
                 progress,
                 mode: self.inner.mode,
                 scratch_url: self.inner.scratch_url.clone(),
-                counter: AtomicU64::new(0),
             }),
         }
     }
 
     /// A fresh store URL below the scratch location, for `cache()`.
     pub(crate) fn scratch_url(&self) -> String {
-        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed);
+        // Process-wide, so sessions sharing a scratch root never collide.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         format!("{}/cache-{n}", self.inner.scratch_url.trim_end_matches('/'))
     }
 

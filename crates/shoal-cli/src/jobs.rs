@@ -9,6 +9,7 @@ use shoal_core::Registry;
 /// Every job `shoal` can run, embedded or as a cluster worker.
 pub fn registry() -> Registry {
     Registry::new()
+        .with(Arc::new(shoal_analytics::job::AnalyzeJob))
         .with(Arc::new(shoal_jobs::WordCount))
         .with(Arc::new(shoal_jobs::Noop))
 }

@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 
 use crate::CliError;
 
+mod analyze;
 mod counter;
+mod demo;
 mod jobs;
 mod kv;
 mod lock;
@@ -29,6 +31,10 @@ pub struct Cli {
 /// Every subcommand of `shoal`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Turn clickstream logs into a user-behaviour report.
+    Analyze(analyze::AnalyzeArgs),
+    /// Generate ~1M events, analyse them, keep report.json and report.html.
+    Demo(demo::DemoArgs),
     /// List the registered jobs.
     Jobs,
     /// Atomic counters (add, get) in the coordination store.
@@ -52,6 +58,8 @@ pub enum Command {
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Jobs => jobs::run(),
         Command::Counter(args) => counter::run(args),
         Command::Kv(args) => kv::run(args),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::format::{duration, percent, share, thousands};
+use crate::format::{duration, percent, share, thousands, window};
 use crate::report::Report;
 use crate::svg::{bar_chart, esc, funnel_chart, heatmap, line_chart, Bar, Series, COLORS};
 
@@ -118,8 +118,8 @@ fn funnel(h: &mut String, r: &Report) {
     let f = &r.funnel;
     let _ = write!(
         h,
-        "<section><h2>Funnel</h2><p class=\"hint\">Users reaching each step in order, at strictly increasing times, within {} s of the first step.</p>{}</section>",
-        f.window_s,
+        "<section><h2>Funnel</h2><p class=\"hint\">Users reaching each step in order, at strictly increasing times, within {} of the first step.</p>{}</section>",
+        window((f.window_s.as_f64().unwrap_or(0.0) * 1000.0).round() as u64),
         funnel_chart(&f.steps, &f.users)
     );
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::format::{duration, percent, share, thousands};
+use crate::format::{duration, percent, share, thousands, window};
 use crate::report::Report;
 
 /// Most daily rows and cohorts printed; older ones are summarised.
@@ -60,10 +60,11 @@ fn by_type(out: &mut String, r: &Report) {
 
 fn funnel(out: &mut String, r: &Report) {
     let f = &r.funnel;
+    let window_ms = (f.window_s.as_f64().unwrap_or(0.0) * 1000.0).round() as u64;
     let _ = writeln!(
         out,
-        "\nFunnel (window {} s, strictly increasing times)",
-        f.window_s
+        "\nFunnel (window {}, strictly increasing times)",
+        window(window_ms)
     );
     let width = name_width(f.steps.iter().map(String::as_str), "step");
     let first = f.users.first().copied().unwrap_or(0);

@@ -25,6 +25,31 @@ pub fn format_day(day: i32) -> String {
     }
 }
 
+/// Parses `YYYY-MM-DD` (as written by [`format_day`]) back to a day number.
+pub fn parse_day(text: &str) -> Option<i32> {
+    // Years outside 0..=9999 carry a sign (see `format_day`).
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'-') => (-1, &text[1..]),
+        Some(b'+') => (1, &text[1..]),
+        _ => (1, text),
+    };
+    let mut parts = rest.splitn(3, '-');
+    let y: i64 = sign * parts.next()?.parse::<i64>().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's `days_from_civil`.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    i32::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
 /// Howard Hinnant's `civil_from_days`: exact for every day number.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -55,6 +80,15 @@ mod tests {
         let midnight = 1_767_225_600_000;
         assert_eq!(format_day(day_of(midnight - 1)), "2025-12-31");
         assert_eq!(format_day(day_of(midnight)), "2026-01-01");
+    }
+
+    #[test]
+    fn parse_inverts_format() {
+        for day in [-800_000, -1, 0, 1, 19_723, 20_454, 2_000_000] {
+            assert_eq!(parse_day(&format_day(day)), Some(day), "{day}");
+        }
+        assert_eq!(parse_day("2026-13-01"), None);
+        assert_eq!(parse_day("soon"), None);
     }
 
     #[test]

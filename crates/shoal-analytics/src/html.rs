@@ -3,9 +3,12 @@
 
 use std::fmt::Write;
 
+use crate::date::parse_day;
 use crate::format::{duration, percent, share, thousands, window};
 use crate::report::Report;
-use crate::svg::{bar_chart, esc, funnel_chart, heatmap, line_chart, Bar, Series, COLORS};
+use crate::svg::{
+    bar_chart, esc, funnel_chart, heatmap, line_chart, Bar, CohortCells, Series, COLORS,
+};
 
 /// Most cohorts drawn in the heatmap (the most recent ones).
 const MAX_COHORTS: usize = 31;
@@ -129,9 +132,15 @@ fn retention(h: &mut String, r: &Report) {
         return;
     }
     let skip = r.retention.len().saturating_sub(MAX_COHORTS);
-    let cohorts: Vec<(String, u64, Vec<u64>)> = r.retention[skip..]
+    let last = r.daily.last().and_then(|d| parse_day(&d.date));
+    let cohorts: Vec<CohortCells> = r.retention[skip..]
         .iter()
-        .map(|c| (c.cohort.clone(), c.size, c.active.clone()))
+        .map(|c| CohortCells {
+            cohort: c.cohort.clone(),
+            size: c.size,
+            active: c.active.clone(),
+            observed: observed_days(last, &c.cohort),
+        })
         .collect();
     let note = if skip > 0 {
         format!(
@@ -146,6 +155,14 @@ fn retention(h: &mut String, r: &Report) {
         "<section><h2>Retention</h2><p class=\"hint\">Share of each first-day cohort active again d days later.{note}</p>{}</section>",
         heatmap(&cohorts)
     );
+}
+
+/// Day offsets after `cohort` that the data's date range covers.
+pub(crate) fn observed_days(last: Option<i32>, cohort: &str) -> usize {
+    match (last, parse_day(cohort)) {
+        (Some(last), Some(first)) => usize::try_from(last - first).unwrap_or(0),
+        _ => usize::MAX,
+    }
 }
 
 fn top_items(h: &mut String, r: &Report) {

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
+use crate::date::parse_day;
 use crate::format::{duration, percent, share, thousands, window};
+use crate::html::observed_days;
 use crate::report::Report;
 
 /// Most daily rows and cohorts printed; older ones are summarised.
@@ -132,10 +134,18 @@ fn retention(out: &mut String, r: &Report) {
         let _ = write!(header, "  {:>6}", format!("d{d}"));
     }
     let _ = writeln!(out, "{header}");
+    let last = r.daily.last().and_then(|d| parse_day(&d.date));
     for c in &r.retention[skip..] {
         let mut line = format!("  {:<10}  {:>10}", c.cohort, thousands(c.size));
-        for &a in c.active.iter().take(days) {
-            let _ = write!(line, "  {:>6}", percent(share(a, c.size)));
+        let observed = observed_days(last, &c.cohort);
+        for (d, &a) in c.active.iter().take(days).enumerate() {
+            // Past the data's last date nothing was observed: not a 0%.
+            let cell = if d > observed {
+                "–".to_string()
+            } else {
+                percent(share(a, c.size))
+            };
+            let _ = write!(line, "  {cell:>6}");
         }
         let _ = writeln!(out, "{line}");
     }

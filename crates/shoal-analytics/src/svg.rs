@@ -110,20 +110,14 @@ pub fn line_chart(labels: &[String], series: &[Series<'_>]) -> String {
         );
         tick += ystep;
     }
-    let every = n.div_ceil(8).max(1);
-    for (i, label) in labels.iter().enumerate() {
-        if i % every == 0 || i + 1 == n {
-            if i + 1 == n && i % every != 0 && i % every < every / 2 {
-                continue;
-            }
-            let _ = write!(
-                s,
-                r#"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">{}</text>"#,
-                x(i),
-                h - bottom + 20.0,
-                esc(label)
-            );
-        }
+    for (i, anchor) in x_labels(n, x) {
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" class="axis" text-anchor="{anchor}">{}</text>"#,
+            x(i),
+            h - bottom + 20.0,
+            esc(&labels[i])
+        );
     }
     for (k, ser) in series.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
@@ -161,6 +155,44 @@ pub fn line_chart(labels: &[String], series: &[Series<'_>]) -> String {
     }
     s.push_str("</svg>");
     s
+}
+
+/// Which date labels to draw, and their anchors: about eight, the first and
+/// last always, none overlapping (a date label is ~75 px wide).
+fn x_labels(n: usize, x: impl Fn(usize) -> f64) -> Vec<(usize, &'static str)> {
+    const WIDTH: f64 = 75.0;
+    let every = n.div_ceil(8).max(1);
+    let anchor = |i: usize| match i {
+        _ if n == 1 => "middle",
+        0 => "start",
+        i if i + 1 == n => "end",
+        _ => "middle",
+    };
+    let extent = |i: usize| match anchor(i) {
+        "start" => (x(i), x(i) + WIDTH),
+        "end" => (x(i) - WIDTH, x(i)),
+        _ => (x(i) - WIDTH / 2.0, x(i) + WIDTH / 2.0),
+    };
+    let mut kept: Vec<usize> = Vec::new();
+    for i in (0..n).filter(|i| i % every == 0 || i + 1 == n) {
+        while let Some(&prev) = kept.last() {
+            if extent(prev).1 + 8.0 <= extent(i).0 {
+                break;
+            }
+            if i + 1 == n && prev != 0 {
+                kept.pop();
+            } else {
+                break;
+            }
+        }
+        if kept
+            .last()
+            .is_none_or(|&prev| extent(prev).1 + 8.0 <= extent(i).0)
+        {
+            kept.push(i);
+        }
+    }
+    kept.into_iter().map(|i| (i, anchor(i))).collect()
 }
 
 /// One bar of a horizontal bar chart.
@@ -226,10 +258,24 @@ pub fn funnel_chart(steps: &[String], users: &[u64]) -> String {
     bar_chart(&bars, COLORS[0])
 }
 
+/// One heatmap row: cohort date, size, active users per day offset, and
+/// how many day offsets the data covers (later cells are left blank:
+/// "not observed yet" is not "nobody came back").
+pub struct CohortCells {
+    /// Cohort date.
+    pub cohort: String,
+    /// Users in the cohort.
+    pub size: u64,
+    /// Active users on cohort + d.
+    pub active: Vec<u64>,
+    /// Offsets d ≤ this are inside the data's date range.
+    pub observed: usize,
+}
+
 /// Retention heatmap: one row per cohort, one column per day offset,
 /// cells shaded by the share of the cohort active that day.
-pub fn heatmap(cohorts: &[(String, u64, Vec<u64>)]) -> String {
-    let days = cohorts.iter().map(|c| c.2.len()).max().unwrap_or(0);
+pub fn heatmap(cohorts: &[CohortCells]) -> String {
+    let days = cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0);
     let (label_w, size_w, cell_h, top) = (100.0, 80.0, 24.0, 28.0);
     let cell_w = ((920.0 - label_w - size_w) / days.max(1) as f64).clamp(28.0, 72.0);
     let w = label_w + size_w + cell_w * days as f64;
@@ -249,7 +295,8 @@ pub fn heatmap(cohorts: &[(String, u64, Vec<u64>)]) -> String {
             label_w + size_w + cell_w * (d as f64 + 0.5)
         );
     }
-    for (r, (cohort, size, active)) in cohorts.iter().enumerate() {
+    for (r, row) in cohorts.iter().enumerate() {
+        let (cohort, size) = (&row.cohort, &row.size);
         let y = top + cell_h * r as f64;
         let _ = write!(
             s,
@@ -260,12 +307,22 @@ pub fn heatmap(cohorts: &[(String, u64, Vec<u64>)]) -> String {
             y + 16.0,
             thousands(*size)
         );
-        for (d, &a) in active.iter().enumerate() {
+        for (d, &a) in row.active.iter().enumerate() {
+            let cx = label_w + size_w + cell_w * d as f64;
+            if d > row.observed {
+                let _ = write!(
+                    s,
+                    r##"<rect x="{cx:.1}" y="{y:.1}" width="{:.1}" height="{}" fill="#f9fafb"><title>{} d{d}: after the last date of the data</title></rect>"##,
+                    cell_w - 2.0,
+                    cell_h - 2.0,
+                    esc(cohort)
+                );
+                continue;
+            }
             let sh = share(a, *size);
             // Lightness from 97% (none) to 35% (everyone): a single-hue ramp.
             let light = 97.0 - 62.0 * sh.sqrt();
             let text = if light < 62.0 { "#ffffff" } else { "#1f2937" };
-            let cx = label_w + size_w + cell_w * d as f64;
             let _ = write!(
                 s,
                 r#"<rect x="{cx:.1}" y="{y:.1}" width="{:.1}" height="{}" fill="hsl(221,83%,{light:.0}%)"><title>{} d{d}: {} of {} ({})</title></rect>"#,
@@ -301,6 +358,24 @@ mod tests {
         assert_eq!(nice_axis(97), (100, 20));
         assert_eq!(nice_axis(12_345), (12_500, 2500));
         assert_eq!(short(1_500_000), "1.5M");
+    }
+
+    #[test]
+    fn date_labels_never_overlap_and_keep_both_ends() {
+        for n in [1usize, 2, 3, 9, 32, 100, 365] {
+            let x = |i: usize| 64.0 + 840.0 * i as f64 / (n.max(2) - 1) as f64;
+            let kept = x_labels(n, x);
+            assert_eq!(kept.first().map(|k| k.0), Some(0), "n={n}");
+            if n > 1 && 840.0 / (n - 1) as f64 * (n - 1) as f64 > 160.0 {
+                assert_eq!(kept.last().map(|k| k.0), Some(n - 1), "n={n}");
+            }
+            assert!(kept.len() <= 10, "n={n}: {kept:?}");
+            let xs: Vec<f64> = kept.iter().map(|k| x(k.0)).collect();
+            assert!(
+                xs.windows(2).all(|w| w[1] - w[0] >= 75.0),
+                "n={n}: {kept:?}"
+            );
+        }
     }
 
     #[test]

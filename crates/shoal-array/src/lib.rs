@@ -52,6 +52,7 @@ mod aggregate;
 mod array;
 pub mod codec;
 mod error;
+pub mod jobs;
 mod keyed;
 mod part;
 pub mod persist;

@@ -9,6 +9,8 @@
 //! `Session::remote(Arc::new(cluster_executor), "<shared store URL>")
 //! .run_job(&DigitSums, params)`: only the name and the parameters travel
 //! through Redis; each worker runs its own copy of the closures below.
+//! `tests/cluster.rs` does exactly that with the built-in
+//! `shoal_array::jobs::SortJob` on a real Redis and worker.
 
 use std::sync::Arc;
 

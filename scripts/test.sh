@@ -29,3 +29,6 @@ cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D
 
 say "cargo test"
 cargo test --workspace --features shoal-coord/test-support
+
+say "analytics cross-check against DuckDB (SQL written from the report definitions)"
+./tests/crosscheck/run.sh

@@ -12,4 +12,5 @@ pub fn registry() -> Registry {
         .with(Arc::new(shoal_analytics::job::AnalyzeJob))
         .with(Arc::new(shoal_jobs::WordCount))
         .with(Arc::new(shoal_jobs::Noop))
+        .with(Arc::new(shoal_array::AsJob(shoal_array::jobs::SortJob)))
 }

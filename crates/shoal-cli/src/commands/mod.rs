@@ -10,6 +10,7 @@ use crate::CliError;
 mod analyze;
 mod counter;
 mod demo;
+mod gen;
 mod jobs;
 mod kv;
 mod lock;
@@ -35,6 +36,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Generate ~1M events, analyse them, keep report.json and report.html.
     Demo(demo::DemoArgs),
+    /// Generate synthetic clickstream logs (deterministic, realistic).
+    Gen(gen::GenArgs),
     /// List the registered jobs.
     Jobs,
     /// Atomic counters (add, get) in the coordination store.
@@ -60,6 +63,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Gen(args) => gen::run(args),
         Command::Jobs => jobs::run(),
         Command::Counter(args) => counter::run(args),
         Command::Kv(args) => kv::run(args),

@@ -8,7 +8,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use shoal_events::{generate, plan_splits, read_split, Event, GenFormat, GenOptions, ReadOptions, Split};
+use shoal_events::{
+    generate, plan_splits, read_split, Event, GenFormat, GenOptions, ReadOptions, Split,
+};
 
 const EVENTS: u64 = 1_000_000;
 
@@ -47,7 +49,9 @@ fn parse(c: &mut Criterion) {
         let (splits, bytes) = data(dir.path(), format);
         assert_eq!(read_all(&splits).0, EVENTS);
         group.throughput(Throughput::Bytes(bytes));
-        group.bench_function(format!("{format:?}"), |b| b.iter(|| black_box(read_all(&splits))));
+        group.bench_function(format!("{format:?}"), |b| {
+            b.iter(|| black_box(read_all(&splits)))
+        });
     }
     group.finish();
 }

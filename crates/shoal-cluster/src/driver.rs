@@ -76,6 +76,17 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The command that (re)sets the key telling workers this job's driver is
+/// alive; it expires `ttl_ms` after the driver's last renewal.
+fn renew_alive(job_id: &str, ttl_ms: u64) -> redis::Cmd {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(keys::job_alive(job_id))
+        .arg(1)
+        .arg("PX")
+        .arg(ttl_ms);
+    cmd
+}
+
 fn executor_error(err: ClusterError) -> JobError {
     match err {
         ClusterError::Store(err) => JobError::Store(err),
@@ -205,11 +216,7 @@ impl Drive<'_> {
                 .arg("started_ms")
                 .arg(now_ms())
                 .ignore()
-                .cmd("SET")
-                .arg(keys::job_alive(id))
-                .arg(1)
-                .arg("PX")
-                .arg(ttl)
+                .add_command(renew_alive(id, ttl))
                 .ignore()
                 .cmd("ZADD")
                 .arg(keys::JOBS)
@@ -483,11 +490,7 @@ impl Drive<'_> {
                 .arg("failures")
                 .arg(failures)
                 .ignore()
-                .cmd("SET")
-                .arg(keys::job_alive(id))
-                .arg(1)
-                .arg("PX")
-                .arg(ttl)
+                .add_command(renew_alive(id, ttl))
                 .ignore()
                 .query::<()>(c)
         })

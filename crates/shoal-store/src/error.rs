@@ -11,6 +11,26 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A `--store-opt` entry that cannot be used.
+    #[error("invalid store option {key}: {reason}")]
+    InvalidOption {
+        /// The key at fault.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The URL needs a backend this build does not include.
+    #[error(
+        "{url}: this build of Shoal has no {service} support (rebuild with --features {feature})"
+    )]
+    NotBuilt {
+        /// The URL as given.
+        url: String,
+        /// The service, e.g. `HDFS`.
+        service: &'static str,
+        /// The cargo feature that adds it.
+        feature: &'static str,
+    },
     /// The object does not exist.
     #[error("{op} {url}: not found")]
     NotFound {

@@ -26,11 +26,17 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backend;
 mod error;
+mod options;
 pub mod partition;
+mod reader;
+mod rt;
 mod store;
 mod url;
 
 pub use error::StoreError;
+pub use options::{configure, configured, StoreOptions};
+pub use reader::ObjectReader;
 pub use store::{ObjectInfo, Store};
-pub use url::{StoreKind, StoreUrl};
+pub use url::{redact_url, Service, StoreKind, StoreUrl};

@@ -1,17 +1,27 @@
 //! The synchronous [`Store`] facade over `object_store`.
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 
+use crate::backend::container_client;
+use crate::options::{configured, StoreOptions, Tuning};
+use crate::reader::ObjectReader;
+use crate::rt::block_on;
 use crate::{StoreError, StoreKind, StoreUrl};
+
+/// Size of one part of a multipart upload. S3 needs at least 5 MiB per
+/// part (but the last) and at most 10,000 parts: 16 MiB parts reach
+/// 160 GB, beyond any partition file.
+const PART_SIZE: usize = 16 << 20;
+/// Parts of one upload in flight at once.
+const PARTS_IN_FLIGHT: usize = 4;
 
 /// One object found by [`Store::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +41,9 @@ pub struct ObjectInfo {
 pub struct Store {
     url: StoreUrl,
     inner: Arc<dyn ObjectStore>,
+    /// Over the network (object stores, HDFS): large uploads go in parts.
+    remote: bool,
+    tuning: Tuning,
 }
 
 impl std::fmt::Debug for Store {
@@ -39,57 +52,40 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The runtime that drives every store's I/O. One small runtime for the
-/// whole process: the executors' task threads block on it, so it only
-/// needs threads for the network and `spawn_blocking` file work.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("shoal-store-io")
-            .enable_all()
-            .build()
-            .expect("cannot start the storage I/O runtime")
-    })
-}
-
-/// In-memory stores by name: `memory://x` opened twice is the same store,
-/// so a driver and the tasks it runs in-process see each other's writes.
-fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
-    static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
-    let mut stores = STORES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    stores
-        .entry(name.to_string())
-        .or_insert_with(|| Arc::new(InMemory::new()))
-        .clone()
-}
-
 impl Store {
-    /// Opens the store a URL names, creating a local root directory when needed.
+    /// Opens the store a URL names with the process-wide options (see
+    /// [`crate::configure`]), creating a local root directory when needed.
     pub fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, &configured())
+    }
+
+    /// Opens the store a URL names with explicit options (on top of the
+    /// backend's environment variables).
+    pub fn open_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let url = StoreUrl::parse(url)?;
-        let inner: Arc<dyn ObjectStore> = match &url.kind {
-            StoreKind::File(dir) => {
-                std::fs::create_dir_all(dir).map_err(|err| StoreError::InvalidUrl {
-                    url: url.to_string(),
-                    reason: format!("cannot create directory: {err}"),
-                })?;
-                let fs = LocalFileSystem::new_with_prefix(dir).map_err(|source| {
-                    StoreError::Backend {
-                        op: "open",
-                        url: url.to_string(),
-                        source,
-                    }
-                })?;
-                Arc::new(fs)
-            }
-            StoreKind::Memory(name) => memory_store(name),
+        let tuning = options.tuning()?;
+        let container = container_client(&url, options)?;
+        let inner: Arc<dyn ObjectStore> = match url.prefix() {
+            "" => container,
+            prefix => Arc::new(PrefixStore::new(container, prefix)),
         };
-        Ok(Store { url, inner })
+        let remote = matches!(url.kind, StoreKind::Object { .. });
+        Ok(Store {
+            url,
+            inner,
+            remote,
+            tuning,
+        })
+    }
+
+    /// Opens the bucket (container, directory) of `url` and returns it with
+    /// the URL's key prefix: how readers address `s3://bucket/dir/*.csv`,
+    /// whose keys may only partly be a folder.
+    pub fn open_container(url: &str) -> Result<(Store, String), StoreError> {
+        let parsed = StoreUrl::parse(url)?;
+        let root = parsed.container_root();
+        let store = Store::open(&root.to_string())?;
+        Ok((store, parsed.prefix().to_string()))
     }
 
     /// The URL this store was opened with.
@@ -116,31 +112,92 @@ impl Store {
         }
     }
 
-    /// Writes `data` at `key`, replacing what is there, atomically.
+    fn is_large(&self, len: usize) -> bool {
+        self.remote && len as u64 > self.tuning.multipart_threshold
+    }
+
+    /// Writes `data` at `key`, replacing what is there, atomically. On
+    /// object stores, data above `multipart_threshold` is uploaded in parts
+    /// and appears only when the upload completes.
     pub fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
         let path = Path::from(key);
-        runtime()
-            .block_on(self.inner.put(&path, PutPayload::from(data)))
-            .map(drop)
-            .map_err(|e| self.backend("put", key, e))
+        let result = if self.is_large(data.len()) {
+            block_on(self.put_in_parts(&path, vec![data]))
+        } else {
+            block_on(self.inner.put(&path, PutPayload::from(data))).map(drop)
+        };
+        result.map_err(|e| self.backend("put", key, e))
+    }
+
+    async fn put_in_parts(&self, path: &Path, parts: Vec<Bytes>) -> object_store::Result<()> {
+        let upload = self.inner.put_multipart(path).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        for part in parts {
+            if let Err(err) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                // Best effort: an abandoned upload only costs storage until
+                // the bucket's lifecycle rule removes it.
+                let _ = writer.abort().await;
+                return Err(err);
+            }
+            writer.put(part);
+        }
+        writer.finish().await.map(drop)
     }
 
     /// Publishes `parts` (concatenated) at `key` only if nothing is there
     /// yet. Returns `true` when this call published the object and `false`
     /// when another writer had already published one — whose bytes are
     /// left untouched. This is the commit point of a task attempt.
+    ///
+    /// Small objects are one conditional PUT (`If-None-Match: *` on S3).
+    /// On object stores, objects above `multipart_threshold` are uploaded
+    /// in parts to a private staging key and then copied to `key` with a
+    /// conditional copy (on S3 a multipart copy completed with
+    /// `If-None-Match: *`); the staging object is deleted either way. Both
+    /// paths keep first-commit-wins: only the conditional step publishes.
     pub fn put_if_absent_parts(&self, key: &str, parts: Vec<Bytes>) -> Result<bool, StoreError> {
+        let len: usize = parts.iter().map(Bytes::len).sum();
         let path = Path::from(key);
+        if self.is_large(len) {
+            return block_on(self.commit_in_parts(&path, parts))
+                .map_err(|e| self.backend("commit", key, e));
+        }
         let payload: PutPayload = parts.into_iter().collect();
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
         };
-        match runtime().block_on(self.inner.put_opts(&path, payload, opts)) {
+        match block_on(self.inner.put_opts(&path, payload, opts)) {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
             Err(e) => Err(self.backend("commit", key, e)),
         }
+    }
+
+    async fn commit_in_parts(&self, path: &Path, parts: Vec<Bytes>) -> object_store::Result<bool> {
+        static STAGED: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let staging = Path::from(format!(
+            "{path}.staging-{}-{nanos}-{}",
+            std::process::id(),
+            STAGED.fetch_add(1, Ordering::Relaxed)
+        ));
+        let outcome = match self.put_in_parts(&staging, parts).await {
+            Ok(()) => match self.inner.copy_if_not_exists(&staging, path).await {
+                Ok(()) => Ok(true),
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match self.inner.delete(&staging).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) if outcome.is_ok() => return Err(e),
+            Err(_) => {}
+        }
+        outcome
     }
 
     /// [`Store::put_if_absent_parts`] for one buffer.
@@ -151,8 +208,7 @@ impl Store {
     /// Reads the whole object at `key`.
     pub fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let path = Path::from(key);
-        runtime()
-            .block_on(async { self.inner.get(&path).await?.bytes().await })
+        block_on(async { self.inner.get(&path).await?.bytes().await })
             .map_err(|e| self.backend("get", key, e))
     }
 
@@ -162,16 +218,35 @@ impl Store {
             return Ok(Bytes::new());
         }
         let path = Path::from(key);
-        runtime()
-            .block_on(self.inner.get_range(&path, range))
+        block_on(self.inner.get_range(&path, range)).map_err(|e| self.backend("get_range", key, e))
+    }
+
+    /// Reads several byte ranges of the object at `key` at once: nearby
+    /// ranges are merged into one request and requests run concurrently
+    /// (within the store's `max_concurrency`).
+    pub fn get_ranges(&self, key: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, StoreError> {
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = Path::from(key);
+        block_on(self.inner.get_ranges(&path, ranges))
             .map_err(|e| self.backend("get_range", key, e))
+    }
+
+    /// A blocking [`std::io::Read`] over bytes `range` of the object at
+    /// `key`, fetched in large ranged requests with one request ahead.
+    pub fn reader(&self, key: &str, range: Range<u64>) -> ObjectReader {
+        ObjectReader::new(self.clone(), key.to_string(), range)
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
     }
 
     /// The size of the object at `key`.
     pub fn size(&self, key: &str) -> Result<u64, StoreError> {
         let path = Path::from(key);
-        runtime()
-            .block_on(self.inner.head(&path))
+        block_on(self.inner.head(&path))
             .map(|meta| meta.size)
             .map_err(|e| self.backend("head", key, e))
     }
@@ -180,15 +255,15 @@ impl Store {
     pub fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         let path = Path::from(prefix);
         let prefix_arg = (!prefix.is_empty()).then_some(&path);
-        let mut found: Vec<ObjectInfo> = runtime()
-            .block_on(self.inner.list(prefix_arg).try_collect::<Vec<_>>())
-            .map_err(|e| self.backend("list", prefix, e))?
-            .into_iter()
-            .map(|meta| ObjectInfo {
-                key: meta.location.to_string(),
-                size: meta.size,
-            })
-            .collect();
+        let mut found: Vec<ObjectInfo> =
+            block_on(self.inner.list(prefix_arg).try_collect::<Vec<_>>())
+                .map_err(|e| self.backend("list", prefix, e))?
+                .into_iter()
+                .map(|meta| ObjectInfo {
+                    key: meta.location.to_string(),
+                    size: meta.size,
+                })
+                .collect();
         found.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
     }
@@ -197,12 +272,21 @@ impl Store {
     pub fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
         for object in self.list(prefix)? {
             let path = Path::from(object.key.as_str());
-            match runtime().block_on(self.inner.delete(&path)) {
+            match block_on(self.inner.delete(&path)) {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(self.backend("delete", &object.key, e)),
             }
         }
         Ok(())
+    }
+
+    pub(crate) fn map_error(
+        &self,
+        op: &'static str,
+        key: &str,
+        e: object_store::Error,
+    ) -> StoreError {
+        self.backend(op, key, e)
     }
 }
 

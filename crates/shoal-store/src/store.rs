@@ -337,6 +337,18 @@ mod tests {
     }
 
     #[test]
+    fn open_container_splits_off_the_prefix() {
+        let name = format!("memory://container-{}", std::process::id());
+        Store::open(&format!("{name}/a/b"))
+            .unwrap()
+            .put("c", Bytes::from_static(b"1"))
+            .unwrap();
+        let (store, prefix) = Store::open_container(&format!("{name}/a/b")).unwrap();
+        assert_eq!(prefix, "a/b");
+        assert_eq!(store.list(&prefix).unwrap()[0].key, "a/b/c");
+    }
+
+    #[test]
     fn missing_object_names_its_url() {
         let (_dir, stores) = stores();
         for store in stores {

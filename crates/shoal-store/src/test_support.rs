@@ -1,0 +1,178 @@
+//! Test fixtures (feature `test-support`): a throwaway S3 server.
+//!
+//! [`S3Server::start`] launches `s3s-fs` — a real S3-protocol server
+//! backed by a directory, not a mock — on a free loopback port with its
+//! own access and secret key, and waits until it listens; dropping the
+//! handle kills it. Tests that need S3 *fail* when the binary is missing,
+//! never skip: `scripts/test.sh` installs it with
+//! `cargo install s3s-fs --version 0.14.1 --features binary --locked`.
+//!
+//! The binary is looked up as `$SHOAL_S3S_FS`, then `s3s-fs` on `PATH`,
+//! then `$CARGO_HOME/bin` (`~/.cargo/bin`), where `cargo install` puts it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::StoreOptions;
+
+/// How long the server may take to start listening.
+const STARTUP_DEADLINE: Duration = Duration::from_secs(15);
+
+/// The access key every test server accepts.
+pub const ACCESS_KEY: &str = "shoal-test-access";
+/// The secret key every test server accepts.
+pub const SECRET_KEY: &str = "shoal-test-secret-Zq9";
+
+/// An `s3s-fs` child process on 127.0.0.1, killed on drop.
+pub struct S3Server {
+    child: Child,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+impl S3Server {
+    /// Starts a server on a fresh temporary root directory.
+    ///
+    /// # Panics
+    /// When `s3s-fs` is missing or does not start — a fixture must fail
+    /// loudly, not skip.
+    pub fn start() -> S3Server {
+        let root = tempfile::tempdir().expect("temp dir for s3s-fs");
+        let binary = binary();
+        let mut child = Command::new(&binary)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(root.path())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} ({e}); install it with \
+                     `cargo install s3s-fs --version 0.14.1 --features binary --locked` \
+                     (scripts/test.sh does)",
+                    binary.display()
+                )
+            });
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        // The reader thread keeps draining the log so the server never
+        // blocks on a full pipe; it ends when the server exits.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = listening_port(&line) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(port);
+                    }
+                }
+            }
+        });
+        let port = match rx.recv_timeout(STARTUP_DEADLINE) {
+            Ok(port) => port,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                panic!(
+                    "s3s-fs did not report a listening port within {STARTUP_DEADLINE:?} ({status})"
+                );
+            }
+        };
+        S3Server { child, port, root }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The directory holding the buckets (one sub-directory each).
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Creates bucket `name` (a directory under the root, which is how
+    /// `s3s-fs` stores buckets).
+    pub fn create_bucket(&self, name: &str) {
+        std::fs::create_dir_all(self.root.path().join(name))
+            .unwrap_or_else(|e| panic!("cannot create bucket {name}: {e}"));
+    }
+
+    /// Store options reaching this server with its keys.
+    pub fn options(&self) -> StoreOptions {
+        let mut options = StoreOptions::new();
+        for (key, value) in self.env() {
+            let key = key.trim_start_matches("AWS_").to_ascii_lowercase();
+            options.set(&key, &value);
+        }
+        options
+    }
+
+    /// The standard AWS environment variables reaching this server, for
+    /// child processes.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ]
+    }
+
+    /// Kills the server (SIGKILL); later requests fail to connect.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The port in s3s-fs's "server is running at http://127.0.0.1:PORT".
+fn listening_port(line: &str) -> Option<u16> {
+    let (_, rest) = line.split_once("server is running at http://")?;
+    let (_, port) = rest.split_once(':')?;
+    let digits: String = port.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("SHOAL_S3S_FS") {
+        return PathBuf::from(path);
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let candidate = dir.join("s3s-fs");
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_default();
+    cargo_home.join("bin").join("s3s-fs")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_port_in_the_log_line() {
+        let line =
+            "  2026-01-01T00:00:00Z  INFO s3s_fs: server is running at http://127.0.0.1:41234";
+        assert_eq!(super::listening_port(line), Some(41234));
+        assert_eq!(super::listening_port("other"), None);
+    }
+}

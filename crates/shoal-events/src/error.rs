@@ -69,12 +69,10 @@ pub enum InputError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A URL whose scheme this reader does not support.
-    #[error("{url}: unsupported URL scheme (only local paths and file:// URLs are readable)")]
-    UnsupportedUrl {
-        /// The URL.
-        url: String,
-    },
+    /// A store operation on an input URL failed (the message names the
+    /// operation and the object's URL; never credentials).
+    #[error(transparent)]
+    Store(#[from] shoal_store::StoreError),
     /// The format cannot be decided from the extension, or the combination
     /// (e.g. compressed Parquet) is not supported.
     #[error("{path}: unknown format ({reason}); name files .csv, .jsonl or .parquet (optionally .gz/.zst), or pass --format")]
@@ -158,9 +156,21 @@ fn found_list(found: &[String]) -> String {
 impl InputError {
     /// True when the user must fix the input or flags (the CLI exits 2):
     /// missing input, unknown format, missing column, bad row under
-    /// `--strict`, corrupt file. False for OS failures while reading.
+    /// `--strict`, corrupt file, a bad store URL or option. False for OS
+    /// and storage failures while reading (network, permissions).
     pub fn is_user_input(&self) -> bool {
-        !matches!(self, InputError::Io { .. } | InputError::StaleSplit { .. })
+        use shoal_store::StoreError as S;
+        match self {
+            InputError::Io { .. } | InputError::StaleSplit { .. } => false,
+            InputError::Store(err) => matches!(
+                err,
+                S::NotFound { .. }
+                    | S::InvalidUrl { .. }
+                    | S::InvalidOption { .. }
+                    | S::NotBuilt { .. }
+            ),
+            _ => true,
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

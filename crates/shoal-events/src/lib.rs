@@ -2,7 +2,8 @@
 //!
 //! Two halves:
 //! - **Input** ([`plan_splits`], [`read_split`]): the driver expands the
-//!   user's inputs (files, directories, globs, `file://` URLs), resolves each
+//!   user's inputs (files, directories, globs, `file://` URLs, store URLs
+//!   such as `s3://bucket/events/`), resolves each
 //!   file's format, checks the mapped columns exist and cuts large files into
 //!   [`Split`]s that start on true record boundaries. Workers (threads or other
 //!   machines) read one split each and hand every accepted row to an
@@ -28,7 +29,9 @@ mod options;
 mod parquet_read;
 mod plan;
 mod read;
+mod remote_parquet;
 mod scan;
+mod source;
 mod split;
 mod text;
 mod ts;

@@ -10,10 +10,13 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::file::reader::ChunkReader;
 
 use crate::collect::Collector;
 use crate::error::InputError;
 use crate::options::{ColumnMap, Compression, Format, TsUnit};
+use crate::remote_parquet::RemoteFile;
+use crate::source::Source;
 use crate::split::{Split, SplitRange};
 
 /// Rows per decoded batch: large enough to amortise per-batch work.
@@ -29,11 +32,39 @@ fn corrupt(path: &Path, err: impl std::fmt::Display) -> InputError {
     }
 }
 
-fn open(path: &Path) -> Result<(File, ArrowReaderMetadata), InputError> {
-    let file = File::open(path).map_err(|e| InputError::io(path, e))?;
-    let meta =
-        ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| corrupt(path, e))?;
-    Ok((file, meta))
+/// An open Parquet file: local, or in a store (read by ranges).
+enum Opened {
+    Local(File),
+    Remote(RemoteFile),
+}
+
+fn open(source: &Source) -> Result<(Opened, ArrowReaderMetadata), InputError> {
+    let path = source.path();
+    let (opened, meta) = match source {
+        Source::Local(path) => {
+            let file = File::open(path).map_err(|e| InputError::io(path, e))?;
+            let meta = ArrowReaderMetadata::load(&file, Default::default());
+            (Opened::Local(file), meta)
+        }
+        Source::Remote { store, key, .. } => {
+            let file = RemoteFile::open(store, key)?;
+            let meta = ArrowReaderMetadata::load(&file, Default::default());
+            (Opened::Remote(file), meta)
+        }
+    };
+    Ok((opened, meta.map_err(|e| source_error(path, e))?))
+}
+
+/// A Parquet error, unless it wraps a storage failure, which is reported
+/// as such (not as corrupt data: the file may be fine).
+fn source_error(path: &Path, err: parquet::errors::ParquetError) -> InputError {
+    if let parquet::errors::ParquetError::External(inner) = err {
+        match inner.downcast::<shoal_store::StoreError>() {
+            Ok(store) => return InputError::Store(*store),
+            Err(other) => return corrupt(path, other),
+        }
+    }
+    corrupt(path, err)
 }
 
 /// Top-level column index of each role (item `None` when absent and
@@ -104,11 +135,12 @@ fn ts_type_ok(dt: &DataType) -> bool {
 /// Validates the columns and groups row groups into splits of about
 /// `target` compressed bytes.
 pub(crate) fn plan(
-    path: &Path,
+    source: &Source,
     columns: &ColumnMap,
     target: u64,
 ) -> Result<Vec<Split>, InputError> {
-    let (_, meta) = open(path)?;
+    let path = source.path();
+    let (_, meta) = open(source)?;
     resolve(&meta, columns, path)?;
     let groups = meta.metadata().row_groups();
     let mut splits = Vec::new();
@@ -156,7 +188,7 @@ pub(crate) fn read(
             what: "range (not row groups)".to_string(),
         });
     };
-    let (file, meta) = open(path)?;
+    let (opened, meta) = open(&Source::of(path)?)?;
     if first + count > meta.metadata().num_row_groups() {
         return Err(InputError::StaleSplit {
             path: path.to_path_buf(),
@@ -165,12 +197,56 @@ pub(crate) fn read(
     }
     let roles = resolve(&meta, columns, path)?;
     let mask = ProjectionMask::roots(meta.parquet_schema(), roles.iter().flatten().copied());
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
+    let groups = first..first + count;
+    match opened {
+        Opened::Local(file) => decode(file, meta, mask, groups, first_row, columns, out, path),
+        Opened::Remote(mut file) => {
+            file.prefetch(chunk_ranges(&meta, &roles, groups.clone()))?;
+            decode(file, meta, mask, groups, first_row, columns, out, path)
+        }
+    }
+}
+
+/// Byte ranges of the column chunks of the projected `roles` in `groups`:
+/// all the decoder will read.
+fn chunk_ranges(
+    meta: &ArrowReaderMetadata,
+    roles: &[Option<usize>; 4],
+    groups: std::ops::Range<usize>,
+) -> Vec<std::ops::Range<u64>> {
+    let schema = meta.parquet_schema();
+    let leaves: Vec<usize> = (0..schema.num_columns())
+        .filter(|&leaf| roles.contains(&Some(schema.get_column_root_idx(leaf))))
+        .collect();
+    let mut ranges = Vec::new();
+    for group in groups {
+        let group = meta.metadata().row_group(group);
+        for &leaf in &leaves {
+            let (start, len) = group.column(leaf).byte_range();
+            ranges.push(start..start + len);
+        }
+    }
+    ranges
+}
+
+/// Decodes row groups `groups` of `reader` into `out`.
+#[allow(clippy::too_many_arguments)]
+fn decode<R: ChunkReader + 'static>(
+    reader: R,
+    meta: ArrowReaderMetadata,
+    mask: ProjectionMask,
+    groups: std::ops::Range<usize>,
+    first_row: u64,
+    columns: &ColumnMap,
+    out: &mut Collector<'_>,
+    path: &Path,
+) -> Result<(), InputError> {
+    let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta)
         .with_projection(mask)
-        .with_row_groups((first..first + count).collect())
+        .with_row_groups(groups.collect())
         .with_batch_size(BATCH_ROWS)
         .build()
-        .map_err(|e| corrupt(path, e))?;
+        .map_err(|e| source_error(path, e))?;
     let names = [
         columns.user_id(),
         columns.ts(),
@@ -178,11 +254,24 @@ pub(crate) fn read(
         columns.item(),
     ];
     let mut row = first_row;
-    for batch in reader {
-        let batch = batch.map_err(|e| corrupt(path, e))?;
+    for batch in batches {
+        let batch = batch.map_err(|e| source_error(path, arrow_to_parquet(e)))?;
         row = read_batch(&batch, &names, row, out, path)?;
     }
     Ok(())
+}
+
+/// Arrow errors from the Parquet reader wrap its `ParquetError`s.
+fn arrow_to_parquet(err: arrow_schema::ArrowError) -> parquet::errors::ParquetError {
+    match err {
+        arrow_schema::ArrowError::ExternalError(inner) => {
+            match inner.downcast::<parquet::errors::ParquetError>() {
+                Ok(parquet) => *parquet,
+                Err(other) => parquet::errors::ParquetError::External(other),
+            }
+        }
+        other => parquet::errors::ParquetError::External(Box::new(other)),
+    }
 }
 
 fn text_column(

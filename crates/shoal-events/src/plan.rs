@@ -1,6 +1,5 @@
 //! Driver side: from the user's inputs to a list of [`Split`]s.
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -12,6 +11,7 @@ use crate::expand::expand_inputs;
 use crate::options::{ColumnMap, Compression, Format, ReadOptions};
 use crate::parquet_read;
 use crate::scan::{scan_cuts, Cut};
+use crate::source::Source;
 use crate::split::{Split, SplitRange};
 
 /// Driver side, once per job: expands files, directories (every file
@@ -99,12 +99,11 @@ fn plan_file(
     columns: &ColumnMap,
     target: u64,
 ) -> Result<Vec<Split>, InputError> {
+    let source = Source::of(path)?;
     if format == Format::Parquet {
-        return parquet_read::plan(path, columns, target);
+        return parquet_read::plan(&source, columns, target);
     }
-    let size = std::fs::metadata(path)
-        .map_err(|e| InputError::io(path, e))?
-        .len();
+    let size = source.size()?;
     if size == 0 {
         return Ok(Vec::new());
     }
@@ -116,14 +115,14 @@ fn plan_file(
         header,
         size_bytes: size,
     };
-    let mut reader = open_stream(path, compression)?;
+    let mut reader = open_stream(&source, compression)?;
     if format == Format::Jsonl {
         check_jsonl_keys(&mut reader, path, columns)?;
         if compression != Compression::None {
             return Ok(vec![whole(Vec::new())]);
         }
         return byte_splits(
-            path,
+            &source,
             format,
             Vec::new(),
             Cut { offset: 0, line: 1 },
@@ -140,18 +139,19 @@ fn plan_file(
         offset: used as u64,
         line: lines + 1,
     };
-    byte_splits(path, format, header, start, size, target)
+    byte_splits(&source, format, header, start, size, target)
 }
 
 fn byte_splits(
-    path: &Path,
+    source: &Source,
     format: Format,
     header: Vec<String>,
     start: Cut,
     size: u64,
     target: u64,
 ) -> Result<Vec<Split>, InputError> {
-    let cuts = scan_cuts(path, start, size, target, format == Format::Csv)?;
+    let cuts = scan_cuts(source, start, size, target, format == Format::Csv)?;
+    let path = source.path();
     let ends = cuts.iter().skip(1).map(|c| c.offset).chain([size]);
     Ok(cuts
         .iter()
@@ -171,8 +171,9 @@ fn byte_splits(
         .collect())
 }
 
-fn open_stream(path: &Path, compression: Compression) -> Result<Box<dyn Read>, InputError> {
-    let file = File::open(path).map_err(|e| InputError::io(path, e))?;
+fn open_stream(source: &Source, compression: Compression) -> Result<Box<dyn Read>, InputError> {
+    let path = source.path();
+    let file = source.open()?;
     Ok(match compression {
         Compression::None => Box::new(file),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),

@@ -1,7 +1,6 @@
 //! Worker side: read one split into an [`EventSink`].
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use crate::collect::Collector;
@@ -11,6 +10,7 @@ use crate::event::EventSink;
 use crate::jsonl::JsonlParser;
 use crate::options::{ColumnMap, Compression, Format, ReadOptions};
 use crate::parquet_read;
+use crate::source::Source;
 use crate::split::{Split, SplitRange, SplitStats};
 use crate::text::{drive, ChunkParser};
 
@@ -74,36 +74,38 @@ type TextSource = (Box<dyn Read>, u64, u64, &'static str);
 
 fn open_text(split: &Split) -> Result<TextSource, InputError> {
     let path = split.path.as_path();
-    let mut file = File::open(path).map_err(|e| InputError::io(path, e))?;
+    let source = Source::of(path)?;
     match split.range {
         SplitRange::Bytes {
             start,
             end,
             first_line,
         } => {
-            let len = file.metadata().map_err(|e| InputError::io(path, e))?.len();
+            let len = source.size()?;
             if end > len || start > end || split.compression != Compression::None {
                 return Err(InputError::StaleSplit {
                     path: path.to_path_buf(),
                     what: format!("byte range {start}..{end} (file has {len} bytes)"),
                 });
             }
-            file.seek(SeekFrom::Start(start))
-                .map_err(|e| InputError::io(path, e))?;
-            Ok((Box::new(file), end - start, first_line, "text"))
+            let reader = source.open_range(start, end)?;
+            Ok((reader, end - start, first_line, "text"))
         }
-        SplitRange::Whole => Ok(match split.compression {
-            Compression::None => (Box::new(file), u64::MAX, 1, "text"),
-            Compression::Gzip => {
-                let dec =
-                    flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
-                (Box::new(dec), u64::MAX, 1, "gzip")
-            }
-            Compression::Zstd => {
-                let dec = zstd::Decoder::new(file).map_err(|e| InputError::io(path, e))?;
-                (Box::new(dec), u64::MAX, 1, "zstd")
-            }
-        }),
+        SplitRange::Whole => {
+            let file = source.open()?;
+            Ok(match split.compression {
+                Compression::None => (Box::new(file), u64::MAX, 1, "text"),
+                Compression::Gzip => {
+                    let dec =
+                        flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
+                    (Box::new(dec), u64::MAX, 1, "gzip")
+                }
+                Compression::Zstd => {
+                    let dec = zstd::Decoder::new(file).map_err(|e| InputError::io(path, e))?;
+                    (Box::new(dec), u64::MAX, 1, "zstd")
+                }
+            })
+        }
         SplitRange::RowGroups { .. } => Err(InputError::StaleSplit {
             path: path.to_path_buf(),
             what: "range (row groups for a text file)".to_string(),

@@ -6,13 +6,13 @@
 //! even parity, RFC 4180's `""` escape keeps parity). Scanning stops at the
 //! last cut: the final split's line count is never needed.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 
 use memchr::{memchr, memchr2, memchr_iter};
 
 use crate::error::InputError;
+use crate::source::Source;
 
 /// Bytes read per scan step.
 const BLOCK: usize = 4 << 20;
@@ -36,10 +36,10 @@ struct Scanner {
     cuts: Vec<Cut>,
 }
 
-/// Split starts for bytes `[start, end)` of `path` (the first is `start`
+/// Split starts for bytes `[start, end)` of `source` (the first is `start`
 /// itself), about every `target` bytes. `quotes` enables CSV quote parity.
 pub(crate) fn scan_cuts(
-    path: &Path,
+    source: &Source,
     start: Cut,
     end: u64,
     target: u64,
@@ -59,14 +59,13 @@ pub(crate) fn scan_cuts(
     if scan.done() {
         return Ok(scan.cuts);
     }
-    let mut file = File::open(path).map_err(|e| InputError::io(path, e))?;
-    file.seek(SeekFrom::Start(start.offset))
-        .map_err(|e| InputError::io(path, e))?;
+    let path = source.path();
+    let mut file = source.open_range(start.offset, end)?;
     let mut buf = vec![0u8; BLOCK];
     let mut base = start.offset;
     while base < end && !scan.done() {
         let want = (end - base).min(BLOCK as u64) as usize;
-        let n = read_full(&mut file, &mut buf[..want], path)?;
+        let n = read_full(&mut *file, &mut buf[..want], path)?;
         if n == 0 {
             break;
         }
@@ -76,7 +75,7 @@ pub(crate) fn scan_cuts(
     Ok(scan.cuts)
 }
 
-fn read_full(file: &mut File, buf: &mut [u8], path: &Path) -> Result<usize, InputError> {
+fn read_full(file: &mut dyn Read, buf: &mut [u8], path: &Path) -> Result<usize, InputError> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..]) {

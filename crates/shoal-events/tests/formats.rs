@@ -144,8 +144,15 @@ fn input_errors_are_user_errors_with_one_line() {
     let pattern = dir.path().join("*.parquet");
     let err = plan(&[&pattern], &opts, 1 << 20).unwrap_err();
     assert!(matches!(err, InputError::NoMatch { .. }), "{err}");
-    let err = shoal_events::plan_splits(&["s3://bucket/x.csv".into()], &opts, 1).unwrap_err();
-    assert!(matches!(err, InputError::UnsupportedUrl { .. }) && err.is_user_input());
+    let err = shoal_events::plan_splits(&["ftp://host/x.csv".into()], &opts, 1).unwrap_err();
+    assert!(
+        matches!(err, InputError::Store(_)) && err.is_user_input(),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("unsupported scheme 'ftp'"),
+        "{err}"
+    );
     let jl = write(
         dir.path(),
         "k.jsonl",

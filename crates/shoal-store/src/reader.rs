@@ -71,10 +71,12 @@ impl ObjectReader {
             .map_err(|join| io::Error::other(format!("get_range {}: {join}", self.url())))?
             .map_err(|e| io::Error::other(self.store.map_error("get_range", &self.key, e)))?;
         if bytes.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("get_range {}: object ended early", self.url()),
-            ));
+            // Not `UnexpectedEof`: readers take that for corrupt data, and
+            // an object shrinking under us is a storage failure.
+            return Err(io::Error::other(format!(
+                "get_range {}: object ended early (changed while reading?)",
+                self.url()
+            )));
         }
         self.current = bytes;
         Ok(true)

@@ -1,0 +1,96 @@
+//! Parquet files in object stores: a `ChunkReader` over ranged requests.
+//!
+//! Reading is footer-first: opening fetches the file's last 64 KiB (the
+//! footer and, usually, all metadata) in one request. Before decoding a
+//! split, [`RemoteFile::prefetch`] fetches exactly the column chunks the
+//! decoder will touch — the projected columns of the split's row groups —
+//! as concurrent, coalesced ranged requests. Other columns and row groups
+//! are never transferred. The sync Parquet reader then decodes from
+//! memory; anything not prefetched is fetched on demand.
+
+use std::ops::Range;
+
+use bytes::{Buf, Bytes};
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
+use shoal_store::Store;
+
+use crate::error::InputError;
+
+/// Bytes fetched from the end when opening: enough for the footer and
+/// the metadata of typical files, so planning costs one request per file.
+const TAIL: u64 = 64 << 10;
+/// Bytes fetched when the decoder asks for a stream at an offset not
+/// prefetched (page headers are read through such streams).
+const WINDOW: u64 = 1 << 20;
+
+/// One Parquet object in a store, with the byte ranges fetched so far.
+pub(crate) struct RemoteFile {
+    store: Store,
+    key: String,
+    size: u64,
+    /// Fetched regions: (start offset, bytes).
+    cached: Vec<(u64, Bytes)>,
+}
+
+impl RemoteFile {
+    /// Opens `key`, fetching its size and tail.
+    pub(crate) fn open(store: &Store, key: &str) -> Result<RemoteFile, InputError> {
+        let size = store.size(key)?;
+        let tail_start = size.saturating_sub(TAIL);
+        let tail = store.get_range(key, tail_start..size)?;
+        Ok(RemoteFile {
+            store: store.clone(),
+            key: key.to_string(),
+            size,
+            cached: vec![(tail_start, tail)],
+        })
+    }
+
+    /// Fetches `ranges` (concurrently, nearby ones merged) for later reads.
+    pub(crate) fn prefetch(&mut self, ranges: Vec<Range<u64>>) -> Result<(), InputError> {
+        let fetched = self.store.get_ranges(&self.key, &ranges)?;
+        self.cached
+            .extend(ranges.iter().map(|r| r.start).zip(fetched));
+        Ok(())
+    }
+
+    /// The fetched region holding `start` (and `len` bytes after it).
+    fn region(&self, start: u64, len: u64) -> Option<Bytes> {
+        self.cached.iter().find_map(|(at, bytes)| {
+            let end = at + bytes.len() as u64;
+            (start >= *at && start + len <= end).then(|| bytes.slice((start - at) as usize..))
+        })
+    }
+
+    fn fetch(&self, range: Range<u64>) -> Result<Bytes, ParquetError> {
+        self.store
+            .get_range(&self.key, range)
+            .map_err(|e| ParquetError::External(Box::new(e)))
+    }
+}
+
+impl Length for RemoteFile {
+    fn len(&self) -> u64 {
+        self.size
+    }
+}
+
+impl ChunkReader for RemoteFile {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> Result<Self::T, ParquetError> {
+        if let Some(bytes) = self.region(start, 1) {
+            return Ok(bytes.reader());
+        }
+        let end = start.saturating_add(WINDOW).min(self.size);
+        Ok(self.fetch(start..end)?.reader())
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes, ParquetError> {
+        if let Some(bytes) = self.region(start, length as u64) {
+            return Ok(bytes.slice(..length));
+        }
+        self.fetch(start..start + length as u64)
+    }
+}

@@ -174,6 +174,12 @@ impl InputError {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        // Remote readers report storage failures through `io::Error`; the
+        // store's error already names the operation and the object.
+        let source = match source.downcast::<shoal_store::StoreError>() {
+            Ok(store) => return InputError::Store(store),
+            Err(source) => source,
+        };
         let path = path.into();
         if source.kind() == std::io::ErrorKind::NotFound {
             InputError::NotFound {

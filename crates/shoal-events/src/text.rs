@@ -78,8 +78,12 @@ fn read_some<R: Read>(
                 })
             }
             Err(e) => {
-                // Decoders report corrupt streams as `Other`.
-                if format != "text" {
+                // Decoders report corrupt streams as `Other`; they pass a
+                // remote reader's storage failure through unchanged.
+                let storage = e
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<shoal_store::StoreError>());
+                if format != "text" && !storage {
                     return Err(InputError::Corrupt {
                         path: path.to_path_buf(),
                         format,

@@ -35,10 +35,10 @@ pub(crate) fn container_client(
                 reason: format!("cannot create directory: {err}"),
             })?;
             let fs =
-                LocalFileSystem::new_with_prefix(dir).map_err(|source| StoreError::Backend {
+                LocalFileSystem::new_with_prefix(dir).map_err(|error| StoreError::Backend {
                     op: "open",
                     url: url.to_string(),
-                    source,
+                    error,
                 })?;
             Ok(Arc::new(fs))
         }
@@ -151,11 +151,11 @@ fn not_built(url: &StoreUrl, service: &'static str, feature: &'static str) -> St
     }
 }
 
-fn build_error(url: &StoreUrl, source: object_store::Error) -> StoreError {
+fn build_error(url: &StoreUrl, error: object_store::Error) -> StoreError {
     StoreError::Backend {
         op: "open",
         url: url.to_string(),
-        source,
+        error,
     }
 }
 

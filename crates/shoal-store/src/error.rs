@@ -39,16 +39,18 @@ pub enum StoreError {
         /// The full object URL.
         url: String,
     },
-    /// The backend reported an error.
-    #[error("{op} {url}: {source}")]
+    /// The backend reported an error. The message includes the backend's
+    /// whole cause chain, each distinct message once (`object_store`'s
+    /// messages already repeat their causes), so the error deliberately
+    /// reports no `source()`: chain printers would repeat it again.
+    #[error("{op} {url}: {}", describe(.error))]
     Backend {
         /// The operation, e.g. `put`.
         op: &'static str,
         /// The full object URL.
         url: String,
         /// The backend's error.
-        #[source]
-        source: object_store::Error,
+        error: object_store::Error,
     },
     /// An object's bytes do not have the layout Shoal wrote.
     #[error("corrupt object {url}: {reason}")]
@@ -67,9 +69,26 @@ impl StoreError {
         matches!(
             self,
             StoreError::Backend {
-                source: object_store::Error::Generic { .. },
+                error: object_store::Error::Generic { .. },
                 ..
             }
         )
     }
+}
+
+/// `err` and its causes, each message once: a cause whose text the
+/// message so far already contains adds nothing.
+fn describe(err: &object_store::Error) -> String {
+    use std::error::Error as _;
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        next = cause.source();
+    }
+    text
 }

@@ -104,10 +104,10 @@ impl Store {
                 op,
                 url: self.object_url(key),
             },
-            source => StoreError::Backend {
+            error => StoreError::Backend {
                 op,
                 url: self.object_url(key),
-                source,
+                error,
             },
         }
     }

@@ -93,6 +93,11 @@ impl S3Server {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id (to watch its I/O in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The directory holding the buckets (one sub-directory each).
     pub fn root(&self) -> &Path {
         self.root.path()

@@ -27,6 +27,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Object-store setting KEY=VALUE for s3://, gs://, az://, hdfs://
+    /// URLs (repeatable; on top of the AWS_*/GOOGLE_*/AZURE_* variables),
+    /// e.g. endpoint=http://127.0.0.1:9000, region=eu-west-1,
+    /// max_concurrency=32, retry_timeout=15s.
+    #[arg(
+        long = "store-opt",
+        value_name = "KEY=VALUE",
+        global = true,
+        env = "SHOAL_STORE_OPTS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub store_opts: Vec<String>,
 }
 
 /// Every subcommand of `shoal`.
@@ -60,6 +73,9 @@ pub enum Command {
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    let store_options = shoal_store::StoreOptions::parse(&cli.store_opts)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    shoal_store::configure(store_options);
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Demo(args) => demo::run(args),

@@ -19,13 +19,28 @@ need_apt() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
 }
 
+need_cargo_bin() {
+    # $1: a binary that must exist; the rest: `cargo install` arguments.
+    local bin=$1; shift
+    command -v "$bin" >/dev/null 2>&1 && return 0
+    [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/$bin" ] && return 0
+    say "installing $bin (needed by the tests; takes a few minutes once)"
+    cargo install --locked "$@"
+}
+
 need_apt redis-server redis-server
+# A real S3 server for the object-store tests. 0.14.1 is the last release
+# building with rustc 1.95 (later ones need 1.96).
+need_cargo_bin s3s-fs s3s-fs --version 0.14.1 --features binary
 
 say "cargo fmt --check"
 cargo fmt --all --check
 
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D warnings
+
+say "cargo check: optional storage backends (gs://, az://, hdfs:// — no servers here)"
+cargo check -p shoal-store --features gcp,azure,hdfs
 
 say "cargo test"
 cargo test --workspace --features shoal-coord/test-support

@@ -200,9 +200,29 @@ pub(crate) fn read(
     let groups = first..first + count;
     match opened {
         Opened::Local(file) => decode(file, meta, mask, groups, first_row, columns, out, path),
-        Opened::Remote(mut file) => {
-            file.prefetch(chunk_ranges(&meta, &roles, groups.clone()))?;
-            decode(file, meta, mask, groups, first_row, columns, out, path)
+        Opened::Remote(file) => {
+            // One row group at a time, the next one's column chunks in
+            // flight while this one decodes.
+            let mut row = first_row;
+            let ranges = |group: usize| chunk_ranges(&meta, &roles, group..group + 1);
+            let mut ahead = (count > 0).then(|| file.fetch_ahead(ranges(first)));
+            for group in groups {
+                let Some(pending) = ahead.take() else { break };
+                ahead = (group + 1 < first + count).then(|| file.fetch_ahead(ranges(group + 1)));
+                let reader = file.with(pending)?;
+                decode(
+                    reader,
+                    meta.clone(),
+                    mask.clone(),
+                    group..group + 1,
+                    row,
+                    columns,
+                    out,
+                    path,
+                )?;
+                row += meta.metadata().row_group(group).num_rows().max(0) as u64;
+            }
+            Ok(())
         }
     }
 }

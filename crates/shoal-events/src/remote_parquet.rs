@@ -6,7 +6,9 @@
 //! decoder will touch — the projected columns of the split's row groups —
 //! as concurrent, coalesced ranged requests. Other columns and row groups
 //! are never transferred. The sync Parquet reader then decodes from
-//! memory; anything not prefetched is fetched on demand.
+//! memory; anything not prefetched is fetched on demand. Row groups are
+//! fetched one ahead of decoding ([`RemoteFile::fetch_ahead`]), so the
+//! network and the decoder work at the same time.
 
 use std::ops::Range;
 
@@ -25,6 +27,8 @@ const TAIL: u64 = 64 << 10;
 const WINDOW: u64 = 1 << 20;
 
 /// One Parquet object in a store, with the byte ranges fetched so far.
+/// Clones share the fetched bytes.
+#[derive(Clone)]
 pub(crate) struct RemoteFile {
     store: Store,
     key: String,
@@ -34,11 +38,10 @@ pub(crate) struct RemoteFile {
 }
 
 impl RemoteFile {
-    /// Opens `key`, fetching its size and tail.
+    /// Opens `key`, fetching its size and tail in one request.
     pub(crate) fn open(store: &Store, key: &str) -> Result<RemoteFile, InputError> {
-        let size = store.size(key)?;
-        let tail_start = size.saturating_sub(TAIL);
-        let tail = store.get_range(key, tail_start..size)?;
+        let (tail, size) = store.get_tail(key, TAIL)?;
+        let tail_start = size - tail.len() as u64;
         Ok(RemoteFile {
             store: store.clone(),
             key: key.to_string(),
@@ -47,12 +50,22 @@ impl RemoteFile {
         })
     }
 
-    /// Fetches `ranges` (concurrently, nearby ones merged) for later reads.
-    pub(crate) fn prefetch(&mut self, ranges: Vec<Range<u64>>) -> Result<(), InputError> {
-        let fetched = self.store.get_ranges(&self.key, &ranges)?;
-        self.cached
-            .extend(ranges.iter().map(|r| r.start).zip(fetched));
-        Ok(())
+    /// Starts fetching `ranges` (concurrently, nearby ones merged).
+    pub(crate) fn fetch_ahead(&self, ranges: Vec<Range<u64>>) -> Pending {
+        Pending {
+            starts: ranges.iter().map(|r| r.start).collect(),
+            fetch: self.store.get_ranges_ahead(&self.key, ranges),
+        }
+    }
+
+    /// This file with the bytes of `pending` available to the decoder
+    /// (and only the tail besides, so memory stays per row group).
+    pub(crate) fn with(&self, pending: Pending) -> Result<RemoteFile, InputError> {
+        let mut file = self.clone();
+        file.cached.truncate(1);
+        let fetched = pending.fetch.wait()?;
+        file.cached.extend(pending.starts.into_iter().zip(fetched));
+        Ok(file)
     }
 
     /// The fetched region holding `start` (and `len` bytes after it).
@@ -68,6 +81,12 @@ impl RemoteFile {
             .get_range(&self.key, range)
             .map_err(|e| ParquetError::External(Box::new(e)))
     }
+}
+
+/// Column chunks being fetched in the background.
+pub(crate) struct Pending {
+    starts: Vec<u64>,
+    fetch: shoal_store::RangesAhead,
 }
 
 impl Length for RemoteFile {

@@ -46,7 +46,11 @@ pub(crate) fn container_client(
         StoreKind::Object {
             service, container, ..
         } => {
-            let key = format!("{}://{container}\n{options:?}", service.scheme());
+            let key = format!(
+                "{}://{container}\n{}",
+                service.scheme(),
+                options.cache_key()
+            );
             static CLIENTS: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> =
                 OnceLock::new();
             let mut clients = CLIENTS
@@ -312,10 +316,19 @@ mod azure {
     }
 }
 
+/// Hadoop client configuration from `--store-opt`: every backend key as
+/// given (Hadoop keys are dotted and case-sensitive in meaning, e.g.
+/// `dfs.client.use.datanode.hostname=true`); Shoal's own keys excluded.
+#[cfg_attr(not(feature = "hdfs"), allow(dead_code))]
+fn hadoop_config(options: &StoreOptions) -> HashMap<String, String> {
+    options
+        .backend_pairs()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(feature = "hdfs")]
 mod hdfs {
-    use std::collections::HashMap;
-
     use hdfs_native_object_store::HdfsObjectStoreBuilder;
 
     use super::*;
@@ -328,13 +341,9 @@ mod hdfs {
         options: &StoreOptions,
         url: &StoreUrl,
     ) -> Result<Backend, StoreError> {
-        let config: HashMap<String, String> = options
-            .backend_pairs()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         let store = HdfsObjectStoreBuilder::new()
             .with_url(format!("hdfs://{namenode}"))
-            .with_config(config)
+            .with_config(hadoop_config(options))
             .with_io_runtime(crate::rt::runtime().handle().clone())
             .build()
             .map_err(|e| build_error(url, e))?;
@@ -348,5 +357,43 @@ mod hdfs {
 
     pub(super) fn build(_: &str, _: &StoreOptions, url: &StoreUrl) -> Result<Backend, StoreError> {
         Err(not_built(url, "HDFS", "hdfs"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hdfs_settings_pass_through_as_hadoop_keys() {
+        let options =
+            StoreOptions::parse(&["dfs.client.use.datanode.hostname=true", "max_retries=2"])
+                .unwrap();
+        let config = hadoop_config(&options);
+        assert_eq!(config.len(), 1);
+        assert_eq!(config["dfs.client.use.datanode.hostname"], "true");
+    }
+
+    #[test]
+    fn services_left_out_of_the_build_name_their_feature() {
+        let cases = [
+            ("hdfs://namenode:9000/data", "hdfs", cfg!(feature = "hdfs")),
+            ("gs://bucket/x", "gcp", cfg!(feature = "gcp")),
+            ("az://container/x", "azure", cfg!(feature = "azure")),
+        ];
+        for (url, feature, built) in cases {
+            if built {
+                continue;
+            }
+            let parsed = StoreUrl::parse(url).unwrap();
+            let err = container_client(&parsed, &StoreOptions::new())
+                .err()
+                .expect("not built");
+            assert!(matches!(err, StoreError::NotBuilt { .. }), "{err}");
+            assert!(
+                err.to_string().contains(&format!("--features {feature}")),
+                "{err}"
+            );
+        }
     }
 }

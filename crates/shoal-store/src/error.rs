@@ -52,6 +52,17 @@ pub enum StoreError {
         /// The backend's error.
         error: object_store::Error,
     },
+    /// A background transfer ended without a result (it panicked or the
+    /// I/O runtime shut down).
+    #[error("{op} {url}: interrupted: {reason}")]
+    Interrupted {
+        /// The operation, e.g. `get_range`.
+        op: &'static str,
+        /// The full object URL.
+        url: String,
+        /// What happened to it.
+        reason: String,
+    },
     /// An object's bytes do not have the layout Shoal wrote.
     #[error("corrupt object {url}: {reason}")]
     Corrupt {

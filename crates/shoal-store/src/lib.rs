@@ -40,5 +40,5 @@ mod url;
 pub use error::StoreError;
 pub use options::{configure, configured, StoreOptions};
 pub use reader::ObjectReader;
-pub use store::{ObjectInfo, Store};
+pub use store::{ObjectInfo, RangesAhead, Store};
 pub use url::{redact_url, Service, StoreKind, StoreUrl};

@@ -94,8 +94,10 @@ impl StoreOptions {
     /// Sets `key` to `value`, replacing an earlier value.
     pub fn set(&mut self, key: &str, value: &str) {
         let key = key.to_ascii_lowercase();
-        self.pairs.retain(|(k, _)| *k != key);
-        self.pairs.push((key, value.to_string()));
+        match self.pairs.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => *old = value.to_string(),
+            None => self.pairs.push((key, value.to_string())),
+        }
     }
 
     /// The value of `key`, if set.
@@ -104,6 +106,17 @@ impl StoreOptions {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Identifies these settings for the client cache: raw values, since
+    /// two secrets must never share a client. Never printed.
+    pub(crate) fn cache_key(&self) -> String {
+        let mut pairs: Vec<_> = self.pairs.iter().collect();
+        pairs.sort();
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}\u{0}{v}\u{0}"))
+            .collect()
     }
 
     /// The settings meant for the backend, in the order given.

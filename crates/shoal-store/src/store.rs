@@ -8,7 +8,10 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    WriteMultipart,
+};
 
 use crate::backend::container_client;
 use crate::options::{configured, StoreOptions, Tuning};
@@ -22,6 +25,85 @@ use crate::{StoreError, StoreKind, StoreUrl};
 const PART_SIZE: usize = 16 << 20;
 /// Parts of one upload in flight at once.
 const PARTS_IN_FLIGHT: usize = 4;
+
+/// Bytes per request of [`fetch_pieces`]: object stores serve several
+/// moderate requests faster than one large one (each server-side stream
+/// has its own disk and network pipeline), and S3 charges per request
+/// little enough that 1 MiB pieces cost nothing noticeable.
+const PIECE: u64 = 1 << 20;
+/// Requests of one [`fetch_pieces`] call in flight at once.
+const PIECES_IN_FLIGHT: usize = 8;
+
+/// Fetches `ranges` of `path` as concurrent requests of at most [`PIECE`]
+/// bytes, then joins each range's pieces.
+async fn fetch_pieces(
+    store: &dyn ObjectStore,
+    path: &Path,
+    ranges: &[Range<u64>],
+) -> object_store::Result<Vec<Bytes>> {
+    use futures::StreamExt;
+    let mut pieces = Vec::new();
+    for (i, range) in ranges.iter().enumerate() {
+        let mut at = range.start;
+        while at < range.end {
+            let end = (at + PIECE).min(range.end);
+            pieces.push((i, at..end));
+            at = end;
+        }
+    }
+    let fetched: Vec<(usize, Bytes)> = futures::stream::iter(pieces)
+        .map(|(i, piece)| async move {
+            Ok::<_, object_store::Error>((i, store.get_range(path, piece).await?))
+        })
+        .buffered(PIECES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let mut out: Vec<Vec<Bytes>> = vec![Vec::new(); ranges.len()];
+    for (i, bytes) in fetched {
+        out[i].push(bytes);
+    }
+    Ok(out
+        .into_iter()
+        .map(|parts| match parts.len() {
+            0 => Bytes::new(),
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => parts.concat().into(),
+        })
+        .collect())
+}
+
+/// Byte ranges being fetched in the background ([`Store::get_ranges_ahead`]).
+/// Dropping it cancels the fetch.
+pub struct RangesAhead {
+    store: Store,
+    key: String,
+    handle: Option<tokio::task::JoinHandle<object_store::Result<Vec<Bytes>>>>,
+}
+
+impl RangesAhead {
+    /// Waits for the bytes, one `Bytes` per requested range.
+    pub fn wait(mut self) -> Result<Vec<Bytes>, StoreError> {
+        let Some(handle) = self.handle.take() else {
+            return Ok(Vec::new());
+        };
+        match block_on(handle) {
+            Ok(result) => result.map_err(|e| self.store.backend("get_range", &self.key, e)),
+            Err(join) => Err(StoreError::Interrupted {
+                op: "get_range",
+                url: self.store.object_url(&self.key),
+                reason: join.to_string(),
+            }),
+        }
+    }
+}
+
+impl Drop for RangesAhead {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+    }
+}
 
 /// One object found by [`Store::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,16 +303,48 @@ impl Store {
         block_on(self.inner.get_range(&path, range)).map_err(|e| self.backend("get_range", key, e))
     }
 
-    /// Reads several byte ranges of the object at `key` at once: nearby
-    /// ranges are merged into one request and requests run concurrently
-    /// (within the store's `max_concurrency`).
+    /// Reads several byte ranges of the object at `key` at once, as
+    /// concurrent requests of at most 1 MiB each (within the store's
+    /// `max_concurrency`).
     pub fn get_ranges(&self, key: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, StoreError> {
         if ranges.is_empty() {
             return Ok(Vec::new());
         }
         let path = Path::from(key);
-        block_on(self.inner.get_ranges(&path, ranges))
+        block_on(fetch_pieces(&*self.inner, &path, ranges))
             .map_err(|e| self.backend("get_range", key, e))
+    }
+
+    /// The last `len` bytes of the object at `key` (all of it when
+    /// smaller) and the object's size, in one request: how footer-first
+    /// formats open a file.
+    pub fn get_tail(&self, key: &str, len: u64) -> Result<(Bytes, u64), StoreError> {
+        let path = Path::from(key);
+        let opts = GetOptions {
+            range: Some(GetRange::Suffix(len.max(1))),
+            ..Default::default()
+        };
+        block_on(async {
+            let result = self.inner.get_opts(&path, opts).await?;
+            let size = result.meta.size;
+            Ok((result.bytes().await?, size))
+        })
+        .map_err(|e| self.backend("get_range", key, e))
+    }
+
+    /// Starts fetching `ranges` of the object at `key` in the background
+    /// (as [`Store::get_ranges`]), so the caller can work meanwhile; the
+    /// bytes are collected with [`RangesAhead::wait`].
+    pub fn get_ranges_ahead(&self, key: &str, ranges: Vec<Range<u64>>) -> RangesAhead {
+        let inner = self.inner.clone();
+        let path = Path::from(key);
+        let handle =
+            crate::rt::runtime().spawn(async move { fetch_pieces(&*inner, &path, &ranges).await });
+        RangesAhead {
+            store: self.clone(),
+            key: key.to_string(),
+            handle: Some(handle),
+        }
     }
 
     /// A blocking [`std::io::Read`] over bytes `range` of the object at

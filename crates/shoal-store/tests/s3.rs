@@ -118,7 +118,11 @@ fn wrong_key_missing_bucket_and_missing_object_are_clear_errors() {
         .put("k", Bytes::from_static(b"v"))
         .unwrap();
 
-    let wrong = open(&server, "s3://data", &["secret_access_key=not-the-secret"]);
+    // Same settings but the secret, set in place: must not reuse the
+    // cached client holding the right secret.
+    let mut options = server.options();
+    options.set("secret_access_key", "not-the-secret");
+    let wrong = Store::open_with("s3://data", &options).unwrap();
     let text = fails_quickly(|| wrong.get("k"));
     assert!(text.starts_with("get s3://data/k:"), "{text}");
     assert!(!text.contains("not-the-secret"), "{text}");

@@ -73,18 +73,27 @@ pub(crate) fn clear_dead_entries(
     if dead.is_empty() {
         return Ok(0);
     }
-    control.run("XACK dead", Duration::ZERO, |c| {
+    retire_entries(control, &dead)?;
+    Ok(dead.len())
+}
+
+/// Acknowledges and deletes task entries: they leave the pending list
+/// of whoever held them, and the stream.
+pub(crate) fn retire_entries<T: redis::ToRedisArgs>(
+    control: &mut Control,
+    ids: &[T],
+) -> Result<(), ClusterError> {
+    control.run("XACK+XDEL", Duration::ZERO, |c| {
         redis::pipe()
             .cmd("XACK")
             .arg(keys::TASKS)
             .arg(keys::GROUP)
-            .arg(&dead)
+            .arg(ids)
             .ignore()
             .cmd("XDEL")
             .arg(keys::TASKS)
-            .arg(&dead)
+            .arg(ids)
             .ignore()
             .query::<()>(c)
-    })?;
-    Ok(dead.len())
+    })
 }

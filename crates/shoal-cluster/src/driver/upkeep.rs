@@ -171,19 +171,7 @@ impl Drive<'_> {
             if acked.is_empty() {
                 continue;
             }
-            self.control.run("XACK lost", Duration::ZERO, |c| {
-                redis::pipe()
-                    .cmd("XACK")
-                    .arg(keys::TASKS)
-                    .arg(keys::GROUP)
-                    .arg(&acked)
-                    .ignore()
-                    .cmd("XDEL")
-                    .arg(keys::TASKS)
-                    .arg(&acked)
-                    .ignore()
-                    .query::<()>(c)
-            })?;
+            crate::sweep::retire_entries(&mut self.control, &acked)?;
             for p in &ours {
                 self.progress.event(&ProgressEvent::TaskFailed {
                     stage,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shoal_cluster::{cluster_status, ClusterConfig, ClusterExecutor};
-use shoal_coord::test_support::RedisServer;
+use shoal_coord::test_support::{RedisServer, SentinelGroup};
 use shoal_core::{
     run_job, EmbeddedConfig, EmbeddedExecutor, JobError, JobSpec, NoProgress, Registry,
 };
@@ -18,15 +18,43 @@ const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 
 /// A throwaway cluster: Redis, a store directory and N workers.
 struct Cluster {
+    /// The (primary) Redis server.
     redis: RedisServer,
+    /// The `--coord` URL every node uses.
+    coord: String,
+    /// For a replicated control plane: the replica and its Sentinels.
+    _replication: Option<(RedisServer, SentinelGroup)>,
     dir: tempfile::TempDir,
     workers: Vec<Child>,
 }
 
 impl Cluster {
     fn start(workers: usize) -> Cluster {
+        let redis = RedisServer::start();
+        let coord = redis.url();
+        Cluster::assemble(redis, coord, None, workers)
+    }
+
+    /// A primary, one replica and three Sentinels; nodes connect through
+    /// the Sentinels.
+    fn start_replicated(workers: usize) -> Cluster {
+        let primary = RedisServer::start();
+        let replica = RedisServer::start_replica_of(&primary);
+        let sentinels = SentinelGroup::start(&primary, "shoal", 3, 1);
+        let coord = sentinels.url();
+        Cluster::assemble(primary, coord, Some((replica, sentinels)), workers)
+    }
+
+    fn assemble(
+        redis: RedisServer,
+        coord: String,
+        replication: Option<(RedisServer, SentinelGroup)>,
+        workers: usize,
+    ) -> Cluster {
         let mut cluster = Cluster {
-            redis: RedisServer::start(),
+            redis,
+            coord,
+            _replication: replication,
             dir: tempfile::tempdir().unwrap(),
             workers: Vec::new(),
         };
@@ -45,13 +73,7 @@ impl Cluster {
     fn spawn_worker(&self, name: &str) -> Child {
         let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
         Command::new(SHOAL)
-            .args([
-                "worker",
-                "--coord",
-                &self.redis.url(),
-                "--store",
-                &self.store(),
-            ])
+            .args(["worker", "--coord", &self.coord, "--store", &self.store()])
             .args(["--slots", "2", "--name", name, "--heartbeat-ttl", "2s"])
             .stdout(Stdio::null())
             .stderr(log)
@@ -60,7 +82,7 @@ impl Cluster {
     }
 
     fn status(&self) -> shoal_cluster::ClusterStatus {
-        cluster_status(&self.redis.url(), 10).expect("cluster status")
+        cluster_status(&self.coord, 10).expect("cluster status")
     }
 
     fn wait_for(&self, condition: impl Fn(&shoal_cluster::ClusterStatus) -> bool, what: &str) {
@@ -75,7 +97,7 @@ impl Cluster {
     }
 
     fn executor(&self) -> ClusterExecutor {
-        let mut config = ClusterConfig::new(&self.redis.url(), &self.store());
+        let mut config = ClusterConfig::new(&self.coord, &self.store());
         config.worker_timeout = Duration::from_secs(2);
         config.outage_timeout = Duration::from_secs(20);
         ClusterExecutor::new(config).unwrap()
@@ -157,7 +179,7 @@ fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) {
         "{}",
         String::from_utf8_lossy(&embedded.stderr)
     );
-    let (url, store) = (cluster.redis.url(), cluster.store());
+    let (url, store) = (cluster.coord.clone(), cluster.store());
     let clustered_args: Vec<&str> = args
         .iter()
         .copied()
@@ -322,6 +344,33 @@ fn a_redis_restart_mid_job_completes_or_fails_clearly_in_bounded_time() {
 }
 
 #[test]
+fn a_sentinel_failover_mid_job_is_survived() {
+    let mut cluster = Cluster::start_replicated(2);
+    let sentinels = &cluster._replication.as_ref().unwrap().1;
+    let first_primary = sentinels.primary_port();
+    assert_eq!(first_primary, cluster.redis.port());
+    let spec = slow_echo(40, 100);
+    let driver = drive(&cluster, spec.clone());
+    wait_done_at_least(&cluster, 4);
+    cluster.redis.kill();
+    let results = driver
+        .join()
+        .unwrap()
+        .expect("the job survives the failover");
+    assert_eq!(results, embedded_results(spec.clone()));
+    let sentinels = &cluster._replication.as_ref().unwrap().1;
+    assert_ne!(
+        sentinels.primary_port(),
+        first_primary,
+        "no failover happened"
+    );
+    // The cluster keeps working on the promoted replica.
+    cluster.wait_for(|s| s.workers.len() == 2, "workers on the new primary");
+    let again = drive(&cluster, spec.clone()).join().unwrap().unwrap();
+    assert_eq!(again, embedded_results(spec));
+}
+
+#[test]
 fn a_worker_with_a_bad_redis_url_exits_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().display().to_string();
@@ -372,7 +421,7 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
             "--params",
             r#"{"tasks": 80, "sleep_ms": 100}"#,
         ])
-        .args(["--coord", &cluster.redis.url(), "--store", &cluster.store()])
+        .args(["--coord", &cluster.coord, "--store", &cluster.store()])
         .args(["--worker-timeout", "2s", "--quiet"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -84,9 +84,14 @@ pub(crate) fn is_committed(
 
 /// How a finished attempt's output was committed.
 pub(crate) enum Committed {
-    /// Written to the store (or another attempt had written it first,
-    /// which is correct too: both computed the same thing).
-    InStore,
+    /// This attempt wrote the store object at `key`.
+    Written {
+        /// Where.
+        key: String,
+    },
+    /// Another attempt had committed first, which is correct too: both
+    /// computed the same thing.
+    Earlier,
     /// A small result: the report carries it (see `results.rs`).
     Inline(Bytes),
 }
@@ -116,6 +121,8 @@ pub(crate) fn commit(
             partition::encode(written.into_iter().map(Bytes::from).collect())
         }
     };
-    store.put_if_absent_parts(&key, parts)?;
-    Ok(Committed::InStore)
+    Ok(match store.put_if_absent_parts(&key, parts)? {
+        true => Committed::Written { key },
+        false => Committed::Earlier,
+    })
 }

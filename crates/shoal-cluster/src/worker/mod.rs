@@ -12,6 +12,7 @@
 //!   `shoal status` learn that a worker is gone.
 
 mod fetch;
+mod liveness;
 mod report;
 mod task;
 

@@ -4,6 +4,7 @@
 //! then one XACK and one XDEL for every entry of the batch, so the task
 //! stream holds only work still waiting or running.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -15,6 +16,10 @@ use crate::{keys, ClusterError};
 
 /// Most reports sent in one pipeline.
 const BATCH: usize = 512;
+/// How long a batch is retried through a Redis outage.
+const OUTAGE_PATIENCE: Duration = Duration::from_secs(60);
+/// The same once the worker is stopping.
+const STOPPING_PATIENCE: Duration = Duration::from_secs(3);
 
 impl Worker {
     pub(super) fn report_loop(&self, reports: Receiver<Report>) {
@@ -29,11 +34,17 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            // Reports must not be lost: keep retrying through outages
-            // (bounded by the stop flag plus a grace period).
-            let deadline = Instant::now() + Duration::from_secs(60);
+            // Reports should not be lost: keep retrying through outages for
+            // a minute, or a few seconds once the worker is told to stop (an
+            // undelivered report only means the task runs again elsewhere).
+            let started = Instant::now();
             while let Err(err) = send_reports(&mut control, &batch) {
-                if Instant::now() > deadline {
+                let patience = if self.stop.load(Ordering::Relaxed) {
+                    STOPPING_PATIENCE
+                } else {
+                    OUTAGE_PATIENCE
+                };
+                if started.elapsed() > patience {
                     eprintln!(
                         "shoal worker {}: dropping {} reports: {err}",
                         self.config.name,

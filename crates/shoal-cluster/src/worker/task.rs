@@ -12,6 +12,7 @@ use shoal_core::{
     run_attempt, Bytes, JobSpec, Plan, ProgressEvent, ProgressSink, TaskContext, TaskErrorKind,
 };
 
+use super::liveness::{self, Liveness};
 use super::Worker;
 use crate::control::Control;
 use crate::data::{commit, is_committed, Committed, ResultsCache, StoreData};
@@ -39,8 +40,8 @@ pub(super) struct Report {
 /// A job's plan, rebuilt on this node from its spec.
 pub(super) struct LoadedJob {
     plan: Plan,
-    /// When liveness was last confirmed, and the answer.
-    checked: Mutex<(Instant, bool)>,
+    /// Whether the job is still wanted.
+    liveness: Liveness,
     /// Results of earlier stages, fetched once for all tasks that read them.
     results: ResultsCache,
 }
@@ -167,8 +168,10 @@ impl Worker {
                 fields.push(("rows", rows.to_string()));
                 fields.push(("bytes", bytes.to_string()));
                 report.fields = fields;
-                if let Committed::Inline(result) = committed {
-                    report.result = Some(result);
+                match committed {
+                    Committed::Inline(result) => report.result = Some(result),
+                    Committed::Written { key } => self.unless_ended(control, &task.job_id, &key),
+                    Committed::Earlier => {}
                 }
             }
             Err(err) => {
@@ -214,7 +217,7 @@ impl Worker {
             .map_err(|e| format!("worker {} cannot plan job {job_id}: {e}", self.config.name))?;
         let loaded = Arc::new(LoadedJob {
             plan,
-            checked: Mutex::new((Instant::now(), true)),
+            liveness: Liveness::new(),
             results: ResultsCache::default(),
         });
         let mut jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -225,30 +228,19 @@ impl Worker {
         Ok(Some(loaded))
     }
 
-    /// Whether the job's driver is alive and the job still running; asked
-    /// of Redis at most every 250 ms per job, so tiny tasks stay cheap.
-    fn job_alive(&self, control: &mut Control, job_id: &str, job: &LoadedJob) -> bool {
-        let mut checked = job.checked.lock().unwrap_or_else(|p| p.into_inner());
-        if checked.0.elapsed() < Duration::from_millis(250) {
-            return checked.1;
+    /// The job may have ended between our last liveness check and our
+    /// commit; then nobody will read or delete what we wrote, so we delete
+    /// it. Only a final state counts: a job Redis merely forgot (restart)
+    /// may still need the object.
+    fn unless_ended(&self, control: &mut Control, job_id: &str, key: &str) {
+        if liveness::has_ended(control, job_id) {
+            let _ = self.store.delete(key);
         }
-        let answer = control.run("job liveness", Duration::ZERO, |c| {
-            redis::pipe()
-                .cmd("EXISTS")
-                .arg(keys::job_alive(job_id))
-                .cmd("HGET")
-                .arg(keys::job(job_id))
-                .arg("state")
-                .query::<(bool, Option<String>)>(c)
-        });
-        // When Redis cannot answer, keep working: the commit protocol makes
-        // a useless task harmless, while dropping a needed one stalls a job.
-        let alive = match answer {
-            Ok((alive, state)) => alive && state.as_deref() == Some("running"),
-            Err(_) => true,
-        };
-        *checked = (Instant::now(), alive);
-        alive
+    }
+
+    fn job_alive(&self, control: &mut Control, job_id: &str, job: &LoadedJob) -> bool {
+        job.liveness
+            .is_alive(control, job_id, self.config.heartbeat_ttl)
     }
 }
 

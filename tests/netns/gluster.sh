@@ -83,7 +83,7 @@ teardown_gluster() {
 on_exit() {
     local code=$?
     trap - EXIT INT TERM
-    [ $code -eq 0 ] || { say "logs:"; tail -n 5 "$STATE"/log/*.log "$STATE"/*.log 2>/dev/null >&2 || true; }
+    [ $code -eq 0 ] || keep_logs || true
     say "tearing down"
     teardown_gluster || code=1
     exit $code

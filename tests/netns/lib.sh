@@ -6,7 +6,7 @@
 # on exit and the leftovers of an earlier run that was killed before its
 # trap could run (`sweep_stale`).
 
-say() { printf '%s [%3ds]: %s\n' "${TEST_NAME:-netns}" "$SECONDS" "$*"; }
+say() { printf '%s [%3ds %s]: %s\n' "${TEST_NAME:-netns}" "$SECONDS" "$(date +%T.%3N)" "$*"; }
 die() {
     printf '%s: FAILED: %s\n' "${TEST_NAME:-netns}" "$*" >&2
     exit 1
@@ -154,6 +154,16 @@ same() {
         die "$3: $1 and $2 differ"
     fi
     say "ok: $3 (byte-identical, $(wc -c <"$1") bytes)"
+}
+
+# keep_logs: on failure, copies $STATE/log (and status snapshots) next to
+# the state directory, which teardown deletes, and says where.
+keep_logs() {
+    local keep="$STATE.logs"
+    [ -d "$STATE/log" ] || return 0
+    rm -rf -- "$keep" && mkdir -p "$keep" && cp -r "$STATE"/log/. "$keep"/ &&
+        cp "$STATE"/*.json "$keep"/ 2>/dev/null
+    say "logs kept in $keep"
 }
 
 # sweep_stale GLOB TEARDOWN_FN: tears down state directories matching GLOB

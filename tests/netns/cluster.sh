@@ -43,6 +43,11 @@ TTL=3s
 
 teardown_cluster() {
     local s=$STATE name
+    # A cut-off worker would spend its grace period retrying its reports:
+    # give every worker its link back so they all stop promptly.
+    if [ -f "$s/netns" ]; then
+        while read -r name; do ip netns exec "$name" ip link set eth0 up 2>/dev/null || true; done <"$s/netns"
+    fi
     stop_recorded
     if [ -f "$s/netns" ]; then
         while read -r name; do ip netns del "$name" 2>/dev/null || true; done <"$s/netns"
@@ -55,7 +60,10 @@ teardown_cluster() {
 
 on_exit() {
     local code=$?
-    trap - EXIT INT TERM
+    set +e
+    # Teardown must finish: no signal (not even a closed stdout) stops it.
+    trap - EXIT
+    trap '' HUP INT TERM PIPE
     if [ $code -ne 0 ]; then
         keep_logs || true
     fi
@@ -74,7 +82,7 @@ STATE=$base/shoal-netns-cluster.$RUN_ID
 mkdir -p "$STATE"/{pids,log,data}
 echo $$ >"$STATE/owner"
 trap on_exit EXIT
-trap 'exit 130' INT TERM
+trap_signals
 
 # --- network: a bridge on the host, one namespace per worker --------------
 net=$(pick_subnet 10.99)

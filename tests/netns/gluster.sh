@@ -82,7 +82,10 @@ teardown_gluster() {
 
 on_exit() {
     local code=$?
-    trap - EXIT INT TERM
+    set +e
+    # Teardown must finish: no signal (not even a closed stdout) stops it.
+    trap - EXIT
+    trap '' HUP INT TERM PIPE
     [ $code -eq 0 ] || keep_logs || true
     say "tearing down"
     teardown_gluster || code=1
@@ -100,7 +103,7 @@ STATE=$base/shoal-netns-gluster.$RUN_ID
 mkdir -p "$STATE"/{pids,fuse,lib,run,log,brick,local}
 echo $$ >"$STATE/owner"
 trap on_exit EXIT
-trap 'exit 130' INT TERM
+trap_signals
 
 # --- the namespace and its link ------------------------------------------
 net=$(pick_subnet 10.98)

@@ -6,7 +6,7 @@
 # on exit and the leftovers of an earlier run that was killed before its
 # trap could run (`sweep_stale`).
 
-say() { printf '%s [%3ds %s]: %s\n' "${TEST_NAME:-netns}" "$SECONDS" "$(date +%T.%3N)" "$*"; }
+say() { printf '%s [%3ds %s]: %s\n' "${TEST_NAME:-netns}" "$SECONDS" "$(date +%T.%3N)" "$*" || true; }
 die() {
     printf '%s: FAILED: %s\n' "${TEST_NAME:-netns}" "$*" >&2
     exit 1
@@ -154,6 +154,14 @@ same() {
         die "$3: $1 and $2 differ"
     fi
     say "ok: $3 (byte-identical, $(wc -c <"$1") bytes)"
+}
+
+# Signals run the EXIT trap (teardown) instead of killing the script.
+trap_signals() {
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 141' PIPE
+    trap 'exit 143' TERM
 }
 
 # keep_logs: on failure, copies $STATE/log (and status snapshots) next to

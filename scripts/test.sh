@@ -20,6 +20,11 @@ need_apt() {
 }
 
 need_apt redis-server redis-server
+# The network-namespace tests (tests/netns): iproute2, jq, GlusterFS.
+need_apt ip iproute2
+need_apt jq jq
+need_apt glusterd glusterfs-server
+need_apt mount.glusterfs glusterfs-client
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -32,3 +37,9 @@ cargo test --workspace --features shoal-coord/test-support
 
 say "analytics cross-check against DuckDB (SQL written from the report definitions)"
 ./tests/crosscheck/run.sh
+
+say "cluster with each worker in its own network namespace, one cut off mid-job (needs root)"
+./tests/netns/cluster.sh
+
+say "GlusterFS volume in a network namespace: analyze and a cluster on its mounts (needs root)"
+./tests/netns/gluster.sh

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 #
-# Installs what the tests need when it is missing (redis-server from apt,
-# DuckDB in a private virtualenv for the analytics cross-check), then runs
-# formatting and lint checks and every test in the workspace.
+# Installs what the tests need when it is missing (redis-server, iproute2,
+# jq and GlusterFS from apt, DuckDB in a private virtualenv for the
+# analytics cross-check), then runs formatting and lint checks and every
+# test in the workspace. The network-namespace tests (tests/netns) need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the network-namespace tests (sourced, not run).
 #
 # Every test keeps its state in one directory, $STATE (processes' pid files,
@@ -127,11 +128,13 @@ start_redis() {
         --dir "$STATE/redis" --logfile "$STATE/redis/redis.log") &
     local pid=$!
     record_pid redis "$pid"
-    redis_up() {
-        alive "$pid" || die "redis-server exited: $(tail -3 "$STATE/redis/redis.log")"
-        REDISCLI_AUTH="$pass" redis-cli -h "$addr" -p "$port" ping 2>/dev/null | grep -q PONG
-    }
-    wait_until 20 "redis-server on $addr:$port" redis_up
+    wait_until 20 "redis-server on $addr:$port" redis_up "$pid" "$addr" "$port" "$pass"
+}
+
+# redis_up PID ADDR PORT PASSWORD: the server answers PING (dies if it exited).
+redis_up() {
+    alive "$1" || die "redis-server exited: $(tail -3 "$STATE/redis/redis.log")"
+    REDISCLI_AUTH="$4" redis-cli -h "$2" -p "$3" ping 2>/dev/null | grep -q PONG
 }
 
 # The shoal status JSON of the cluster at $COORD.
@@ -179,7 +182,7 @@ keep_logs() {
 sweep_stale() {
     local glob=$1 fn=$2 dir owner
     for dir in $glob; do
-        [ -d "$dir" ] && [ -f "$dir/owner" ] || continue
+        [ -f "$dir/owner" ] || continue
         owner=$(cat "$dir/owner")
         alive "$owner" && continue
         say "tearing down leftovers of run $owner ($dir)"

@@ -127,46 +127,99 @@ fn text_corpus(dir: &Path) -> PathBuf {
     corpus
 }
 
-#[test]
-fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
-    let cluster = Cluster::start(3);
-    let corpus = text_corpus(cluster.dir.path());
-    let corpus = corpus.to_str().unwrap();
-    let embedded = shoal(&[
-        "wordcount",
-        corpus,
-        "--json",
-        "--quiet",
-        "--partitions",
-        "5",
-    ]);
+/// A corpus of many distinct words, so that each count task's result is
+/// larger than what travels inline in a report and goes through the store.
+fn wide_corpus(dir: &Path) -> PathBuf {
+    let corpus = dir.join("wide");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for f in 0..3 {
+        let text: String = (0..40_000)
+            .map(|i| {
+                format!(
+                    "word{}{}",
+                    (i * 7 + f) % 30_000,
+                    if i % 11 == 0 { "\n" } else { " " }
+                )
+            })
+            .collect();
+        std::fs::write(corpus.join(format!("part-{f}.txt")), text).unwrap();
+    }
+    corpus
+}
+
+/// Runs `shoal ARGS` embedded and on `cluster`; both must succeed with
+/// byte-identical output.
+fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) {
+    let embedded = shoal(args);
     assert_eq!(
         embedded.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&embedded.stderr)
     );
-    let clustered = shoal(&[
-        "wordcount",
-        corpus,
-        "--json",
-        "--quiet",
-        "--partitions",
-        "5",
-        "--coord",
-        &cluster.redis.url(),
-        "--store",
-        &cluster.store(),
-    ]);
+    let (url, store) = (cluster.redis.url(), cluster.store());
+    let clustered_args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--coord", &url, "--store", &store])
+        .collect();
+    let clustered = shoal(&clustered_args);
     assert_eq!(
         clustered.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&clustered.stderr)
     );
-    assert_eq!(clustered.stdout, embedded.stdout);
+    assert!(!embedded.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&clustered.stdout),
+        String::from_utf8_lossy(&embedded.stdout)
+    );
     let status = cluster.status();
     assert_eq!(status.jobs[0].state, "succeeded", "{status:?}");
+}
+
+#[test]
+fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
+    let cluster = Cluster::start(3);
+    let corpus = text_corpus(cluster.dir.path());
+    let wide = wide_corpus(cluster.dir.path());
+    for corpus in [corpus, wide] {
+        let corpus = corpus.to_str().unwrap();
+        let args = [
+            "wordcount",
+            corpus,
+            "--json",
+            "--quiet",
+            "--partitions",
+            "5",
+        ];
+        assert_cluster_matches_embedded(&cluster, &args);
+        // Whole vocabulary, so every count task's result is compared.
+        let args = [
+            "wordcount",
+            corpus,
+            "--quiet",
+            "--partitions",
+            "5",
+            "--top",
+            "1000000",
+        ];
+        assert_cluster_matches_embedded(&cluster, &args);
+    }
+}
+
+#[test]
+fn analyze_on_three_workers_matches_embedded_byte_for_byte() {
+    let cluster = Cluster::start(3);
+    let events = cluster.dir.path().join("events");
+    let events = events.to_str().unwrap();
+    let generated = shoal(&[
+        "gen", events, "--events", "60000", "--files", "3", "--days", "9",
+    ]);
+    assert_eq!(generated.status.code(), Some(0), "{generated:?}");
+    let args = ["analyze", events, "--json", "--quiet", "--threads", "2"];
+    assert_cluster_matches_embedded(&cluster, &args);
 }
 
 fn slow_echo(tasks: u32, sleep_ms: u64) -> JobSpec {

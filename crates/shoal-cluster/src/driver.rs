@@ -12,12 +12,14 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shoal_core::{
-    Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, TaskError, TaskErrorKind,
+    Bytes, Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput,
+    TaskError, TaskErrorKind,
 };
 use shoal_store::Store;
 
 use crate::control::Control;
 use crate::reply::{pending_consumers, pending_ids, stream_entries, Entry};
+use crate::results::{self, ResultSlot};
 use crate::{keys, ClusterError};
 
 /// How the driver runs jobs on the cluster.
@@ -109,6 +111,8 @@ struct StageTracker {
     durations_ms: Vec<u64>,
     /// Task-stream entry ids we issued, to find ours among a dead worker's.
     entries: HashMap<String, u32>,
+    /// Where each partition's result is (results stages only).
+    results: Vec<Option<ResultSlot>>,
 }
 
 impl StageTracker {
@@ -123,6 +127,7 @@ impl StageTracker {
             speculated: vec![false; n],
             durations_ms: Vec::new(),
             entries: HashMap::new(),
+            results: vec![None; n],
         }
     }
 }
@@ -136,6 +141,8 @@ struct Drive<'a> {
     events_from: String,
     run_id: String,
     last_upkeep: Instant,
+    /// Result locations of the last finished results stage.
+    last_results: Vec<ResultSlot>,
 }
 
 impl Executor for ClusterExecutor {
@@ -155,6 +162,7 @@ impl Executor for ClusterExecutor {
             events_from: "0-0".into(),
             run_id: String::new(),
             last_upkeep: Instant::now(),
+            last_results: Vec::new(),
         };
         let outcome = drive.start().and_then(|()| drive.stages(&store));
         let (state, error) = match &outcome {
@@ -223,6 +231,13 @@ impl Drive<'_> {
                 .arg(now_ms())
                 .arg(id)
                 .ignore()
+                // Workers report with NOMKSTREAM, so the stream must exist.
+                .cmd("XADD")
+                .arg(keys::job_events(id))
+                .arg("*")
+                .arg("k")
+                .arg("start")
+                .ignore()
                 .query::<()>(c)
         })
     }
@@ -265,7 +280,7 @@ impl Drive<'_> {
                 name: stage.name(),
                 tasks: stage.partitions(),
             });
-            self.run_stage(index as u32).map_err(|e| match e {
+            self.run_stage(index as u32, store).map_err(|e| match e {
                 Failure::Job(err) => err,
                 Failure::Cluster(err) => executor_error(err),
             })?;
@@ -276,16 +291,15 @@ impl Drive<'_> {
             });
         }
         let last = plan.stages().len() as u32 - 1;
-        let results = (0..plan.stages()[last as usize].partitions())
-            .map(|p| store.get(&keys::result_object(&self.run.id, last, p)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let slots = std::mem::take(&mut self.last_results);
+        let results = results::resolve(store, &self.run.id, last, slots)?;
         Ok(JobOutput {
             job_id: self.run.id.clone(),
             results,
         })
     }
 
-    fn run_stage(&mut self, stage: u32) -> Result<(), Failure> {
+    fn run_stage(&mut self, stage: u32, store: &Store) -> Result<(), Failure> {
         let partitions = self.run.plan.stages()[stage as usize].partitions();
         let mut tracker = StageTracker::new(partitions);
         self.set_stage_progress(stage, &tracker)?;
@@ -302,6 +316,34 @@ impl Drive<'_> {
             }
         }
         self.set_stage_progress(stage, &tracker)?;
+        self.keep_results(stage, tracker, store)?;
+        Ok(())
+    }
+
+    /// Keeps a finished results stage's result locations for the job's
+    /// output, and writes its results index when a later stage reads it.
+    fn keep_results(
+        &mut self,
+        stage: u32,
+        tracker: StageTracker,
+        store: &Store,
+    ) -> Result<(), ClusterError> {
+        let stages = self.run.plan.stages();
+        if !matches!(stages[stage as usize].output(), StageOutput::Results) {
+            return Ok(());
+        }
+        let slots: Vec<ResultSlot> = tracker
+            .results
+            .into_iter()
+            .map(|slot| slot.unwrap_or(ResultSlot::Stored))
+            .collect();
+        let read_later = stages[stage as usize + 1..]
+            .iter()
+            .any(|later| later.inputs().iter().any(|from| from.0 == stage));
+        if read_later {
+            results::write_index(store, &self.run.id, stage, &slots)?;
+        }
+        self.last_results = slots;
         Ok(())
     }
 
@@ -393,6 +435,10 @@ impl Drive<'_> {
         match event.get("k") {
             Some("done") => {
                 tracker.done[p as usize] = true;
+                tracker.results[p as usize] = Some(match event.bytes("r") {
+                    Some(inline) => ResultSlot::Inline(Bytes::copy_from_slice(inline)),
+                    None => ResultSlot::Stored,
+                });
                 tracker.remaining -= 1;
                 tracker.durations_ms.push(event.num("ms").unwrap_or(0));
                 let (rows, bytes) = (
@@ -499,6 +545,7 @@ impl Drive<'_> {
     /// Twice a second: liveness, cancellation, restarts, lost workers, stragglers.
     fn upkeep(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), Failure> {
         self.set_stage_progress(stage, tracker)?;
+        self.trim_events()?;
         let state: Option<String> = self.control.run("job state", Duration::ZERO, |c| {
             redis::cmd("HGET")
                 .arg(keys::job(&self.run.id))
@@ -521,6 +568,20 @@ impl Drive<'_> {
             self.speculate(stage, tracker)?;
         }
         Ok(())
+    }
+
+    /// Drops the event entries already read, so a job of many tasks does not
+    /// keep one entry per task in Redis until it ends.
+    fn trim_events(&mut self) -> Result<(), ClusterError> {
+        let key = keys::job_events(&self.run.id);
+        let read = self.events_from.clone();
+        self.control.run("XTRIM events", Duration::ZERO, |c| {
+            redis::cmd("XTRIM")
+                .arg(&key)
+                .arg("MINID")
+                .arg(&read)
+                .query::<()>(c)
+        })
     }
 
     /// Redis restarted (and may have lost every key): publish the job
@@ -594,10 +655,16 @@ impl Drive<'_> {
                 continue;
             }
             self.control.run("XACK lost", Duration::ZERO, |c| {
-                redis::cmd("XACK")
+                redis::pipe()
+                    .cmd("XACK")
                     .arg(keys::TASKS)
                     .arg(keys::GROUP)
                     .arg(&acked)
+                    .ignore()
+                    .cmd("XDEL")
+                    .arg(keys::TASKS)
+                    .arg(&acked)
+                    .ignore()
                     .query::<()>(c)
             })?;
             for p in &ours {

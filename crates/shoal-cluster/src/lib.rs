@@ -31,6 +31,7 @@ mod driver;
 mod error;
 mod keys;
 mod reply;
+mod results;
 mod status;
 mod worker;
 

@@ -7,6 +7,10 @@
 # on exit and the leftovers of an earlier run that was killed before its
 # trap could run (`sweep_stale`).
 
+# glusterd, mount.glusterfs and ip live in sbin, which a non-login
+# environment may leave off PATH.
+PATH=$PATH:/usr/sbin:/sbin
+
 say() { printf '%s [%3ds %s]: %s\n' "${TEST_NAME:-netns}" "$SECONDS" "$(date +%T.%3N)" "$*" || true; }
 die() {
     printf '%s: FAILED: %s\n' "${TEST_NAME:-netns}" "$*" >&2

@@ -346,3 +346,67 @@ fn a_worker_with_a_bad_redis_url_exits_with_a_clear_message() {
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+/// `redis-cli` against the cluster's server; the reply's lines.
+fn redis_cli(cluster: &Cluster, args: &[&str]) -> Vec<String> {
+    let out = Command::new("redis-cli")
+        .args(["-p", &cluster.redis.port().to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
+    let mut cluster = Cluster::start(3);
+    // The driver is its own process, so it can be killed like a worker.
+    let mut driver = Command::new(SHOAL)
+        .args([
+            "run",
+            "noop",
+            "--params",
+            r#"{"tasks": 80, "sleep_ms": 100}"#,
+        ])
+        .args(["--coord", &cluster.redis.url(), "--store", &cluster.store()])
+        .args(["--worker-timeout", "2s", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn driver");
+    wait_done_at_least(&cluster, 6);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    cluster.signal(0, "-KILL");
+    let _ = cluster.workers[0].wait();
+
+    cluster.wait_for(
+        |s| s.jobs.first().is_some_and(|j| j.state == "abandoned"),
+        "the orphaned job to show as abandoned",
+    );
+    // The surviving workers drain the orphan's queued tasks without running
+    // them, and take new work.
+    let spec = slow_echo(40, 50);
+    let results = drive(&cluster, spec.clone()).join().unwrap().unwrap();
+    assert_eq!(results, embedded_results(spec));
+    // The dead worker's pending entries of the abandoned job are cleared by
+    // the next driver; nothing stays pending or queued.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = redis_cli(&cluster, &["XPENDING", "shoal:tasks", "workers"]);
+        let queued = redis_cli(&cluster, &["XLEN", "shoal:tasks"]);
+        if pending.first().map(String::as_str) == Some("0") && queued == ["0"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "task stream not cleared: pending {pending:?}, length {queued:?}"
+        );
+        // Clearing happens in a driver's upkeep: give it a job to drive.
+        drive(&cluster, slow_echo(8, 50)).join().unwrap().unwrap();
+    }
+}

@@ -33,6 +33,7 @@ mod keys;
 mod reply;
 mod results;
 mod status;
+mod sweep;
 mod worker;
 
 pub use control::Control;

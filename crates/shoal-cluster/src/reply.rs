@@ -88,7 +88,16 @@ pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, Clu
     };
     let mut entries = Vec::new();
     for stream in streams {
-        for entry in items(stream) {
+        entries.extend(range_entries(op, stream)?);
+    }
+    Ok(entries)
+}
+
+/// The entries of an XRANGE reply (also one stream's part of an XREAD).
+pub fn range_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, ClusterError> {
+    items(reply)
+        .into_iter()
+        .map(|entry| {
             let parts = items(entry);
             let id = parts
                 .first()
@@ -100,10 +109,9 @@ pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, Clu
                 .chunks(2)
                 .filter_map(|kv| Some((text(kv.first()?)?, binary(kv.get(1)?)?)))
                 .collect();
-            entries.push(Entry { id, fields });
-        }
-    }
-    Ok(entries)
+            Ok(Entry { id, fields })
+        })
+        .collect()
 }
 
 /// `XPENDING key group` summary: consumer names with pending counts.

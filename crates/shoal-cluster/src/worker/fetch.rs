@@ -121,38 +121,37 @@ impl Worker {
 mod tests {
     use super::*;
 
+    fn after(tasks: usize, took: Duration, pace: Pace) -> Pace {
+        for _ in 0..tasks {
+            pace.record(took);
+        }
+        pace
+    }
+
     #[test]
     fn long_tasks_are_claimed_one_per_slot() {
-        let pace = Pace::default();
-        assert_eq!(pace.claim_ahead(4), 0, "unknown pace: no claims ahead");
-        for _ in 0..50 {
-            pace.record(Duration::from_secs(1));
-        }
+        assert_eq!(
+            Pace::default().claim_ahead(4),
+            0,
+            "unknown pace: none ahead"
+        );
+        let pace = after(50, Duration::from_secs(1), Pace::default());
         assert_eq!(pace.claim_ahead(4), 0);
     }
 
     #[test]
     fn tiny_tasks_are_claimed_ahead_up_to_the_cap() {
-        let pace = Pace::default();
-        for _ in 0..50 {
-            pace.record(Duration::from_micros(5));
-        }
+        let pace = after(50, Duration::from_micros(5), Pace::default());
         assert_eq!(pace.claim_ahead(2), MAX_AHEAD as usize);
-        let pace = Pace::default();
-        pace.record(Duration::from_millis(5));
+        let pace = after(1, Duration::from_millis(5), Pace::default());
         // 2 slots × 20 ms horizon / 5 ms per task.
         assert_eq!(pace.claim_ahead(2), 8);
     }
 
     #[test]
     fn the_average_follows_a_change_of_pace() {
-        let pace = Pace::default();
-        for _ in 0..50 {
-            pace.record(Duration::from_micros(5));
-        }
-        for _ in 0..60 {
-            pace.record(Duration::from_secs(1));
-        }
+        let tiny = after(50, Duration::from_micros(5), Pace::default());
+        let pace = after(60, Duration::from_secs(1), tiny);
         assert_eq!(pace.claim_ahead(2), 0);
     }
 }

@@ -33,6 +33,9 @@ cargo fmt --all --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D warnings
 
+say "cargo check with TLS (rediss://), which the default build leaves out"
+cargo check -p shoal-cli --features shoal-coord/tls
+
 say "cargo test"
 cargo test --workspace --features shoal-coord/test-support
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 #
-# Installs what the tests need when it is missing (redis-server from apt,
-# DuckDB in a private virtualenv for the analytics cross-check), then runs
-# formatting and lint checks and every test in the workspace.
+# Installs what the tests need when it is missing (redis-server, iproute2,
+# jq and GlusterFS from apt, s3s-fs with cargo install, DuckDB in a private
+# virtualenv for the analytics cross-check), then runs formatting and lint checks and every
+# test in the workspace. The network-namespace tests (tests/netns) need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,11 @@ need_cargo_bin() {
 }
 
 need_apt redis-server redis-server
+# The network-namespace tests (tests/netns): iproute2, jq, GlusterFS.
+need_apt ip iproute2
+need_apt jq jq
+need_apt glusterd glusterfs-server
+need_apt mount.glusterfs glusterfs-client
 # A real S3 server for the object-store tests. 0.14.1 is the last release
 # building with rustc 1.95 (later ones need 1.96).
 need_cargo_bin s3s-fs s3s-fs --version 0.14.1 --features binary
@@ -39,6 +45,9 @@ cargo fmt --all --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D warnings
 
+say "cargo check with TLS (rediss://), which the default build leaves out"
+cargo check -p shoal-cli --features shoal-coord/tls
+
 say "cargo check: optional storage backends (gs://, az://, hdfs:// — no servers here)"
 cargo check -p shoal-store --features gcp,azure,hdfs
 
@@ -47,3 +56,9 @@ cargo test --workspace --features shoal-coord/test-support
 
 say "analytics cross-check against DuckDB (SQL written from the report definitions)"
 ./tests/crosscheck/run.sh
+
+say "cluster with each worker in its own network namespace, one cut off mid-job (needs root)"
+./tests/netns/cluster.sh
+
+say "GlusterFS volume in a network namespace: analyze and a cluster on its mounts (needs root)"
+./tests/netns/gluster.sh

@@ -7,41 +7,15 @@
 //! `SHOAL_BENCH_PARTITIONS`). Prints medians, the ratio and the load.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shoal_array::Session;
-use shoal_core::{EmbeddedConfig, ProgressEvent, ProgressSink};
+mod common;
 
-/// Prints each stage's wall time when `SHOAL_BENCH_STAGES` is set.
-struct StageTimes;
-
-impl ProgressSink for StageTimes {
-    fn event(&self, event: &ProgressEvent<'_>) {
-        if let ProgressEvent::StageFinished { name, elapsed, .. } = event {
-            println!("      stage {name:<12} {elapsed:>8.2?}");
-        }
-    }
-}
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
+use common::{env, load, median, StageTimes};
+use shoal_core::EmbeddedConfig;
 
 type Map = HashMap<u32, u64, ahash::RandomState>;
 

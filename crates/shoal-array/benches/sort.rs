@@ -13,36 +13,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use shoal_array::Session;
-use shoal_core::{EmbeddedConfig, ProgressEvent, ProgressSink};
+mod common;
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// Prints each stage's wall time when `SHOAL_BENCH_STAGES` is set.
-struct StageTimes;
-
-impl ProgressSink for StageTimes {
-    fn event(&self, event: &ProgressEvent<'_>) {
-        if let ProgressEvent::StageFinished { name, elapsed, .. } = event {
-            println!("      stage {name:<12} {elapsed:>8.2?}");
-        }
-    }
-}
+use common::{env, load, median, StageTimes};
+use shoal_core::EmbeddedConfig;
 
 fn shoal_sort(session: &Session, data: &[u64], parts: u32, runs: u64) -> Duration {
     let session = if std::env::var_os("SHOAL_BENCH_STAGES").is_some() {

@@ -3,50 +3,19 @@
 //! worker rebuilds the plan from the job's name and parameters; the
 //! answer must equal the embedded run's.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shoal_array::jobs::SortJob;
 use shoal_array::{AsJob, Session};
 use shoal_cluster::{ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
+use shoal_coord::test_support::RedisServer;
 use shoal_core::Registry;
-
-/// A redis-server child, killed on drop.
-struct Redis(Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> (Redis, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (scripts/test.sh installs it)");
-    let redis = Redis(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (redis, format!("redis://127.0.0.1:{port}"))
-}
 
 #[test]
 fn array_sort_job_runs_on_a_worker_and_matches_embedded() {
-    let (_redis, coord) = start_redis();
+    let redis = RedisServer::start();
+    let coord = redis.url();
     let store = tempfile::tempdir().unwrap();
     let store_url = store.path().to_string_lossy().into_owned();
     let worker = Worker::new(

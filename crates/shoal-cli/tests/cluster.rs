@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shoal_cluster::{cluster_status, ClusterConfig, ClusterExecutor};
-use shoal_coord::test_support::RedisServer;
+use shoal_coord::test_support::{RedisServer, SentinelGroup};
 use shoal_core::{
     run_job, EmbeddedConfig, EmbeddedExecutor, JobError, JobSpec, NoProgress, Registry,
 };
@@ -18,15 +18,43 @@ const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 
 /// A throwaway cluster: Redis, a store directory and N workers.
 struct Cluster {
+    /// The (primary) Redis server.
     redis: RedisServer,
+    /// The `--coord` URL every node uses.
+    coord: String,
+    /// For a replicated control plane: the replica and its Sentinels.
+    _replication: Option<(RedisServer, SentinelGroup)>,
     dir: tempfile::TempDir,
     workers: Vec<Child>,
 }
 
 impl Cluster {
     fn start(workers: usize) -> Cluster {
+        let redis = RedisServer::start();
+        let coord = redis.url();
+        Cluster::assemble(redis, coord, None, workers)
+    }
+
+    /// A primary, one replica and three Sentinels; nodes connect through
+    /// the Sentinels.
+    fn start_replicated(workers: usize) -> Cluster {
+        let primary = RedisServer::start();
+        let replica = RedisServer::start_replica_of(&primary);
+        let sentinels = SentinelGroup::start(&primary, "shoal", 3, 1);
+        let coord = sentinels.url();
+        Cluster::assemble(primary, coord, Some((replica, sentinels)), workers)
+    }
+
+    fn assemble(
+        redis: RedisServer,
+        coord: String,
+        replication: Option<(RedisServer, SentinelGroup)>,
+        workers: usize,
+    ) -> Cluster {
         let mut cluster = Cluster {
-            redis: RedisServer::start(),
+            redis,
+            coord,
+            _replication: replication,
             dir: tempfile::tempdir().unwrap(),
             workers: Vec::new(),
         };
@@ -45,13 +73,7 @@ impl Cluster {
     fn spawn_worker(&self, name: &str) -> Child {
         let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
         Command::new(SHOAL)
-            .args([
-                "worker",
-                "--coord",
-                &self.redis.url(),
-                "--store",
-                &self.store(),
-            ])
+            .args(["worker", "--coord", &self.coord, "--store", &self.store()])
             .args(["--slots", "2", "--name", name, "--heartbeat-ttl", "2s"])
             .stdout(Stdio::null())
             .stderr(log)
@@ -60,7 +82,7 @@ impl Cluster {
     }
 
     fn status(&self) -> shoal_cluster::ClusterStatus {
-        cluster_status(&self.redis.url(), 10).expect("cluster status")
+        cluster_status(&self.coord, 10).expect("cluster status")
     }
 
     fn wait_for(&self, condition: impl Fn(&shoal_cluster::ClusterStatus) -> bool, what: &str) {
@@ -75,7 +97,7 @@ impl Cluster {
     }
 
     fn executor(&self) -> ClusterExecutor {
-        let mut config = ClusterConfig::new(&self.redis.url(), &self.store());
+        let mut config = ClusterConfig::new(&self.coord, &self.store());
         config.worker_timeout = Duration::from_secs(2);
         config.outage_timeout = Duration::from_secs(20);
         ClusterExecutor::new(config).unwrap()
@@ -127,46 +149,99 @@ fn text_corpus(dir: &Path) -> PathBuf {
     corpus
 }
 
-#[test]
-fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
-    let cluster = Cluster::start(3);
-    let corpus = text_corpus(cluster.dir.path());
-    let corpus = corpus.to_str().unwrap();
-    let embedded = shoal(&[
-        "wordcount",
-        corpus,
-        "--json",
-        "--quiet",
-        "--partitions",
-        "5",
-    ]);
+/// A corpus of many distinct words, so that each count task's result is
+/// larger than what travels inline in a report and goes through the store.
+fn wide_corpus(dir: &Path) -> PathBuf {
+    let corpus = dir.join("wide");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for f in 0..3 {
+        let text: String = (0..40_000)
+            .map(|i| {
+                format!(
+                    "word{}{}",
+                    (i * 7 + f) % 30_000,
+                    if i % 11 == 0 { "\n" } else { " " }
+                )
+            })
+            .collect();
+        std::fs::write(corpus.join(format!("part-{f}.txt")), text).unwrap();
+    }
+    corpus
+}
+
+/// Runs `shoal ARGS` embedded and on `cluster`; both must succeed with
+/// byte-identical output.
+fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) {
+    let embedded = shoal(args);
     assert_eq!(
         embedded.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&embedded.stderr)
     );
-    let clustered = shoal(&[
-        "wordcount",
-        corpus,
-        "--json",
-        "--quiet",
-        "--partitions",
-        "5",
-        "--coord",
-        &cluster.redis.url(),
-        "--store",
-        &cluster.store(),
-    ]);
+    let (url, store) = (cluster.coord.clone(), cluster.store());
+    let clustered_args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--coord", &url, "--store", &store])
+        .collect();
+    let clustered = shoal(&clustered_args);
     assert_eq!(
         clustered.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&clustered.stderr)
     );
-    assert_eq!(clustered.stdout, embedded.stdout);
+    assert!(!embedded.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&clustered.stdout),
+        String::from_utf8_lossy(&embedded.stdout)
+    );
     let status = cluster.status();
     assert_eq!(status.jobs[0].state, "succeeded", "{status:?}");
+}
+
+#[test]
+fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
+    let cluster = Cluster::start(3);
+    let corpus = text_corpus(cluster.dir.path());
+    let wide = wide_corpus(cluster.dir.path());
+    for corpus in [corpus, wide] {
+        let corpus = corpus.to_str().unwrap();
+        let args = [
+            "wordcount",
+            corpus,
+            "--json",
+            "--quiet",
+            "--partitions",
+            "5",
+        ];
+        assert_cluster_matches_embedded(&cluster, &args);
+        // Whole vocabulary, so every count task's result is compared.
+        let args = [
+            "wordcount",
+            corpus,
+            "--quiet",
+            "--partitions",
+            "5",
+            "--top",
+            "1000000",
+        ];
+        assert_cluster_matches_embedded(&cluster, &args);
+    }
+}
+
+#[test]
+fn analyze_on_three_workers_matches_embedded_byte_for_byte() {
+    let cluster = Cluster::start(3);
+    let events = cluster.dir.path().join("events");
+    let events = events.to_str().unwrap();
+    let generated = shoal(&[
+        "gen", events, "--events", "60000", "--files", "3", "--days", "9",
+    ]);
+    assert_eq!(generated.status.code(), Some(0), "{generated:?}");
+    let args = ["analyze", events, "--json", "--quiet", "--threads", "2"];
+    assert_cluster_matches_embedded(&cluster, &args);
 }
 
 fn slow_echo(tasks: u32, sleep_ms: u64) -> JobSpec {
@@ -269,6 +344,33 @@ fn a_redis_restart_mid_job_completes_or_fails_clearly_in_bounded_time() {
 }
 
 #[test]
+fn a_sentinel_failover_mid_job_is_survived() {
+    let mut cluster = Cluster::start_replicated(2);
+    let sentinels = &cluster._replication.as_ref().unwrap().1;
+    let first_primary = sentinels.primary_port();
+    assert_eq!(first_primary, cluster.redis.port());
+    let spec = slow_echo(40, 100);
+    let driver = drive(&cluster, spec.clone());
+    wait_done_at_least(&cluster, 4);
+    cluster.redis.kill();
+    let results = driver
+        .join()
+        .unwrap()
+        .expect("the job survives the failover");
+    assert_eq!(results, embedded_results(spec.clone()));
+    let sentinels = &cluster._replication.as_ref().unwrap().1;
+    assert_ne!(
+        sentinels.primary_port(),
+        first_primary,
+        "no failover happened"
+    );
+    // The cluster keeps working on the promoted replica.
+    cluster.wait_for(|s| s.workers.len() == 2, "workers on the new primary");
+    let again = drive(&cluster, spec.clone()).join().unwrap().unwrap();
+    assert_eq!(again, embedded_results(spec));
+}
+
+#[test]
 fn a_worker_with_a_bad_redis_url_exits_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().display().to_string();
@@ -292,4 +394,68 @@ fn a_worker_with_a_bad_redis_url_exits_with_a_clear_message() {
     assert_eq!(unreachable.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// `redis-cli` against the cluster's server; the reply's lines.
+fn redis_cli(cluster: &Cluster, args: &[&str]) -> Vec<String> {
+    let out = Command::new("redis-cli")
+        .args(["-p", &cluster.redis.port().to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
+    let mut cluster = Cluster::start(3);
+    // The driver is its own process, so it can be killed like a worker.
+    let mut driver = Command::new(SHOAL)
+        .args([
+            "run",
+            "noop",
+            "--params",
+            r#"{"tasks": 80, "sleep_ms": 100}"#,
+        ])
+        .args(["--coord", &cluster.coord, "--store", &cluster.store()])
+        .args(["--worker-timeout", "2s", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn driver");
+    wait_done_at_least(&cluster, 6);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    cluster.signal(0, "-KILL");
+    let _ = cluster.workers[0].wait();
+
+    cluster.wait_for(
+        |s| s.jobs.first().is_some_and(|j| j.state == "abandoned"),
+        "the orphaned job to show as abandoned",
+    );
+    // The surviving workers drain the orphan's queued tasks without running
+    // them, and take new work.
+    let spec = slow_echo(40, 50);
+    let results = drive(&cluster, spec.clone()).join().unwrap().unwrap();
+    assert_eq!(results, embedded_results(spec));
+    // The dead worker's pending entries of the abandoned job are cleared by
+    // the next driver; nothing stays pending or queued.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = redis_cli(&cluster, &["XPENDING", "shoal:tasks", "workers"]);
+        let queued = redis_cli(&cluster, &["XLEN", "shoal:tasks"]);
+        if pending.first().map(String::as_str) == Some("0") && queued == ["0"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "task stream not cleared: pending {pending:?}, length {queued:?}"
+        );
+        // Clearing happens in a driver's upkeep: give it a job to drive.
+        drive(&cluster, slow_echo(8, 50)).join().unwrap().unwrap();
+    }
 }

@@ -16,7 +16,11 @@ use crate::ClusterError;
 
 /// A self-healing connection to the Redis control plane.
 pub struct Control {
-    client: Client,
+    /// Where to connect; a Sentinel target is resolved on every connect,
+    /// so a reconnect after a failover reaches the new primary.
+    target: RedisTarget,
+    /// The client for a fixed server (none for a Sentinel target).
+    client: Option<Client>,
     server: String,
     conn: Option<Connection>,
     timeout: Duration,
@@ -29,12 +33,14 @@ impl std::fmt::Debug for Control {
     }
 }
 
-/// Parses a `redis://` / `rediss://` URL (anything else is an error).
+/// Parses a `redis://`, `rediss://` or `redis+sentinel://` URL (anything
+/// else is an error).
 pub fn parse_target(url: &str) -> Result<RedisTarget, ClusterError> {
     match CoordUrl::parse(url) {
         Ok(CoordUrl::Redis(target)) => Ok(target),
         Ok(CoordUrl::Embedded) => Err(ClusterError::InvalidUrl(
-            "cluster mode needs a redis:// or rediss:// URL, not embedded://".into(),
+            "cluster mode needs a redis://, rediss:// or redis+sentinel:// URL, not embedded://"
+                .into(),
         )),
         Err(err) => Err(ClusterError::InvalidUrl(err.to_string())),
     }
@@ -46,9 +52,10 @@ fn is_transient(err: &RedisError) -> bool {
         || err.is_connection_dropped()
         || err.is_connection_refusal()
         || matches!(err.kind(), ErrorKind::Io | ErrorKind::Server(_))
-            && err
-                .code()
-                .is_some_and(|c| c == "LOADING" || c == "TRYAGAIN")
+            && err.code().is_some_and(|c| {
+                // READONLY: a former primary demoted by a failover.
+                c == "LOADING" || c == "TRYAGAIN" || c == "READONLY" || c == "MASTERDOWN"
+            })
 }
 
 impl Control {
@@ -58,11 +65,12 @@ impl Control {
     pub fn open(url: &str, timeout: Duration, outage: Duration) -> Result<Control, ClusterError> {
         let target = parse_target(url)?;
         let server = target.redacted();
-        let info = shoal_coord::redis::conn::connection_info(&target)
-            .map_err(|e| ClusterError::InvalidUrl(e.to_string()))?;
-        let client =
-            Client::open(info).map_err(|e| ClusterError::InvalidUrl(format!("{server}: {e}")))?;
+        let client = match target.sentinels {
+            Some(_) => None,
+            None => Some(client_for(&target)?),
+        };
         Ok(Control {
+            target,
             client,
             server,
             conn: None,
@@ -79,6 +87,7 @@ impl Control {
     /// Another connection to the same server with the same limits.
     pub fn reopen(&self) -> Control {
         Control {
+            target: self.target.clone(),
             client: self.client.clone(),
             server: self.server.clone(),
             conn: None,
@@ -89,13 +98,27 @@ impl Control {
 
     fn connection(&mut self, extra_read: Duration) -> RedisResult<&mut Connection> {
         if self.conn.is_none() {
-            let conn = self.client.get_connection_with_timeout(self.timeout)?;
+            let conn = match &self.client {
+                Some(client) => client.get_connection_with_timeout(self.timeout)?,
+                None => self
+                    .primary_client()?
+                    .get_connection_with_timeout(self.timeout)?,
+            };
             self.conn = Some(conn);
         }
         let conn = self.conn.as_mut().expect("just connected");
         conn.set_read_timeout(Some(self.timeout + extra_read))?;
         conn.set_write_timeout(Some(self.timeout))?;
         Ok(conn)
+    }
+
+    /// A client for the primary the Sentinels name right now. A failed
+    /// lookup is an I/O error, so `run` keeps retrying it through a failover.
+    fn primary_client(&self) -> RedisResult<Client> {
+        let io = |detail: String| RedisError::from(std::io::Error::other(detail));
+        let primary = shoal_coord::redis::sentinel::resolve_primary(&self.target, self.timeout)
+            .map_err(|e| io(e.to_string()))?;
+        client_for(&primary).map_err(|e| io(e.to_string()))
     }
 
     /// Runs `command`, reconnecting and retrying through transient faults
@@ -168,6 +191,13 @@ impl Control {
             other => other,
         }
     }
+}
+
+fn client_for(target: &RedisTarget) -> Result<Client, ClusterError> {
+    let server = target.redacted();
+    let info = shoal_coord::redis::conn::connection_info(target)
+        .map_err(|e| ClusterError::InvalidUrl(e.to_string()))?;
+    Client::open(info).map_err(|e| ClusterError::InvalidUrl(format!("{server}: {e}")))
 }
 
 /// Backoff with ±50% jitter, so many workers reconnecting after an outage

@@ -1,16 +1,24 @@
 //! Stage outputs in the shared store: reading them (`StageData`) and
 //! committing a task attempt's output (first commit wins).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use shoal_core::{Bytes, Plan, StageData, StageOutput, StageRef, TaskError, TaskOutput};
 use shoal_store::{partition, Store, StoreError};
 
-use crate::keys;
+use crate::{keys, results};
+
+/// Results of earlier stages a worker already fetched, per stage: every
+/// task of a reading stage needs the same ones.
+pub(crate) type ResultsCache = Mutex<HashMap<u32, Arc<Vec<Bytes>>>>;
 
 /// Reads committed outputs of one job from the store.
 pub(crate) struct StoreData<'a> {
     pub store: &'a Store,
     pub job_id: &'a str,
     pub plan: &'a Plan,
+    pub results: &'a ResultsCache,
 }
 
 impl StageData for StoreData<'_> {
@@ -32,13 +40,22 @@ impl StageData for StoreData<'_> {
     }
 
     fn results_of(&self, from: StageRef) -> Result<Vec<Bytes>, TaskError> {
-        (0..self.plan.stage(from).partitions())
-            .map(|p| {
-                self.store
-                    .get(&keys::result_object(self.job_id, from.0, p))
-                    .map_err(TaskError::from)
-            })
-            .collect()
+        let cached = self
+            .results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&from.0)
+            .cloned();
+        if let Some(results) = cached {
+            return Ok(results.as_ref().clone());
+        }
+        let partitions = self.plan.stage(from).partitions();
+        let fetched = results::read_stage(self.store, self.job_id, from.0, partitions)?;
+        self.results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(from.0, Arc::new(fetched.clone()));
+        Ok(fetched)
     }
 }
 
@@ -65,8 +82,22 @@ pub(crate) fn is_committed(
     }
 }
 
-/// Commits `output`; `Ok(false)` means another attempt had committed first
-/// (this one is discarded, which is correct: both computed the same thing).
+/// How a finished attempt's output was committed.
+pub(crate) enum Committed {
+    /// This attempt wrote the store object at `key`.
+    Written {
+        /// Where.
+        key: String,
+    },
+    /// Another attempt had committed first, which is correct too: both
+    /// computed the same thing.
+    Earlier,
+    /// A small result: the report carries it (see `results.rs`).
+    Inline(Bytes),
+}
+
+/// Commits `output`: small results go back inline, everything else to the
+/// store, where the first commit wins.
 pub(crate) fn commit(
     store: &Store,
     job_id: &str,
@@ -74,15 +105,24 @@ pub(crate) fn commit(
     stage: u32,
     partition: u32,
     output: TaskOutput,
-) -> Result<bool, TaskError> {
+) -> Result<Committed, TaskError> {
     let key = output_key(job_id, plan, stage, partition);
     let parts = match plan.stages()[stage as usize].output() {
-        StageOutput::Results => vec![output.result.unwrap_or_default()],
+        StageOutput::Results => {
+            let result = output.result.unwrap_or_default();
+            if result.len() <= results::INLINE_LIMIT {
+                return Ok(Committed::Inline(result));
+            }
+            vec![result]
+        }
         StageOutput::Shuffle { buckets } => {
             let mut written = output.buckets;
             written.resize_with(buckets as usize, Vec::new);
             partition::encode(written.into_iter().map(Bytes::from).collect())
         }
     };
-    Ok(store.put_if_absent_parts(&key, parts)?)
+    Ok(match store.put_if_absent_parts(&key, parts)? {
+        true => Committed::Written { key },
+        false => Committed::Earlier,
+    })
 }

@@ -39,6 +39,11 @@ pub fn result_object(job_id: &str, stage: u32, partition: u32) -> String {
     format!("jobs/{job_id}/s{stage}/r{partition}")
 }
 
+/// Store key of a results stage's index (see `results.rs`).
+pub fn results_index(job_id: &str, stage: u32) -> String {
+    format!("jobs/{job_id}/s{stage}/results")
+}
+
 /// Store prefix of everything a job wrote.
 pub fn job_prefix(job_id: &str) -> String {
     format!("jobs/{job_id}")

@@ -31,7 +31,9 @@ mod driver;
 mod error;
 mod keys;
 mod reply;
+mod results;
 mod status;
+mod sweep;
 mod worker;
 
 pub use control::Control;

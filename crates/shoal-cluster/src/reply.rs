@@ -9,17 +9,23 @@ use crate::ClusterError;
 pub struct Entry {
     /// Stream entry id, e.g. `1700000000000-0`.
     pub id: String,
-    /// Field/value pairs in order.
-    pub fields: Vec<(String, String)>,
+    /// Field/value pairs in order; values are binary-safe (a task's
+    /// inline result travels as one).
+    pub fields: Vec<(String, Vec<u8>)>,
 }
 
 impl Entry {
-    /// The value of `field`.
-    pub fn get(&self, field: &str) -> Option<&str> {
+    /// The raw bytes of `field`.
+    pub fn bytes(&self, field: &str) -> Option<&[u8]> {
         self.fields
             .iter()
             .find(|(k, _)| k == field)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The value of `field` as text; `None` when absent or not UTF-8.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        std::str::from_utf8(self.bytes(field)?).ok()
     }
 
     /// The value of `field` parsed as a number.
@@ -35,6 +41,13 @@ fn text(value: &Value) -> Option<String> {
         Value::VerbatimString { text, .. } => Some(text.clone()),
         Value::Int(i) => Some(i.to_string()),
         _ => None,
+    }
+}
+
+fn binary(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes.clone()),
+        other => text(other).map(String::into_bytes),
     }
 }
 
@@ -75,7 +88,16 @@ pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, Clu
     };
     let mut entries = Vec::new();
     for stream in streams {
-        for entry in items(stream) {
+        entries.extend(range_entries(op, stream)?);
+    }
+    Ok(entries)
+}
+
+/// The entries of an XRANGE reply (also one stream's part of an XREAD).
+pub fn range_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, ClusterError> {
+    items(reply)
+        .into_iter()
+        .map(|entry| {
             let parts = items(entry);
             let id = parts
                 .first()
@@ -85,12 +107,11 @@ pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, Clu
             let raw = parts.get(1).map(|v| items(v)).unwrap_or_default();
             let fields = raw
                 .chunks(2)
-                .filter_map(|kv| Some((text(kv.first()?)?, text(kv.get(1)?)?)))
+                .filter_map(|kv| Some((text(kv.first()?)?, binary(kv.get(1)?)?)))
                 .collect();
-            entries.push(Entry { id, fields });
-        }
-    }
-    Ok(entries)
+            Ok(Entry { id, fields })
+        })
+        .collect()
 }
 
 /// `XPENDING key group` summary: consumer names with pending counts.
@@ -143,8 +164,24 @@ mod tests {
             assert_eq!(got[0].id, "1-0");
             assert_eq!(got[0].get("j"), Some("job-1"));
             assert_eq!(got[0].num::<u32>("p"), Some(7));
+            assert_eq!(got[0].bytes("j"), Some(&b"job-1"[..]));
         }
         assert!(stream_entries("XREAD", &Value::Nil).unwrap().is_empty());
+    }
+
+    #[test]
+    fn keeps_binary_values_intact() {
+        let blob = vec![0u8, 0xff, 0xfe, b'\n'];
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk("k"),
+            Value::Array(vec![Value::Array(vec![
+                bulk("2-0"),
+                Value::Array(vec![bulk("r"), Value::BulkString(blob.clone())]),
+            ])]),
+        ])]);
+        let got = stream_entries("XREAD", &reply).unwrap();
+        assert_eq!(got[0].bytes("r"), Some(blob.as_slice()));
+        assert_eq!(got[0].get("r"), None, "not UTF-8, so not text");
     }
 
     #[test]

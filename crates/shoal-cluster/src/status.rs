@@ -134,6 +134,13 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
         if info.is_empty() {
             continue;
         }
+        let mut info = info;
+        if info.get("state").map(String::as_str) == Some("running")
+            && abandon_if_driver_gone(&mut control, &id)?
+        {
+            info.insert("state".into(), ABANDONED.into());
+            info.insert("error".into(), DRIVER_GONE.into());
+        }
         let get = |k: &str| info.get(k).cloned().unwrap_or_default();
         status.jobs.push(JobStatus {
             job: get("job"),
@@ -150,6 +157,45 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
         });
     }
     Ok(status)
+}
+
+/// State of a job whose driver stopped renewing its liveness key.
+pub(crate) const ABANDONED: &str = "abandoned";
+const DRIVER_GONE: &str = "its driver stopped (liveness key expired)";
+
+/// A job still marked running whose driver is gone (killed, cut off) is
+/// marked abandoned, so status stops showing it as running; workers
+/// already skip its tasks. Returns whether it was.
+fn abandon_if_driver_gone(control: &mut Control, id: &str) -> Result<bool, ClusterError> {
+    let alive: bool = control.run("EXISTS job alive", Duration::ZERO, |c| {
+        redis::cmd("EXISTS").arg(keys::job_alive(id)).query(c)
+    })?;
+    if alive {
+        return Ok(false);
+    }
+    control.run("abandon job", Duration::ZERO, |c| {
+        redis::pipe()
+            .cmd("HSET")
+            .arg(keys::job(id))
+            .arg("state")
+            .arg(ABANDONED)
+            .arg("error")
+            .arg(DRIVER_GONE)
+            .ignore()
+            .cmd("HDEL")
+            .arg(keys::job(id))
+            .arg("spec")
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(keys::job(id))
+            .arg(86_400)
+            .ignore()
+            .cmd("DEL")
+            .arg(keys::job_events(id))
+            .ignore()
+            .query::<()>(c)
+    })?;
+    Ok(true)
 }
 
 /// Marks a running job cancelled; its driver stops within a second and

@@ -73,6 +73,15 @@ pub enum CoordError {
         /// What is wrong with it.
         reason: String,
     },
+    /// No Sentinel of a `redis+sentinel://` URL monitors a primary of
+    /// the given name.
+    #[error("no Sentinel of {url} knows a primary named {primary:?}")]
+    UnknownPrimary {
+        /// The URL, password redacted.
+        url: String,
+        /// The primary's name from the URL.
+        primary: String,
+    },
     /// `rediss://` was requested but this build has no TLS support.
     #[error("cannot open {url}: this build of shoal-coord has no TLS support (enable the `tls` feature)")]
     TlsUnsupported {

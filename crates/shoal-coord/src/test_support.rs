@@ -1,7 +1,9 @@
-//! Test fixtures (feature `test-support`): a throwaway `redis-server`.
+//! Test fixtures (feature `test-support`): throwaway `redis-server`s.
 //!
 //! [`RedisServer::start`] launches `redis-server` on a free loopback port
-//! and waits until it answers PING; dropping the handle kills it. Tests
+//! and waits until it answers PING; dropping the handle kills it.
+//! [`RedisServer::start_replica_of`] and [`SentinelGroup`] build a
+//! replicated setup watched by real Sentinels, for failover tests. Tests
 //! that need Redis must use this and *fail* when the binary is missing —
 //! never skip — so a machine without Redis cannot pass the suite by
 //! accident. `scripts/test.sh` installs it with apt-get.
@@ -21,6 +23,10 @@ pub struct RedisServer {
     port: u16,
     /// Data directory when durable (AOF with fsync on every write).
     dir: Option<PathBuf>,
+    /// Extra server arguments (e.g. `--replicaof`), kept for restarts.
+    extra: Vec<String>,
+    /// A config file to load first (Sentinels need one they can rewrite).
+    config: Option<PathBuf>,
 }
 
 impl RedisServer {
@@ -30,7 +36,17 @@ impl RedisServer {
     /// When `redis-server` is missing or does not come up — a test fixture
     /// must fail loudly, not skip.
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(None, Vec::new())
+    }
+
+    /// Starts an in-memory replica of `primary`.
+    pub fn start_replica_of(primary: &RedisServer) -> Self {
+        let of = vec![
+            "--replicaof".to_string(),
+            "127.0.0.1".to_string(),
+            primary.port.to_string(),
+        ];
+        Self::launch(None, of)
     }
 
     /// Starts a server that persists every acknowledged write (AOF,
@@ -44,18 +60,29 @@ impl RedisServer {
         ));
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Self::launch(Some(dir))
+        Self::launch(Some(dir), Vec::new())
     }
 
-    fn launch(dir: Option<PathBuf>) -> Self {
+    fn launch(dir: Option<PathBuf>, extra: Vec<String>) -> Self {
+        Self::launch_inner(dir, extra, None)
+    }
+
+    fn launch_with_config(config: &std::path::Path, extra: Vec<String>) -> Self {
+        Self::launch_inner(None, extra, Some(config.to_path_buf()))
+    }
+
+    fn launch_inner(dir: Option<PathBuf>, extra: Vec<String>, config: Option<PathBuf>) -> Self {
         let mut last_err = String::new();
         for _ in 0..20 {
             let port = free_port();
-            let child = spawn(port, dir.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+            let child = spawn(port, dir.as_ref(), &extra, config.as_ref())
+                .unwrap_or_else(|e| panic!("{e}"));
             let mut server = RedisServer {
                 child,
                 port,
                 dir: None,
+                extra: extra.clone(),
+                config: config.clone(),
             };
             // On failure, most likely someone grabbed the port: try another.
             match server.wait_ready() {
@@ -96,7 +123,13 @@ impl RedisServer {
         self.kill();
         let deadline = Instant::now() + STARTUP_DEADLINE;
         loop {
-            let child = spawn(self.port, self.dir.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+            let child = spawn(
+                self.port,
+                self.dir.as_ref(),
+                &self.extra,
+                self.config.as_ref(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
             self.child = child;
             match self.wait_ready() {
                 Ok(()) => return,
@@ -149,17 +182,37 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"))
 }
 
-fn spawn(port: u16, dir: Option<&PathBuf>) -> Result<Child, String> {
+/// Starts `redis-server [CONFIG] --port PORT ...`; a config file, when
+/// given, must come first on the command line.
+fn spawn(
+    port: u16,
+    dir: Option<&PathBuf>,
+    extra: &[String],
+    config: Option<&PathBuf>,
+) -> Result<Child, String> {
     let mut cmd = Command::new("redis-server");
-    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args([
-            "--save",
-            "",
-            "--protected-mode",
-            "no",
-            "--loglevel",
-            "warning",
-        ]);
+    if let Some(config) = config {
+        cmd.arg(config);
+    }
+    cmd.args(["--port", &port.to_string()]);
+    server_args(&mut cmd, dir, extra);
+    cmd.spawn().map_err(|e| {
+        format!(
+            "cannot run redis-server ({e}); the Redis tests need it: run scripts/test.sh, \
+             which installs it (apt-get install -y redis-server)"
+        )
+    })
+}
+
+fn server_args(cmd: &mut Command, dir: Option<&PathBuf>, extra: &[String]) {
+    cmd.args(["--bind", "127.0.0.1"]).args([
+        "--save",
+        "",
+        "--protected-mode",
+        "no",
+        "--loglevel",
+        "warning",
+    ]);
     match dir {
         Some(dir) => {
             cmd.arg("--dir").arg(dir);
@@ -169,15 +222,130 @@ fn spawn(port: u16, dir: Option<&PathBuf>) -> Result<Child, String> {
             cmd.args(["--appendonly", "no"]);
         }
     }
+    cmd.args(extra);
     cmd.stdout(Stdio::null())
         .stderr(Stdio::null())
         .stdin(Stdio::null());
-    cmd.spawn().map_err(|e| {
-        format!(
-            "cannot run redis-server ({e}); the Redis tests need it: run scripts/test.sh, \
-             which installs it (apt-get install -y redis-server)"
-        )
-    })
+}
+
+/// Redis Sentinels on free loopback ports watching one primary, killed
+/// (and their config directory removed) on drop.
+pub struct SentinelGroup {
+    sentinels: Vec<RedisServer>,
+    name: String,
+    dir: PathBuf,
+}
+
+impl SentinelGroup {
+    /// Starts `count` Sentinels monitoring `primary` as `name`, with a
+    /// quorum of a majority and fast failure detection (1 s), and waits
+    /// until every one knows `replicas` replicas and all other Sentinels,
+    /// so that a failover can be voted on.
+    ///
+    /// # Panics
+    /// When a Sentinel does not start or the group does not form in time.
+    pub fn start(primary: &RedisServer, name: &str, count: usize, replicas: usize) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "shoal-sentinel-{}-{}",
+            std::process::id(),
+            crate::OwnerId::next().hex()
+        ));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let quorum = count / 2 + 1;
+        let sentinels = (0..count)
+            .map(|i| {
+                let conf = dir.join(format!("sentinel-{i}.conf"));
+                let text = format!(
+                    "sentinel monitor {name} 127.0.0.1 {port} {quorum}\n\
+                     sentinel down-after-milliseconds {name} 1000\n\
+                     sentinel failover-timeout {name} 5000\n",
+                    port = primary.port
+                );
+                std::fs::write(&conf, text)
+                    .unwrap_or_else(|e| panic!("cannot write {}: {e}", conf.display()));
+                let extra = vec!["--sentinel".to_string(), "--dir".to_string()]
+                    .into_iter()
+                    .chain([dir.display().to_string()])
+                    .collect();
+                // The config file must come first on a sentinel's command line.
+                RedisServer::launch_with_config(&conf, extra)
+            })
+            .collect();
+        let group = SentinelGroup {
+            sentinels,
+            name: name.to_string(),
+            dir,
+        };
+        group.wait_formed(count - 1, replicas);
+        group
+    }
+
+    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,.../NAME`.
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        format!("redis+sentinel://{}/{}", nodes.join(","), self.name)
+    }
+
+    /// The port of the primary the first Sentinel names now.
+    pub fn primary_port(&self) -> u16 {
+        let fields = self.ask(0, &["get-master-addr-by-name"]);
+        fields
+            .get(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no primary named {}: {fields:?}", self.name))
+    }
+
+    fn wait_formed(&self, others: usize, replicas: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let formed = (0..self.sentinels.len()).all(|i| {
+                let info = self.ask(i, &["master"]);
+                let field = |key: &str| -> usize {
+                    info.iter()
+                        .position(|f| f == key)
+                        .and_then(|at| info.get(at + 1))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
+                };
+                field("num-other-sentinels") >= others && field("num-slaves") >= replicas
+            });
+            if formed {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Sentinels did not see {others} peers and {replicas} replicas within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `SENTINEL <args> NAME` on Sentinel `i`, as a flat list of strings.
+    fn ask(&self, i: usize, args: &[&str]) -> Vec<String> {
+        let url = format!("redis://127.0.0.1:{}", self.sentinels[i].port);
+        let mut conn = redis::Client::open(url)
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .unwrap_or_else(|e| panic!("cannot reach Sentinel {i}: {e}"));
+        redis::cmd("SENTINEL")
+            .arg(args)
+            .arg(&self.name)
+            .query::<Vec<String>>(&mut conn)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SentinelGroup {
+    fn drop(&mut self) {
+        for sentinel in &mut self.sentinels {
+            sentinel.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn ping(port: u16) -> bool {

@@ -3,7 +3,12 @@
 //! Accepted forms:
 //! - `embedded://` — in-process state, the default for one machine;
 //! - `redis://[user[:password]@]host[:port][/db]` — a Redis server;
-//! - `rediss://...` — the same over TLS (needs the `tls` feature).
+//! - `rediss://...` — the same over TLS (needs the `tls` feature);
+//! - `redis+sentinel://[user[:password]@]host:port[,host:port...]/primary[/db]`
+//!   — a replicated Redis whose current primary the listed Sentinels name
+//!   (high availability: after a failover, reconnecting finds the new one).
+//!   Credentials and database apply to the primary; Sentinel port
+//!   defaults to 26379.
 //!
 //! Passwords never leave this module in clear text: `Display` and `Debug`
 //! render them as `***`, and every error built from a URL uses the redacted
@@ -23,7 +28,18 @@ pub enum CoordUrl {
     Redis(RedisTarget),
 }
 
-/// A parsed `redis://` or `rediss://` address with credentials.
+/// The Sentinels watching a replicated Redis, and the name they know its
+/// primary by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelSet {
+    /// Sentinel addresses (host, port), asked in order.
+    pub nodes: Vec<(String, u16)>,
+    /// The monitored primary's name (`sentinel monitor NAME ...`).
+    pub primary: String,
+}
+
+/// A parsed `redis://`, `rediss://` or `redis+sentinel://` address with
+/// credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisTarget {
     /// Connect with TLS (`rediss://`).
@@ -38,6 +54,10 @@ pub struct RedisTarget {
     pub username: Option<String>,
     /// Password; never displayed.
     password: Option<String>,
+    /// For `redis+sentinel://`: who names the primary. `host`/`port` are
+    /// then the first Sentinel's until [`RedisTarget::at_primary`] gives
+    /// the primary's address.
+    pub sentinels: Option<SentinelSet>,
 }
 
 impl RedisTarget {
@@ -50,7 +70,66 @@ impl RedisTarget {
             db: 0,
             username: None,
             password: None,
+            sentinels: None,
         }
+    }
+
+    /// This target pointed at a primary found at `host:port` (same
+    /// credentials and database, no Sentinels).
+    pub fn at_primary(&self, host: impl Into<String>, port: u16) -> Self {
+        RedisTarget {
+            host: host.into(),
+            port,
+            sentinels: None,
+            ..self.clone()
+        }
+    }
+
+    /// Parses `redis+sentinel://[creds@]h1:p1,h2:p2/primary[/db]`. The
+    /// authority holds a host list, which URL parsers reject, so each part
+    /// is checked here and the rest by the plain `redis://` parser.
+    fn parse_sentinel(raw: &str) -> Result<Self> {
+        let bad = |reason: &str| CoordError::InvalidUrl {
+            url: redact_raw(raw),
+            reason: reason.to_owned(),
+        };
+        let rest = &raw["redis+sentinel://".len()..];
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (userinfo, hosts) = match authority.rsplit_once('@') {
+            Some((userinfo, hosts)) => (Some(userinfo), hosts),
+            None => (None, authority),
+        };
+        let nodes = hosts
+            .split(',')
+            .map(|node| {
+                let parsed = url::Url::parse(&format!("redis://{node}"))
+                    .ok()
+                    .filter(|u| u.path() == "/" || u.path().is_empty())
+                    .filter(|u| u.host_str().is_some_and(|h| !h.is_empty()))
+                    .ok_or_else(|| bad(&format!("bad Sentinel address {node:?}")))?;
+                let host = match parsed.host() {
+                    Some(url::Host::Ipv6(ip)) => ip.to_string(),
+                    _ => parsed.host_str().unwrap_or_default().to_owned(),
+                };
+                Ok((host, parsed.port().unwrap_or(26379)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (primary, db) = path.split_once('/').unwrap_or((path, ""));
+        if primary.is_empty() {
+            return Err(bad(
+                "name the primary: redis+sentinel://host:26379/PRIMARY[/db]",
+            ));
+        }
+        let creds = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+        let plain = format!("redis://{creds}sentinel.invalid/{db}");
+        let parsed = url::Url::parse(&plain).map_err(|e| bad(&e.to_string()))?;
+        let mut target = RedisTarget::parse(raw, &parsed)?;
+        (target.host, target.port) = nodes[0].clone();
+        target.sentinels = Some(SentinelSet {
+            nodes,
+            primary: primary.to_owned(),
+        });
+        Ok(target)
     }
 
     /// The password, for handing to the client library only.
@@ -107,13 +186,18 @@ impl RedisTarget {
             db,
             username,
             password,
+            sentinels: None,
         })
     }
 }
 
 impl fmt::Display for RedisTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "rediss" } else { "redis" };
+        let scheme = match (&self.sentinels, self.tls) {
+            (Some(_), _) => "redis+sentinel",
+            (None, true) => "rediss",
+            (None, false) => "redis",
+        };
         write!(f, "{scheme}://")?;
         match (&self.username, &self.password) {
             (Some(u), Some(_)) => write!(f, "{u}:***@")?,
@@ -121,12 +205,26 @@ impl fmt::Display for RedisTarget {
             (None, Some(_)) => write!(f, ":***@")?,
             (None, None) => {}
         }
-        if self.host.contains(':') {
-            write!(f, "[{}]", self.host)?;
-        } else {
-            f.write_str(&self.host)?;
+        let host = |f: &mut fmt::Formatter<'_>, host: &str, port: u16| {
+            if host.contains(':') {
+                write!(f, "[{host}]:{port}")
+            } else {
+                write!(f, "{host}:{port}")
+            }
+        };
+        match &self.sentinels {
+            None => host(f, &self.host, self.port)?,
+            Some(set) => {
+                for (i, (h, p)) in set.nodes.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    host(f, h, *p)?;
+                }
+                write!(f, "/{}", set.primary)?;
+            }
         }
-        write!(f, ":{}/{}", self.port, self.db)
+        write!(f, "/{}", self.db)
     }
 }
 
@@ -148,6 +246,9 @@ impl CoordUrl {
         if trimmed.is_empty() {
             return Err(bad("empty; expected embedded:// or redis://host:port"));
         }
+        if trimmed.starts_with("redis+sentinel://") {
+            return RedisTarget::parse_sentinel(trimmed).map(CoordUrl::Redis);
+        }
         let parsed = url::Url::parse(trimmed).map_err(|e| bad(&e.to_string()))?;
         match parsed.scheme() {
             "embedded" => {
@@ -160,7 +261,7 @@ impl CoordUrl {
             }
             "redis" | "rediss" => RedisTarget::parse(trimmed, &parsed).map(CoordUrl::Redis),
             _ => Err(bad(
-                "unknown scheme; expected embedded://, redis:// or rediss://",
+                "unknown scheme; expected embedded://, redis://, rediss:// or redis+sentinel://",
             )),
         }
     }
@@ -234,6 +335,46 @@ mod tests {
         assert_eq!(t.port, 6379);
         assert_eq!(t.username.as_deref(), Some("app"));
         assert_eq!(t.password(), Some("s@cret"));
+    }
+
+    #[test]
+    fn parses_sentinel_urls() {
+        let url = "redis+sentinel://app:pw@10.0.0.1,10.0.0.2:26380,[::1]:5/shoal/2";
+        let CoordUrl::Redis(t) = CoordUrl::parse(url).unwrap() else {
+            panic!("not redis")
+        };
+        let set = t.sentinels.clone().expect("sentinels");
+        assert_eq!(set.primary, "shoal");
+        assert_eq!(
+            set.nodes,
+            vec![
+                ("10.0.0.1".to_string(), 26379),
+                ("10.0.0.2".to_string(), 26380),
+                ("::1".to_string(), 5),
+            ]
+        );
+        assert_eq!(
+            (t.db, t.username.as_deref(), t.password()),
+            (2, Some("app"), Some("pw"))
+        );
+        assert_eq!(
+            t.to_string(),
+            "redis+sentinel://app:***@10.0.0.1:26379,10.0.0.2:26380,[::1]:5/shoal/2"
+        );
+        let primary = t.at_primary("10.0.0.9", 6380);
+        assert_eq!(primary.to_string(), "redis://app:***@10.0.0.9:6380/2");
+        for bad in [
+            "redis+sentinel://h:1",
+            "redis+sentinel://h:1/",
+            "redis+sentinel:///shoal",
+            "redis+sentinel://h:1,/shoal",
+            "redis+sentinel://h:x/shoal",
+            "redis+sentinel://:secret@h:1/shoal/notadb",
+        ] {
+            let err = CoordUrl::parse(bad).expect_err(bad).to_string();
+            assert!(err.starts_with("invalid coordination URL"), "{bad}: {err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
     }
 
     #[test]

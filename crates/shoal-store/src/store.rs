@@ -382,6 +382,14 @@ impl Store {
         Ok(found)
     }
 
+    /// Deletes the object at `key`; a missing object is not an error.
+    pub fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match block_on(self.inner.delete(&Path::from(key))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.backend("delete", key, e)),
+        }
+    }
+
     /// Deletes every object below `prefix`; missing objects are not an error.
     pub fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
         for object in self.list(prefix)? {

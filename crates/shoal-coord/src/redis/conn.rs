@@ -35,8 +35,16 @@ impl Default for ConnectOptions {
 
 /// The client library's view of `target`, speaking RESP3 (needed for
 /// pub/sub pushes on a shared connection). Fails for `rediss://` when the
-/// crate was built without the `tls` feature.
+/// crate was built without the `tls` feature, and for a Sentinel target
+/// (see [`crate::redis::sentinel::resolve_primary`]).
 pub fn connection_info(target: &RedisTarget) -> Result<redis::ConnectionInfo> {
+    if target.sentinels.is_some() {
+        // A Sentinel is not the server: resolve_primary must come first.
+        return Err(CoordError::InvalidUrl {
+            url: target.redacted(),
+            reason: "ask the Sentinels for the primary before connecting".into(),
+        });
+    }
     let addr = if target.tls {
         if !cfg!(feature = "tls") {
             return Err(CoordError::TlsUnsupported {

@@ -23,6 +23,7 @@
 pub mod conn;
 mod ops;
 mod scripts;
+pub mod sentinel;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 mod wake;
@@ -61,6 +62,14 @@ impl RedisBackend {
             response_timeout: config.op_timeout,
             ..ConnectOptions::default()
         };
+        // Sentinel lookups are a few blocking round trips, once per connect.
+        let to_resolve = target.clone();
+        let timeout = config.connect_timeout;
+        let target =
+            &tokio::task::spawn_blocking(move || sentinel::resolve_primary(&to_resolve, timeout))
+                .await
+                // Only a panic ends the lookup early: pass it on as a sync call would.
+                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))?;
         let mut conn = conn::connect(target, &options, Some(wake.push_sender())).await?;
         let client_id = OwnerId::next().hex();
         let channel = format!("shoal:wake:{client_id}");

@@ -11,13 +11,15 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use shoal_core::{
-    Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, TaskError, TaskErrorKind,
-};
+use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput};
 use shoal_store::Store;
 
+mod events;
+mod upkeep;
+
 use crate::control::Control;
-use crate::reply::{pending_consumers, pending_ids, stream_entries, Entry};
+use crate::reply::{stream_entries, Entry};
+use crate::results::{self, ResultSlot};
 use crate::{keys, ClusterError};
 
 /// How the driver runs jobs on the cluster.
@@ -109,6 +111,8 @@ struct StageTracker {
     durations_ms: Vec<u64>,
     /// Task-stream entry ids we issued, to find ours among a dead worker's.
     entries: HashMap<String, u32>,
+    /// Where each partition's result is (results stages only).
+    results: Vec<Option<ResultSlot>>,
 }
 
 impl StageTracker {
@@ -123,6 +127,7 @@ impl StageTracker {
             speculated: vec![false; n],
             durations_ms: Vec::new(),
             entries: HashMap::new(),
+            results: vec![None; n],
         }
     }
 }
@@ -136,6 +141,8 @@ struct Drive<'a> {
     events_from: String,
     run_id: String,
     last_upkeep: Instant,
+    /// Result locations of the last finished results stage.
+    last_results: Vec<ResultSlot>,
 }
 
 impl Executor for ClusterExecutor {
@@ -155,6 +162,7 @@ impl Executor for ClusterExecutor {
             events_from: "0-0".into(),
             run_id: String::new(),
             last_upkeep: Instant::now(),
+            last_results: Vec::new(),
         };
         let outcome = drive.start().and_then(|()| drive.stages(&store));
         let (state, error) = match &outcome {
@@ -223,6 +231,13 @@ impl Drive<'_> {
                 .arg(now_ms())
                 .arg(id)
                 .ignore()
+                // Workers report with NOMKSTREAM, so the stream must exist.
+                .cmd("XADD")
+                .arg(keys::job_events(id))
+                .arg("*")
+                .arg("k")
+                .arg("start")
+                .ignore()
                 .query::<()>(c)
         })
     }
@@ -265,7 +280,7 @@ impl Drive<'_> {
                 name: stage.name(),
                 tasks: stage.partitions(),
             });
-            self.run_stage(index as u32).map_err(|e| match e {
+            self.run_stage(index as u32, store).map_err(|e| match e {
                 Failure::Job(err) => err,
                 Failure::Cluster(err) => executor_error(err),
             })?;
@@ -276,16 +291,15 @@ impl Drive<'_> {
             });
         }
         let last = plan.stages().len() as u32 - 1;
-        let results = (0..plan.stages()[last as usize].partitions())
-            .map(|p| store.get(&keys::result_object(&self.run.id, last, p)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let slots = std::mem::take(&mut self.last_results);
+        let results = results::resolve(store, &self.run.id, last, slots)?;
         Ok(JobOutput {
             job_id: self.run.id.clone(),
             results,
         })
     }
 
-    fn run_stage(&mut self, stage: u32) -> Result<(), Failure> {
+    fn run_stage(&mut self, stage: u32, store: &Store) -> Result<(), Failure> {
         let partitions = self.run.plan.stages()[stage as usize].partitions();
         let mut tracker = StageTracker::new(partitions);
         self.set_stage_progress(stage, &tracker)?;
@@ -302,6 +316,34 @@ impl Drive<'_> {
             }
         }
         self.set_stage_progress(stage, &tracker)?;
+        self.keep_results(stage, tracker, store)?;
+        Ok(())
+    }
+
+    /// Keeps a finished results stage's result locations for the job's
+    /// output, and writes its results index when a later stage reads it.
+    fn keep_results(
+        &mut self,
+        stage: u32,
+        tracker: StageTracker,
+        store: &Store,
+    ) -> Result<(), ClusterError> {
+        let stages = self.run.plan.stages();
+        if !matches!(stages[stage as usize].output(), StageOutput::Results) {
+            return Ok(());
+        }
+        let slots: Vec<ResultSlot> = tracker
+            .results
+            .into_iter()
+            .map(|slot| slot.unwrap_or(ResultSlot::Stored))
+            .collect();
+        let read_later = stages[stage as usize + 1..]
+            .iter()
+            .any(|later| later.inputs().iter().any(|from| from.0 == stage));
+        if read_later {
+            results::write_index(store, &self.run.id, stage, &slots)?;
+        }
+        self.last_results = slots;
         Ok(())
     }
 
@@ -372,274 +414,6 @@ impl Drive<'_> {
             tracker.attempt[p as usize] += 1;
         }
         self.submit(stage, partitions, tracker)
-    }
-
-    fn handle_event(
-        &mut self,
-        stage: u32,
-        event: &Entry,
-        tracker: &mut StageTracker,
-    ) -> Result<(), Failure> {
-        let (Some(s), Some(p), Some(a)) = (
-            event.num::<u32>("s"),
-            event.num::<u32>("p"),
-            event.num::<u32>("a"),
-        ) else {
-            return Ok(());
-        };
-        if s != stage || p as usize >= tracker.done.len() || tracker.done[p as usize] {
-            return Ok(());
-        }
-        match event.get("k") {
-            Some("done") => {
-                tracker.done[p as usize] = true;
-                tracker.remaining -= 1;
-                tracker.durations_ms.push(event.num("ms").unwrap_or(0));
-                let (rows, bytes) = (
-                    event.num("rows").unwrap_or(0),
-                    event.num("bytes").unwrap_or(0),
-                );
-                if rows > 0 || bytes > 0 {
-                    self.progress
-                        .event(&ProgressEvent::Processed { stage, rows, bytes });
-                }
-                self.progress.event(&ProgressEvent::TaskFinished {
-                    stage,
-                    partition: p,
-                    attempt: a,
-                });
-                Ok(())
-            }
-            Some("fail") => self.handle_failure(stage, p, a, event, tracker),
-            _ => Ok(()),
-        }
-    }
-
-    fn handle_failure(
-        &mut self,
-        stage: u32,
-        p: u32,
-        attempt: u32,
-        event: &Entry,
-        tracker: &mut StageTracker,
-    ) -> Result<(), Failure> {
-        let message = event.get("e").unwrap_or("unknown error").to_string();
-        let kind = match event.get("kind") {
-            Some("input") => TaskErrorKind::Input,
-            Some("fatal") => TaskErrorKind::Fatal,
-            _ => TaskErrorKind::Retryable,
-        };
-        let worker = event.get("w").unwrap_or("?");
-        tracker.failures[p as usize]
-            .push(format!("attempt {} on {worker}: {message}", attempt + 1));
-        let error = TaskError::new(message.clone()).with_kind_of(kind);
-        let failures = tracker.failures[p as usize].len() as u32;
-        let will_retry = kind == TaskErrorKind::Retryable && failures < self.config.max_attempts;
-        self.progress.event(&ProgressEvent::TaskFailed {
-            stage,
-            partition: p,
-            attempt,
-            error: &error,
-            will_retry,
-        });
-        if will_retry {
-            // Only the newest attempt's failure triggers a new one; an older
-            // attempt failing while a newer one runs changes nothing.
-            if attempt == tracker.attempt[p as usize] {
-                self.resubmit(stage, &[p], tracker)?;
-            }
-            return Ok(());
-        }
-        let mut attempts = tracker.failures[p as usize].clone();
-        if kind == TaskErrorKind::Input {
-            attempts = vec![message];
-        }
-        Err(Failure::Job(JobError::TaskFailed {
-            job_id: self.run.id.clone(),
-            stage,
-            stage_name: self.run.plan.stages()[stage as usize].name().to_string(),
-            partition: p,
-            attempts,
-            kind,
-        }))
-    }
-
-    fn set_stage_progress(
-        &mut self,
-        stage: u32,
-        tracker: &StageTracker,
-    ) -> Result<(), ClusterError> {
-        let id = &self.run.id;
-        let name = self.run.plan.stages()[stage as usize].name().to_string();
-        let total = tracker.done.len();
-        let done = total - tracker.remaining as usize;
-        let failures: usize = tracker.failures.iter().map(Vec::len).sum();
-        let ttl = self.config.worker_timeout.as_millis() as u64;
-        self.control.run("job progress", Duration::ZERO, |c| {
-            redis::pipe()
-                .cmd("HSET")
-                .arg(keys::job(id))
-                .arg("stage")
-                .arg(stage)
-                .arg("stage_name")
-                .arg(&name)
-                .arg("done")
-                .arg(done)
-                .arg("total")
-                .arg(total)
-                .arg("failures")
-                .arg(failures)
-                .ignore()
-                .add_command(renew_alive(id, ttl))
-                .ignore()
-                .query::<()>(c)
-        })
-    }
-
-    /// Twice a second: liveness, cancellation, restarts, lost workers, stragglers.
-    fn upkeep(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), Failure> {
-        self.set_stage_progress(stage, tracker)?;
-        let state: Option<String> = self.control.run("job state", Duration::ZERO, |c| {
-            redis::cmd("HGET")
-                .arg(keys::job(&self.run.id))
-                .arg("state")
-                .query(c)
-        })?;
-        if state.as_deref() == Some("cancelled") {
-            return Err(Failure::Job(JobError::Cancelled {
-                job_id: self.run.id.clone(),
-            }));
-        }
-        let run_id = self.control.run_id()?;
-        if run_id != self.run_id || state.is_none() {
-            self.recover_restart(stage, tracker)?;
-            self.run_id = run_id;
-            return Ok(());
-        }
-        self.reclaim_from_lost_workers(stage, tracker)?;
-        if self.config.speculation {
-            self.speculate(stage, tracker)?;
-        }
-        Ok(())
-    }
-
-    /// Redis restarted (and may have lost every key): publish the job
-    /// again and resubmit every unfinished partition. Committed outputs
-    /// live in the store, so finished work is not lost.
-    fn recover_restart(
-        &mut self,
-        stage: u32,
-        tracker: &mut StageTracker,
-    ) -> Result<(), ClusterError> {
-        self.progress.event(&ProgressEvent::TaskFailed {
-            stage,
-            partition: 0,
-            attempt: 0,
-            error: &TaskError::new(format!(
-                "control plane {} restarted; resubmitting unfinished tasks",
-                self.control.server()
-            )),
-            will_retry: true,
-        });
-        self.control.ensure_group()?;
-        self.publish_job()?;
-        self.events_from = "0-0".into();
-        let unfinished: Vec<u32> = (0..tracker.done.len() as u32)
-            .filter(|&p| !tracker.done[p as usize])
-            .collect();
-        self.resubmit(stage, &unfinished, tracker)
-    }
-
-    /// Tasks held by workers whose heartbeat key expired run again elsewhere.
-    fn reclaim_from_lost_workers(
-        &mut self,
-        stage: u32,
-        tracker: &mut StageTracker,
-    ) -> Result<(), ClusterError> {
-        let summary: redis::Value = self.control.run("XPENDING", Duration::ZERO, |c| {
-            redis::cmd("XPENDING")
-                .arg(keys::TASKS)
-                .arg(keys::GROUP)
-                .query(c)
-        })?;
-        for (consumer, _) in pending_consumers(&summary) {
-            let alive: bool = self.control.run("EXISTS worker", Duration::ZERO, |c| {
-                redis::cmd("EXISTS").arg(keys::worker(&consumer)).query(c)
-            })?;
-            if alive {
-                continue;
-            }
-            let pending: redis::Value =
-                self.control.run("XPENDING consumer", Duration::ZERO, |c| {
-                    redis::cmd("XPENDING")
-                        .arg(keys::TASKS)
-                        .arg(keys::GROUP)
-                        .arg("-")
-                        .arg("+")
-                        .arg(10_000)
-                        .arg(&consumer)
-                        .query(c)
-                })?;
-            let mut ours = Vec::new();
-            let mut acked = Vec::new();
-            for id in pending_ids(&pending) {
-                if let Some(&p) = tracker.entries.get(&id) {
-                    acked.push(id);
-                    if !tracker.done[p as usize] && !ours.contains(&p) {
-                        ours.push(p);
-                    }
-                }
-            }
-            if acked.is_empty() {
-                continue;
-            }
-            self.control.run("XACK lost", Duration::ZERO, |c| {
-                redis::cmd("XACK")
-                    .arg(keys::TASKS)
-                    .arg(keys::GROUP)
-                    .arg(&acked)
-                    .query::<()>(c)
-            })?;
-            for p in &ours {
-                self.progress.event(&ProgressEvent::TaskFailed {
-                    stage,
-                    partition: *p,
-                    attempt: tracker.attempt[*p as usize],
-                    error: &TaskError::new(format!("worker {consumer} stopped heartbeating")),
-                    will_retry: true,
-                });
-            }
-            self.resubmit(stage, &ours, tracker)?;
-        }
-        Ok(())
-    }
-
-    /// Once most of a stage is done, a task outstanding far longer than
-    /// the median gets one more attempt; the first commit wins.
-    fn speculate(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
-        let total = tracker.done.len();
-        if total < 2 || (tracker.remaining as usize) * 4 > total {
-            return Ok(());
-        }
-        let mut durations = tracker.durations_ms.clone();
-        durations.sort_unstable();
-        let median = Duration::from_millis(durations[durations.len() / 2]);
-        let threshold = (median * 4).max(Duration::from_secs(2));
-        let stragglers: Vec<u32> = (0..total as u32)
-            .filter(|&p| {
-                let i = p as usize;
-                !tracker.done[i]
-                    && !tracker.speculated[i]
-                    && tracker.submitted_at[i].elapsed() > threshold
-            })
-            .collect();
-        for &p in &stragglers {
-            tracker.speculated[p as usize] = true;
-        }
-        if stragglers.is_empty() {
-            return Ok(());
-        }
-        self.resubmit(stage, &stragglers, tracker)
     }
 }
 

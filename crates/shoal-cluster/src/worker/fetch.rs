@@ -1,0 +1,157 @@
+//! The fetch loop: claim task entries from the stream for the slots.
+//!
+//! Claims are sized by how long tasks take here ([`Pace`]). Long tasks
+//! are claimed one per free slot, so a busy worker never sits on work an
+//! idle one could run. Tiny tasks are claimed ahead in batches, enough to
+//! keep the slots busy for [`CLAIM_HORIZON`], because one round trip per
+//! task would cost more than the tasks themselves. Claimed entries stay in
+//! this worker's pending list until reported, so if it dies they are
+//! reclaimed like running ones.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::task::Assignment;
+use super::Worker;
+use crate::control::Control;
+use crate::keys;
+use crate::reply::stream_entries;
+
+/// How much work a worker claims ahead of its free slots, in task time.
+const CLAIM_HORIZON: Duration = Duration::from_millis(20);
+/// Most task entries held ahead of the free slots.
+const MAX_AHEAD: u64 = 512;
+
+/// A moving average of how long this worker's tasks take.
+#[derive(Default)]
+pub(super) struct Pace {
+    /// Exponentially weighted mean task time in nanoseconds; 0 = unknown.
+    mean_ns: AtomicU64,
+}
+
+impl Pace {
+    /// Folds one task's wall time into the average.
+    pub(super) fn record(&self, took: Duration) {
+        let took = (took.as_nanos() as u64).max(1);
+        let _ = self
+            .mean_ns
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |mean| {
+                Some(if mean == 0 {
+                    took
+                } else {
+                    // Weight 1/8: follows a change of job within a few dozen tasks.
+                    mean - mean / 8 + took / 8
+                })
+            });
+    }
+
+    /// How many entries to hold beyond one per slot.
+    pub(super) fn claim_ahead(&self, slots: usize) -> usize {
+        let mean = self.mean_ns.load(Ordering::Relaxed);
+        if mean == 0 {
+            return 0;
+        }
+        let ahead = slots as u64 * CLAIM_HORIZON.as_nanos() as u64 / mean;
+        ahead.min(MAX_AHEAD) as usize
+    }
+}
+
+impl Worker {
+    pub(super) fn fetch_loop(
+        &self,
+        control: &mut Control,
+        tasks: Sender<Assignment>,
+        freed: Receiver<()>,
+    ) {
+        while !self.stop.load(Ordering::Relaxed) {
+            let capacity = self.config.slots + self.pace.claim_ahead(self.config.slots);
+            let free = capacity.saturating_sub(self.held.load(Ordering::Relaxed));
+            // Claim when at least a slot's worth is free, or in batches of a
+            // quarter of the horizon, never one entry at a time for tiny tasks.
+            if free == 0 || (free < capacity / 4 && self.held.load(Ordering::Relaxed) > 0) {
+                // Bounded so the stop flag is still seen promptly.
+                let _ = freed.recv_timeout(Duration::from_millis(100));
+                continue;
+            }
+            let reply = control.run("XREADGROUP", Duration::from_millis(500), |c| {
+                redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg(keys::GROUP)
+                    .arg(&self.config.name)
+                    .arg("COUNT")
+                    .arg(free)
+                    .arg("BLOCK")
+                    .arg(500)
+                    .arg("STREAMS")
+                    .arg(keys::TASKS)
+                    .arg(">")
+                    .query::<redis::Value>(c)
+            });
+            let entries = match reply.and_then(|r| stream_entries("XREADGROUP", &r)) {
+                Ok(entries) => entries,
+                Err(err) if err.is_no_group() => {
+                    let _ = control.ensure_group();
+                    continue;
+                }
+                Err(err) => {
+                    eprintln!("shoal worker {}: {err}; retrying", self.config.name);
+                    continue;
+                }
+            };
+            for entry in entries {
+                let assignment = Assignment {
+                    job_id: entry.get("j").unwrap_or_default().to_string(),
+                    stage: entry.num("s").unwrap_or(0),
+                    partition: entry.num("p").unwrap_or(0),
+                    attempt: entry.num("a").unwrap_or(0),
+                    entry_id: entry.id,
+                };
+                self.held.fetch_add(1, Ordering::Relaxed);
+                if tasks.send(assignment).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(tasks: usize, took: Duration, pace: Pace) -> Pace {
+        for _ in 0..tasks {
+            pace.record(took);
+        }
+        pace
+    }
+
+    #[test]
+    fn long_tasks_are_claimed_one_per_slot() {
+        assert_eq!(
+            Pace::default().claim_ahead(4),
+            0,
+            "unknown pace: none ahead"
+        );
+        let pace = after(50, Duration::from_secs(1), Pace::default());
+        assert_eq!(pace.claim_ahead(4), 0);
+    }
+
+    #[test]
+    fn tiny_tasks_are_claimed_ahead_up_to_the_cap() {
+        let pace = after(50, Duration::from_micros(5), Pace::default());
+        assert_eq!(pace.claim_ahead(2), MAX_AHEAD as usize);
+        let pace = after(1, Duration::from_millis(5), Pace::default());
+        // 2 slots × 20 ms horizon / 5 ms per task.
+        assert_eq!(pace.claim_ahead(2), 8);
+    }
+
+    #[test]
+    fn the_average_follows_a_change_of_pace() {
+        let tiny = after(50, Duration::from_micros(5), Pace::default());
+        let pace = after(60, Duration::from_secs(1), tiny);
+        assert_eq!(pace.claim_ahead(2), 0);
+    }
+}

@@ -1,0 +1,199 @@
+//! `shoal worker`: pull tasks from Redis, run them, commit to the store.
+//!
+//! Threads, each with its own Redis connection where it needs one:
+//! - the **fetch loop** (the caller's thread, `fetch.rs`) claims batches of
+//!   task entries with XREADGROUP, sized by how long tasks take here;
+//! - **slots** (`task.rs`) run tasks: rebuild the job's plan from its spec
+//!   (cached), run the attempt, commit its output (small results inline);
+//! - the **reporter** (`report.rs`) batches outcomes: one pipeline of XADD
+//!   reports to the jobs' event streams plus one XACK and XDEL per batch;
+//! - the **heartbeat** renews the worker's registration every second;
+//!   the key expires when heartbeats stop, which is how drivers and
+//!   `shoal status` learn that a worker is gone.
+
+mod fetch;
+mod liveness;
+mod report;
+mod task;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use shoal_core::{install_quiet_panic_hook, Registry};
+use shoal_store::Store;
+
+use crate::control::Control;
+use crate::{keys, ClusterError};
+use fetch::Pace;
+use task::{Assignment, Jobs, Report};
+
+/// How a worker connects and how much it runs at once.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `redis://` URL of the control plane.
+    pub coord_url: String,
+    /// Store URL shared by every node.
+    pub store_url: String,
+    /// Unique worker name (default: host-pid).
+    pub name: String,
+    /// Tasks run at once.
+    pub slots: usize,
+    /// After this long without a heartbeat the worker counts as gone.
+    pub heartbeat_ttl: Duration,
+}
+
+/// A running worker.
+pub struct Worker {
+    config: WorkerConfig,
+    registry: Registry,
+    store: Store,
+    stop: Arc<AtomicBool>,
+    /// Tasks executing right now (reported in heartbeats).
+    running: AtomicUsize,
+    /// Tasks claimed and not yet finished: running or queued for a slot.
+    held: AtomicUsize,
+    pace: Pace,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Worker {
+    /// Validates the configuration and opens the store. Nothing connects yet.
+    pub fn new(config: WorkerConfig, registry: Registry) -> Result<Worker, ClusterError> {
+        crate::control::parse_target(&config.coord_url)?;
+        let store = Store::open(&config.store_url)?;
+        install_quiet_panic_hook();
+        Ok(Worker {
+            config,
+            registry,
+            store,
+            stop: Arc::new(AtomicBool::new(false)),
+            running: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
+            pace: Pace::default(),
+        })
+    }
+
+    /// Setting this flag stops the worker gracefully: no new tasks are
+    /// fetched, in-flight tasks finish and are reported, then it deregisters.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    fn control(&self) -> Result<Control, ClusterError> {
+        Control::open(
+            &self.config.coord_url,
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        )
+    }
+
+    /// Registers, then runs until the stop flag is set. Fails only when the
+    /// control plane cannot be reached at start.
+    pub fn run(&self) -> Result<(), ClusterError> {
+        let mut control = self.control()?;
+        control.run("PING", Duration::ZERO, |c| {
+            redis::cmd("PING").query::<String>(c)
+        })?;
+        control.ensure_group()?;
+        self.heartbeat(&mut control)?;
+        // Unbounded: the fetch loop bounds what it claims (see fetch.rs).
+        let (task_tx, task_rx) = crossbeam_channel::unbounded::<Assignment>();
+        let (report_tx, report_rx) = crossbeam_channel::unbounded::<Report>();
+        // Slots signal here when they finish, so a full worker waits for a
+        // free slot instead of polling.
+        let (freed_tx, freed_rx) = crossbeam_channel::bounded::<()>(self.config.slots);
+        let jobs = Jobs::default();
+        std::thread::scope(|scope| {
+            scope.spawn(|| self.heartbeat_loop());
+            let reporter = scope.spawn(|| self.report_loop(report_rx));
+            let slots: Vec<_> = (0..self.config.slots)
+                .map(|_| {
+                    let (rx, tx, freed) = (task_rx.clone(), report_tx.clone(), freed_tx.clone());
+                    let jobs = &jobs;
+                    scope.spawn(move || self.slot_loop(rx, tx, freed, jobs))
+                })
+                .collect();
+            drop(report_tx);
+            drop(freed_tx);
+            self.fetch_loop(&mut control, task_tx, freed_rx);
+            for slot in slots {
+                let _ = slot.join();
+            }
+            let _ = reporter.join();
+        });
+        self.deregister(&mut control);
+        Ok(())
+    }
+
+    fn heartbeat(&self, control: &mut Control) -> Result<(), ClusterError> {
+        let key = keys::worker(&self.config.name);
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        let ttl = self.config.heartbeat_ttl.as_millis().max(1) as u64;
+        let running = self.running.load(Ordering::Relaxed);
+        control.run("heartbeat", Duration::ZERO, |c| {
+            redis::pipe()
+                .cmd("HSET")
+                .arg(&key)
+                .arg("host")
+                .arg(&host)
+                .arg("slots")
+                .arg(self.config.slots)
+                .arg("running")
+                .arg(running)
+                .arg("pid")
+                .arg(std::process::id())
+                .arg("version")
+                .arg(env!("CARGO_PKG_VERSION"))
+                .arg("beat_ms")
+                .arg(now_ms())
+                .ignore()
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(ttl)
+                .ignore()
+                .cmd("SADD")
+                .arg(keys::WORKERS)
+                .arg(&self.config.name)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    fn heartbeat_loop(&self) {
+        let Ok(mut control) = self.control() else {
+            return;
+        };
+        let period = (self.config.heartbeat_ttl / 5)
+            .clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let mut next = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            if Instant::now() >= next {
+                if let Err(err) = self.heartbeat(&mut control) {
+                    eprintln!("shoal worker {}: heartbeat failed: {err}", self.config.name);
+                }
+                next = Instant::now() + period;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn deregister(&self, control: &mut Control) {
+        let _ = control.run("deregister", Duration::ZERO, |c| {
+            redis::pipe()
+                .cmd("DEL")
+                .arg(keys::worker(&self.config.name))
+                .ignore()
+                .cmd("SREM")
+                .arg(keys::WORKERS)
+                .arg(&self.config.name)
+                .ignore()
+                .query::<()>(c)
+        });
+    }
+}

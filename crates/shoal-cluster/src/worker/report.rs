@@ -1,0 +1,89 @@
+//! The reporter: outcomes of finished tasks go back to Redis in batches.
+//!
+//! One pipeline per batch: an XADD per report to its job's event stream,
+//! then one XACK and one XDEL for every entry of the batch, so the task
+//! stream holds only work still waiting or running.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use super::task::Report;
+use super::Worker;
+use crate::control::Control;
+use crate::{keys, ClusterError};
+
+/// Most reports sent in one pipeline.
+const BATCH: usize = 512;
+/// How long a batch is retried through a Redis outage.
+const OUTAGE_PATIENCE: Duration = Duration::from_secs(60);
+/// The same once the worker is stopping.
+const STOPPING_PATIENCE: Duration = Duration::from_secs(3);
+
+impl Worker {
+    pub(super) fn report_loop(&self, reports: Receiver<Report>) {
+        let Ok(mut control) = self.control() else {
+            return;
+        };
+        while let Ok(first) = reports.recv() {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match reports.try_recv() {
+                    Ok(report) => batch.push(report),
+                    Err(_) => break,
+                }
+            }
+            // Reports should not be lost: keep retrying through outages for
+            // a minute, or a few seconds once the worker is told to stop (an
+            // undelivered report only means the task runs again elsewhere).
+            let started = Instant::now();
+            while let Err(err) = send_reports(&mut control, &batch) {
+                let patience = if self.stop.load(Ordering::Relaxed) {
+                    STOPPING_PATIENCE
+                } else {
+                    OUTAGE_PATIENCE
+                };
+                if started.elapsed() > patience {
+                    eprintln!(
+                        "shoal worker {}: dropping {} reports: {err}",
+                        self.config.name,
+                        batch.len()
+                    );
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+fn send_reports(control: &mut Control, batch: &[Report]) -> Result<(), ClusterError> {
+    control.run("report", Duration::ZERO, |c| {
+        let mut pipe = redis::pipe();
+        for report in batch.iter().filter(|r| !r.fields.is_empty()) {
+            // NOMKSTREAM: a report for a job whose driver has finished (and
+            // deleted the stream) must not create a stream nobody reads.
+            let cmd = pipe
+                .cmd("XADD")
+                .arg(keys::job_events(&report.job_id))
+                .arg("NOMKSTREAM")
+                .arg("*");
+            for (field, value) in &report.fields {
+                cmd.arg(*field).arg(value);
+            }
+            if let Some(result) = &report.result {
+                cmd.arg("r").arg(result.as_ref());
+            }
+            cmd.ignore();
+        }
+        let ids: Vec<&str> = batch.iter().map(|r| r.entry_id.as_str()).collect();
+        pipe.cmd("XACK")
+            .arg(keys::TASKS)
+            .arg(keys::GROUP)
+            .arg(&ids)
+            .ignore();
+        pipe.cmd("XDEL").arg(keys::TASKS).arg(&ids).ignore();
+        pipe.query::<()>(c)
+    })
+}

@@ -147,6 +147,10 @@ fn apply_options<B, K: std::str::FromStr>(
     Ok(builder)
 }
 
+#[cfg_attr(
+    all(feature = "aws", feature = "gcp", feature = "azure", feature = "hdfs"),
+    allow(dead_code)
+)]
 fn not_built(url: &StoreUrl, service: &'static str, feature: &'static str) -> StoreError {
     StoreError::NotBuilt {
         url: url.to_string(),
@@ -386,9 +390,7 @@ mod tests {
                 continue;
             }
             let parsed = StoreUrl::parse(url).unwrap();
-            let err = container_client(&parsed, &StoreOptions::new())
-                .err()
-                .expect("not built");
+            let err = container_client(&parsed, &StoreOptions::new()).expect_err("not built");
             assert!(matches!(err, StoreError::NotBuilt { .. }), "{err}");
             assert!(
                 err.to_string().contains(&format!("--features {feature}")),

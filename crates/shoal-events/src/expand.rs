@@ -104,9 +104,20 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
 fn expand_remote(input: &str) -> Result<Vec<PathBuf>, InputError> {
     let (store, key) = Store::open_container(input)?;
     let root = store.url().to_string();
-    let url_of = |key: &str| PathBuf::from(format!("{root}/{key}"));
-    let no_match = || InputError::NoMatch {
-        pattern: input.to_string(),
+    // The listed objects below `folder` that `keep` accepts, as URLs.
+    let matching = |folder: &str, keep: &dyn Fn(&str) -> bool| {
+        let files: Vec<PathBuf> = store
+            .list(folder)?
+            .into_iter()
+            .filter(|o| keep(&o.key) && !hidden(&o.key[folder.len()..]))
+            .map(|o| PathBuf::from(format!("{root}/{}", o.key)))
+            .collect();
+        match files.is_empty() {
+            true => Err(InputError::NoMatch {
+                pattern: input.to_string(),
+            }),
+            false => Ok(files),
+        }
     };
     if let Some(glob_at) = key.find(['*', '?', '[']) {
         let pattern = glob::Pattern::new(&key).map_err(|e| InputError::BadGlob {
@@ -114,33 +125,14 @@ fn expand_remote(input: &str) -> Result<Vec<PathBuf>, InputError> {
             reason: e.msg.to_string(),
         })?;
         let folder = key[..glob_at].rsplit_once('/').map_or("", |(dir, _)| dir);
-        let files: Vec<PathBuf> = store
-            .list(folder)?
-            .into_iter()
-            .filter(|o| glob_matches(&pattern, &o.key) && !hidden(&o.key[folder.len()..]))
-            .map(|o| url_of(&o.key))
-            .collect();
-        return if files.is_empty() {
-            Err(no_match())
-        } else {
-            Ok(files)
-        };
+        return matching(folder, &|k| glob_matches(&pattern, k));
     }
-    let listed = store.list(&key)?;
-    if !listed.is_empty() {
-        let files: Vec<PathBuf> = listed
-            .into_iter()
-            .filter(|o| !hidden(&o.key[key.len()..]))
-            .map(|o| url_of(&o.key))
-            .collect();
-        return if files.is_empty() {
-            Err(no_match())
-        } else {
-            Ok(files)
-        };
+    match matching(&key, &|_| true) {
+        Err(InputError::NoMatch { .. }) => {}
+        listed => return listed,
     }
     match store.size(&key) {
-        Ok(_) if !key.is_empty() => Ok(vec![url_of(&key)]),
+        Ok(_) if !key.is_empty() => Ok(vec![PathBuf::from(format!("{root}/{key}"))]),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(InputError::NotFound {
             path: input.to_string(),
         }),

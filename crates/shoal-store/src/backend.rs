@@ -94,11 +94,20 @@ fn build(
     tuning: &Tuning,
     url: &StoreUrl,
 ) -> Result<Backend, StoreError> {
+    // Each arm is the client when its feature is built, else an error
+    // naming the feature; `tuning` is unused when no HTTP client is built.
+    let _ = tuning;
     match service {
+        #[cfg(feature = "aws")]
         Service::S3 => s3::build(container, options, tuning, url),
+        #[cfg(feature = "gcp")]
         Service::Gcs => gcs::build(container, options, tuning, url),
+        #[cfg(feature = "azure")]
         Service::Azure => azure::build(container, options, tuning, url),
+        #[cfg(feature = "hdfs")]
         Service::Hdfs => hdfs::build(container, options, url),
+        #[allow(unreachable_patterns)]
+        other => Err(not_built(url, other)),
     }
 }
 
@@ -147,11 +156,18 @@ fn apply_options<B, K: std::str::FromStr>(
     Ok(builder)
 }
 
+/// The error for a service this build leaves out, naming its feature.
 #[cfg_attr(
     all(feature = "aws", feature = "gcp", feature = "azure", feature = "hdfs"),
     allow(dead_code)
 )]
-fn not_built(url: &StoreUrl, service: &'static str, feature: &'static str) -> StoreError {
+fn not_built(url: &StoreUrl, service: Service) -> StoreError {
+    let (service, feature) = match service {
+        Service::S3 => ("S3", "aws"),
+        Service::Gcs => ("Google Cloud Storage", "gcp"),
+        Service::Azure => ("Azure Blob Storage", "azure"),
+        Service::Hdfs => ("HDFS", "hdfs"),
+    };
     StoreError::NotBuilt {
         url: url.to_string(),
         service,
@@ -225,20 +241,6 @@ mod s3 {
     }
 }
 
-#[cfg(not(feature = "aws"))]
-mod s3 {
-    use super::*;
-
-    pub(super) fn build(
-        _: &str,
-        _: &StoreOptions,
-        _: &Tuning,
-        url: &StoreUrl,
-    ) -> Result<Backend, StoreError> {
-        Err(not_built(url, "S3", "aws"))
-    }
-}
-
 #[cfg(feature = "gcp")]
 mod gcs {
     use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -262,20 +264,6 @@ mod gcs {
             "GCS",
         )?;
         Ok(Box::new(builder.build().map_err(|e| build_error(url, e))?))
-    }
-}
-
-#[cfg(not(feature = "gcp"))]
-mod gcs {
-    use super::*;
-
-    pub(super) fn build(
-        _: &str,
-        _: &StoreOptions,
-        _: &Tuning,
-        url: &StoreUrl,
-    ) -> Result<Backend, StoreError> {
-        Err(not_built(url, "Google Cloud Storage", "gcp"))
     }
 }
 
@@ -303,20 +291,6 @@ mod azure {
             "Azure",
         )?;
         Ok(Box::new(builder.build().map_err(|e| build_error(url, e))?))
-    }
-}
-
-#[cfg(not(feature = "azure"))]
-mod azure {
-    use super::*;
-
-    pub(super) fn build(
-        _: &str,
-        _: &StoreOptions,
-        _: &Tuning,
-        url: &StoreUrl,
-    ) -> Result<Backend, StoreError> {
-        Err(not_built(url, "Azure Blob Storage", "azure"))
     }
 }
 
@@ -352,15 +326,6 @@ mod hdfs {
             .build()
             .map_err(|e| build_error(url, e))?;
         Ok(Box::new(store))
-    }
-}
-
-#[cfg(not(feature = "hdfs"))]
-mod hdfs {
-    use super::*;
-
-    pub(super) fn build(_: &str, _: &StoreOptions, url: &StoreUrl) -> Result<Backend, StoreError> {
-        Err(not_built(url, "HDFS", "hdfs"))
     }
 }
 

@@ -63,6 +63,17 @@ pub enum StoreError {
         /// What happened to it.
         reason: String,
     },
+    /// A local file-system step outside the object-store client failed
+    /// (the message carries the cause, so no `source()`, as for `Backend`).
+    #[error("{op} {url}: {error}")]
+    Io {
+        /// The operation, e.g. `delete`.
+        op: &'static str,
+        /// The full URL of the file or directory.
+        url: String,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
     /// An object's bytes do not have the layout Shoal wrote.
     #[error("corrupt object {url}: {reason}")]
     Corrupt {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{
@@ -390,13 +390,47 @@ impl Store {
         }
     }
 
-    /// Deletes every object below `prefix`; missing objects are not an error.
+    /// Deletes every object below `prefix`; missing objects are not an
+    /// error. Object stores get bulk deletes (S3: a thousand keys per
+    /// request); a file store loses the whole directory, including empty
+    /// subdirectories and staging files of writers that died mid-commit,
+    /// which a listing does not show.
     pub fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
-        for object in self.list(prefix)? {
-            let path = Path::from(object.key.as_str());
-            match block_on(self.inner.delete(&path)) {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.backend("delete", &object.key, e)),
+        let objects = self.list(prefix)?;
+        let locations = futures::stream::iter(
+            objects
+                .into_iter()
+                .map(|object| Ok(Path::from(object.key.as_str()))),
+        )
+        .boxed();
+        block_on(async {
+            let mut deleted = self.inner.delete_stream(locations);
+            while let Some(outcome) = deleted.next().await {
+                match outcome {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(self.backend("delete", prefix, e)),
+                }
+            }
+            Ok(())
+        })?;
+        if let StoreKind::File(root) = &self.url.kind {
+            let relative = std::path::Path::new(prefix);
+            let inside = relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !prefix.is_empty() && inside {
+                match std::fs::remove_dir_all(root.join(relative)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {}
+                    Err(e) => {
+                        return Err(StoreError::Io {
+                            op: "delete",
+                            url: self.object_url(prefix),
+                            error: e,
+                        })
+                    }
+                }
             }
         }
         Ok(())
@@ -456,6 +490,26 @@ mod tests {
             assert!(store.list("x").unwrap().is_empty());
             assert_eq!(store.list("y").unwrap().len(), 1);
         }
+    }
+
+    #[test]
+    fn deleting_a_prefix_of_a_file_store_leaves_no_directories_or_staging_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_str().unwrap()).unwrap();
+        store
+            .put("jobs/j1/s0/p0", Bytes::from_static(b"a"))
+            .unwrap();
+        store
+            .put("jobs/j10/s0/p0", Bytes::from_static(b"b"))
+            .unwrap();
+        // What a writer that died mid-commit leaves: listings skip it.
+        std::fs::write(dir.path().join("jobs/j1/s0/p1#3"), b"partial").unwrap();
+        store.delete_prefix("jobs/j1").unwrap();
+        assert!(!dir.path().join("jobs/j1").exists());
+        assert_eq!(&store.get("jobs/j10/s0/p0").unwrap()[..], b"b");
+        store.delete_prefix("jobs/never-there").unwrap();
+        store.delete_prefix("../escape").unwrap();
+        assert!(dir.path().exists());
     }
 
     #[test]

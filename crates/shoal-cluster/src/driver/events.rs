@@ -50,6 +50,11 @@ impl Drive<'_> {
                 Ok(())
             }
             Some("fail") => self.handle_failure(stage, p, a, event, tracker),
+            // A worker thought the job gone (e.g. just after a failover,
+            // before we republished it): run the newest attempt again.
+            Some("skip") if a == tracker.attempt[p as usize] => {
+                Ok(self.resubmit(stage, &[p], tracker)?)
+            }
             _ => Ok(()),
         }
     }

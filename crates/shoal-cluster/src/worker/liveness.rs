@@ -56,8 +56,10 @@ impl Liveness {
     /// `patience` is how long an old "yes" survives Redis being unreachable.
     pub(super) fn is_alive(&self, control: &mut Control, job_id: &str, patience: Duration) -> bool {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if last.asked_at.elapsed() < RECHECK {
-            return last.alive;
+        // Only a "yes" is reused: a "no" is asked again, since a job can
+        // come back (republished after a failover or a restart).
+        if last.alive && last.asked_at.elapsed() < RECHECK {
+            return true;
         }
         last.asked_at = Instant::now();
         match read(control, job_id) {

@@ -99,13 +99,17 @@ impl Worker {
         };
         let job = match self.load_job(control, &task.job_id, jobs) {
             Ok(Some(job)) => job,
-            Ok(None) => return report,
+            Ok(None) => {
+                report.fields = base("skip");
+                return report;
+            }
             Err(message) => {
                 report.fields = failed("fatal", message);
                 return report;
             }
         };
         if !self.job_alive(control, &task.job_id, &job) {
+            report.fields = base("skip");
             return report;
         }
         let plan = &job.plan;
@@ -146,8 +150,11 @@ impl Worker {
         let task_fn = plan.stages()[task.stage as usize].task();
         let outcome = run_attempt(task_fn, &mut ctx);
         // A worker that was paused or slow may finish after its job ended:
-        // then there is nothing to commit to (and nobody to report to).
+        // then there is nothing to commit to. The skip report reaches a
+        // driver only if the job in fact still runs (a finished job's
+        // event stream is gone), which then runs the task again.
         if outcome.is_ok() && !self.job_alive(control, &task.job_id, &job) {
+            report.fields = base("skip");
             return report;
         }
         let outcome = outcome.and_then(|()| {

@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A full run builds every target once; the incremental cache would only double
+# the disk it takes (CI's disk is not large).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 say() { printf '\n==> %s\n' "$*"; }
 
 need_apt() {

@@ -10,7 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,8 +21,13 @@ const STARTUP_DEADLINE: Duration = Duration::from_secs(10);
 pub struct RedisServer {
     child: Child,
     port: u16,
-    /// Data directory when durable (AOF with fsync on every write).
-    dir: Option<PathBuf>,
+    /// The server's own working directory, removed on drop. Every server
+    /// gets one: a primary writes an RDB file there to sync a replica even
+    /// with saving off, and a later server started in a shared directory
+    /// would load it and begin with another test's keys.
+    dir: PathBuf,
+    /// Whether every acknowledged write is persisted (AOF, fsync always).
+    durable: bool,
     /// Extra server arguments (e.g. `--replicaof`), kept for restarts.
     extra: Vec<String>,
     /// A config file to load first (Sentinels need one they can rewrite).
@@ -36,7 +41,7 @@ impl RedisServer {
     /// When `redis-server` is missing or does not come up — a test fixture
     /// must fail loudly, not skip.
     pub fn start() -> Self {
-        Self::launch(None, Vec::new())
+        Self::launch(false, Vec::new())
     }
 
     /// Starts an in-memory replica of `primary`.
@@ -46,50 +51,43 @@ impl RedisServer {
             "127.0.0.1".to_string(),
             primary.port.to_string(),
         ];
-        Self::launch(None, of)
+        Self::launch(false, of)
     }
 
     /// Starts a server that persists every acknowledged write (AOF,
     /// `appendfsync always`) in a fresh directory under the system temp
     /// dir, so [`RedisServer::restart`] — even after SIGKILL — keeps data.
     pub fn start_durable() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "shoal-redis-{}-{}",
-            std::process::id(),
-            crate::OwnerId::next().hex()
-        ));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Self::launch(Some(dir), Vec::new())
+        Self::launch_inner(true, Vec::new(), None)
     }
 
-    fn launch(dir: Option<PathBuf>, extra: Vec<String>) -> Self {
-        Self::launch_inner(dir, extra, None)
+    fn launch(durable: bool, extra: Vec<String>) -> Self {
+        Self::launch_inner(durable, extra, None)
     }
 
-    fn launch_with_config(config: &std::path::Path, extra: Vec<String>) -> Self {
-        Self::launch_inner(None, extra, Some(config.to_path_buf()))
+    fn launch_with_config(config: &Path, extra: Vec<String>) -> Self {
+        Self::launch_inner(false, extra, Some(config.to_path_buf()))
     }
 
-    fn launch_inner(dir: Option<PathBuf>, extra: Vec<String>, config: Option<PathBuf>) -> Self {
+    fn launch_inner(durable: bool, extra: Vec<String>, config: Option<PathBuf>) -> Self {
         let mut last_err = String::new();
         for _ in 0..20 {
             let port = free_port();
-            let child = spawn(port, dir.as_ref(), &extra, config.as_ref())
+            let dir = scratch_dir("shoal-redis");
+            let child = spawn(port, &dir, durable, &extra, config.as_ref())
                 .unwrap_or_else(|e| panic!("{e}"));
+            // Dropping a server that did not come up removes its directory.
             let mut server = RedisServer {
                 child,
                 port,
-                dir: None,
+                dir,
+                durable,
                 extra: extra.clone(),
                 config: config.clone(),
             };
             // On failure, most likely someone grabbed the port: try another.
             match server.wait_ready() {
-                Ok(()) => {
-                    server.dir = dir;
-                    return server;
-                }
+                Ok(()) => return server,
                 Err(e) => last_err = e,
             }
         }
@@ -125,7 +123,8 @@ impl RedisServer {
         loop {
             let child = spawn(
                 self.port,
-                self.dir.as_ref(),
+                &self.dir,
+                self.durable,
                 &self.extra,
                 self.config.as_ref(),
             )
@@ -167,10 +166,20 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A new empty directory `PREFIX-PID-UNIQUE` under the system temp dir.
+fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        crate::OwnerId::next().hex()
+    ));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
 }
 
 /// A port that was free a moment ago (bind 127.0.0.1:0, read, close).
@@ -186,7 +195,8 @@ pub fn free_port() -> u16 {
 /// given, must come first on the command line.
 fn spawn(
     port: u16,
-    dir: Option<&PathBuf>,
+    dir: &Path,
+    durable: bool,
     extra: &[String],
     config: Option<&PathBuf>,
 ) -> Result<Child, String> {
@@ -195,7 +205,7 @@ fn spawn(
         cmd.arg(config);
     }
     cmd.args(["--port", &port.to_string()]);
-    server_args(&mut cmd, dir, extra);
+    server_args(&mut cmd, dir, durable, extra);
     cmd.spawn().map_err(|e| {
         format!(
             "cannot run redis-server ({e}); the Redis tests need it: run scripts/test.sh, \
@@ -204,7 +214,7 @@ fn spawn(
     })
 }
 
-fn server_args(cmd: &mut Command, dir: Option<&PathBuf>, extra: &[String]) {
+fn server_args(cmd: &mut Command, dir: &Path, durable: bool, extra: &[String]) {
     cmd.args(["--bind", "127.0.0.1"]).args([
         "--save",
         "",
@@ -213,14 +223,11 @@ fn server_args(cmd: &mut Command, dir: Option<&PathBuf>, extra: &[String]) {
         "--loglevel",
         "warning",
     ]);
-    match dir {
-        Some(dir) => {
-            cmd.arg("--dir").arg(dir);
-            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
-        }
-        None => {
-            cmd.args(["--appendonly", "no"]);
-        }
+    cmd.arg("--dir").arg(dir);
+    if durable {
+        cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+    } else {
+        cmd.args(["--appendonly", "no"]);
     }
     cmd.args(extra);
     cmd.stdout(Stdio::null())
@@ -245,13 +252,7 @@ impl SentinelGroup {
     /// # Panics
     /// When a Sentinel does not start or the group does not form in time.
     pub fn start(primary: &RedisServer, name: &str, count: usize, replicas: usize) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "shoal-sentinel-{}-{}",
-            std::process::id(),
-            crate::OwnerId::next().hex()
-        ));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let dir = scratch_dir("shoal-sentinel");
         let quorum = count / 2 + 1;
         let sentinels = (0..count)
             .map(|i| {
@@ -264,12 +265,8 @@ impl SentinelGroup {
                 );
                 std::fs::write(&conf, text)
                     .unwrap_or_else(|e| panic!("cannot write {}: {e}", conf.display()));
-                let extra = vec!["--sentinel".to_string(), "--dir".to_string()]
-                    .into_iter()
-                    .chain([dir.display().to_string()])
-                    .collect();
                 // The config file must come first on a sentinel's command line.
-                RedisServer::launch_with_config(&conf, extra)
+                RedisServer::launch_with_config(&conf, vec!["--sentinel".to_string()])
             })
             .collect();
         let group = SentinelGroup {

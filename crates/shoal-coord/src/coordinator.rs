@@ -55,9 +55,9 @@ struct Inner {
 }
 
 enum Backend {
-    // Boxed: the embedded tables are large and the enum sits in an Arc.
+    // Boxed: both backends are large and the enum sits in an Arc.
     Embedded(Box<EmbeddedBackend>),
-    Redis(RedisBackend),
+    Redis(Box<RedisBackend>),
 }
 
 /// Calls the same method on whichever backend is active (static dispatch:
@@ -85,7 +85,7 @@ impl Coordinator {
         let backend = match url {
             CoordUrl::Embedded => Backend::Embedded(Box::default()),
             CoordUrl::Redis(target) => {
-                Backend::Redis(RedisBackend::connect(target, &config).await?)
+                Backend::Redis(Box::new(RedisBackend::connect(target, &config).await?))
             }
         };
         Ok(Coordinator {

@@ -1,9 +1,12 @@
 //! Coordination through Sentinels: a `redis+sentinel://` URL reaches the
 //! primary the Sentinels name (a real primary, replica and three
-//! Sentinels on loopback), and a wrong primary name fails clearly.
+//! Sentinels on loopback), a wrong primary name fails clearly, and a
+//! long-lived coordinator follows a failover to the promoted replica.
+
+use std::time::{Duration, Instant};
 
 use shoal_coord::test_support::{RedisServer, SentinelGroup};
-use shoal_coord::{CoordError, Coordinator};
+use shoal_coord::{CoordConfig, CoordError, CoordUrl, Coordinator, LockOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_url_reaches_the_primary() {
@@ -24,4 +27,53 @@ async fn a_sentinel_url_reaches_the_primary() {
         Err(other) => panic!("unexpected error: {other}"),
         Ok(_) => panic!("opened a primary nobody monitors"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_follows_a_failover() {
+    let mut primary = RedisServer::start();
+    let replica = RedisServer::start_replica_of(&primary);
+    let sentinels = SentinelGroup::start(&primary, "followpool", 3, 1);
+    let config = CoordConfig {
+        op_timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        ..CoordConfig::default()
+    };
+    let url = CoordUrl::parse(&sentinels.url()).unwrap();
+    let coord = Coordinator::open_with(&url, config).await.unwrap();
+    let before = coord.lock("fenced", &LockOptions::default()).await.unwrap();
+    let first_token = before.token();
+    before.release().await.unwrap();
+    assert_eq!(coord.counter_add("hits", 1).await.unwrap(), 1);
+    // Replication is asynchronous and in order: once the replica has the
+    // last write, it has the lock's token too.
+    let on_replica = Coordinator::open(&replica.url()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while on_replica.counter_get("hits").await.unwrap() != 1 {
+        assert!(Instant::now() < deadline, "the replica never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    primary.kill();
+    // Requests fail while the Sentinels vote; then the same coordinator
+    // reaches the promoted replica.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let hits = loop {
+        match coord.counter_add("hits", 1).await {
+            Ok(hits) => break hits,
+            Err(err) if err.is_retryable() => {
+                assert!(
+                    Instant::now() < deadline,
+                    "never followed the failover: {err}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("not a transient error during a failover: {err}"),
+        }
+    };
+    assert_eq!(hits, 2);
+    assert_eq!(sentinels.primary_port(), replica.port());
+    let after = coord.lock("fenced", &LockOptions::default()).await.unwrap();
+    assert!(after.token() > first_token, "fencing tokens went backwards");
+    after.release().await.unwrap();
 }

@@ -32,6 +32,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::RwLock;
 use redis::aio::ConnectionManager;
 use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind};
 
@@ -45,7 +46,16 @@ use self::wake::WakeRegistry;
 
 /// Coordination state on a Redis server.
 pub struct RedisBackend {
-    conn: ConnectionManager,
+    /// The live connection. Behind a Sentinel URL it is replaced when a
+    /// failover moves the primary (see [`RedisBackend::follow_failover`]).
+    conn: RwLock<ConnectionManager>,
+    /// The target as the URL gave it: a server, or Sentinels to ask.
+    target: RedisTarget,
+    /// The server `conn` reaches; locked while a failover is being followed,
+    /// so concurrent failing requests look the primary up once.
+    primary: tokio::sync::Mutex<RedisTarget>,
+    options: ConnectOptions,
+    /// The URL with credentials redacted, for messages.
     server: String,
     op_timeout: Duration,
     wake: Arc<WakeRegistry>,
@@ -62,28 +72,57 @@ impl RedisBackend {
             response_timeout: config.op_timeout,
             ..ConnectOptions::default()
         };
-        // Sentinel lookups are a few blocking round trips, once per connect.
-        let to_resolve = target.clone();
-        let timeout = config.connect_timeout;
-        let target =
-            &tokio::task::spawn_blocking(move || sentinel::resolve_primary(&to_resolve, timeout))
-                .await
-                // Only a panic ends the lookup early: pass it on as a sync call would.
-                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))?;
-        let mut conn = conn::connect(target, &options, Some(wake.push_sender())).await?;
         let client_id = OwnerId::next().hex();
-        let channel = format!("shoal:wake:{client_id}");
-        let backend = RedisBackend {
-            conn: conn.clone(),
+        let primary = resolve_primary(target, options.connect_timeout).await?;
+        let conn = open_subscribed(&primary, &options, &wake, &client_id).await?;
+        Ok(RedisBackend {
+            conn: RwLock::new(conn),
+            target: target.clone(),
+            primary: tokio::sync::Mutex::new(primary),
+            options,
             server: target.redacted(),
             op_timeout: config.op_timeout,
             wake,
             client_id,
+        })
+    }
+
+    /// A handle on the live connection (cheap: it is multiplexed).
+    fn conn(&self) -> ConnectionManager {
+        self.conn.read().clone()
+    }
+
+    /// After a connection failure behind a Sentinel URL: asks the Sentinels
+    /// for the primary again and, if it moved, switches to it. The failed
+    /// request still fails (it may or may not have been applied, so it is
+    /// not replayed); the caller's next request reaches the new primary.
+    /// Requests that fail while another one is already asking do not ask.
+    async fn follow_failover(&self) {
+        if self.target.sentinels.is_none() {
+            return;
+        }
+        let Ok(mut current) = self.primary.try_lock() else {
+            return;
         };
-        backend
-            .run("subscribe", &[], conn.subscribe(channel))
-            .await?;
-        Ok(backend)
+        let Ok(primary) = resolve_primary(&self.target, self.options.connect_timeout).await else {
+            // No Sentinel answered: the next failing request asks again.
+            return;
+        };
+        if primary.host == current.host && primary.port == current.port {
+            return;
+        }
+        let opened = open_subscribed(&primary, &self.options, &self.wake, &self.client_id).await;
+        if let Ok(conn) = opened {
+            tracing::info!(
+                from = %current.redacted(),
+                to = %primary.redacted(),
+                "coordination follows a Sentinel failover"
+            );
+            *self.conn.write() = conn;
+            *current = primary;
+            // Release messages published while we were away are lost.
+            self.wake.wake_all();
+        }
     }
 
     /// Runs one request with the operation timeout, mapping failures.
@@ -93,15 +132,22 @@ impl RedisBackend {
         keys: &[&str],
         request: impl Future<Output = RedisResult<T>>,
     ) -> Result<T> {
-        match tokio::time::timeout(self.op_timeout, request).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.map_err(op, keys, err)),
-            Err(_) => Err(CoordError::Timeout {
+        let error = match tokio::time::timeout(self.op_timeout, request).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(err)) => self.map_err(op, keys, err),
+            Err(_) => CoordError::Timeout {
                 op,
                 server: self.server.clone(),
                 after: self.op_timeout,
-            }),
+            },
+        };
+        if matches!(
+            error,
+            CoordError::Connection { .. } | CoordError::Timeout { .. }
+        ) {
+            self.follow_failover().await;
         }
+        Err(error)
     }
 
     fn map_err(&self, op: &'static str, keys: &[&str], source: RedisError) -> CoordError {
@@ -142,6 +188,41 @@ impl RedisBackend {
             server: self.server.clone(),
             detail,
         }
+    }
+}
+
+/// `target` itself, or the primary its Sentinels name now. Sentinel
+/// lookups are a few blocking round trips, kept off the async workers.
+async fn resolve_primary(target: &RedisTarget, timeout: Duration) -> Result<RedisTarget> {
+    let target = target.clone();
+    tokio::task::spawn_blocking(move || sentinel::resolve_primary(&target, timeout))
+        .await
+        // Only a panic ends the lookup early: pass it on as a sync call would.
+        .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+}
+
+/// A connection to `server` that delivers release notifications for
+/// `client_id` to `wake`.
+async fn open_subscribed(
+    server: &RedisTarget,
+    options: &ConnectOptions,
+    wake: &Arc<WakeRegistry>,
+    client_id: &str,
+) -> Result<ConnectionManager> {
+    let mut conn = conn::connect(server, options, Some(wake.push_sender())).await?;
+    let subscribe = conn.subscribe(format!("shoal:wake:{client_id}"));
+    match tokio::time::timeout(options.response_timeout, subscribe).await {
+        Ok(Ok(())) => Ok(conn),
+        Ok(Err(source)) => Err(CoordError::Connection {
+            op: "subscribe",
+            server: server.redacted(),
+            source,
+        }),
+        Err(_) => Err(CoordError::Timeout {
+            op: "subscribe",
+            server: server.redacted(),
+            after: options.response_timeout,
+        }),
     }
 }
 

@@ -61,7 +61,7 @@ impl CoordBackend for RedisBackend {
         let base = lease_base(kind, name);
         let token_key = format!("{base}:t");
         let ttl_ms = millis(ttl);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = match kind {
             LeaseKind::Mutex => MUTEX_ACQUIRE.key(&base),
             LeaseKind::Semaphore { .. } => SEM_ACQUIRE.key(&base),
@@ -102,7 +102,7 @@ impl CoordBackend for RedisBackend {
         owner: OwnerId,
         ttl: Duration,
     ) -> Result<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = match holder(kind, name) {
             Holder::Owner(key) => OWNER_RENEW.key(key),
             Holder::Member(key) => MEMBER_RENEW.key(key),
@@ -115,7 +115,7 @@ impl CoordBackend for RedisBackend {
     }
 
     async fn release(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> Result<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = match holder(kind, name) {
             Holder::Owner(key) => OWNER_RELEASE.key(key),
             Holder::Member(key) => MEMBER_RELEASE.key(key),
@@ -138,20 +138,20 @@ impl CoordBackend for RedisBackend {
     }
 
     async fn counter_add(&self, name: &str, delta: i64) -> Result<i64> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let key = format!("shoal:ctr:{name}");
         self.run("counter add", &[], conn.incr(&key, delta)).await
     }
 
     async fn counter_get(&self, name: &str) -> Result<i64> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let key = format!("shoal:ctr:{name}");
         let value: Option<i64> = self.run("counter get", &[], conn.get(&key)).await?;
         Ok(value.unwrap_or(0))
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<Versioned>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let rkey = kv_key(key);
         let (value, version): (Option<Vec<u8>>, Option<u64>) = self
             .run("kv get", &[], conn.hmget(&rkey, &["v", "n"]))
@@ -166,14 +166,14 @@ impl CoordBackend for RedisBackend {
     }
 
     async fn kv_put(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<u64> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = KV_PUT.key(kv_key(key));
         call.arg(value.as_ref()).arg(ttl.map_or(0, millis));
         self.run("kv put", &[], call.invoke_async(&mut conn)).await
     }
 
     async fn kv_delete(&self, key: &str) -> Result<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let removed: i64 = self
             .run("kv delete", &[], conn.hdel(kv_key(key), &["v", "n"]))
             .await?;
@@ -182,7 +182,7 @@ impl CoordBackend for RedisBackend {
 
     async fn kv_cas(&self, key: &str, expected: Option<u64>, new: TxWrite) -> Result<CasOutcome> {
         let op = "kv compare-and-set";
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = KV_CAS.key(kv_key(key));
         call.arg(expected.unwrap_or(0).to_string());
         match &new {
@@ -206,7 +206,7 @@ impl CoordBackend for RedisBackend {
         token: u64,
     ) -> Result<std::result::Result<u64, u64>> {
         let op = "kv put_fenced";
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = KV_PUT_FENCED.key(kv_key(key));
         call.arg(value.as_ref())
             .arg(format!("f:{lock}"))
@@ -248,7 +248,7 @@ impl CoordBackend for RedisBackend {
             };
         }
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let conflict: i64 = self
             .run(
                 "transaction commit",

@@ -1,10 +1,10 @@
 //! Finding the current primary of a replicated Redis through its Sentinels.
 //!
-//! Shoal does not follow failovers itself: whoever connects asks the
+//! Shoal does not run failovers itself: whoever connects asks the
 //! Sentinels listed in a `redis+sentinel://` URL which server is the primary
 //! now, and connects there. Cluster mode's control plane asks again on
-//! every reconnect, so after a failover its next connection reaches the
-//! promoted replica.
+//! every reconnect, and coordination asks again after a request fails on
+//! the connection, so after a failover both reach the promoted replica.
 
 use std::time::Duration;
 

@@ -45,7 +45,7 @@ impl WakeRegistry {
     }
 
     /// Wakes everybody (after a disconnect, messages may have been lost).
-    fn wake_all(&self) {
+    pub(crate) fn wake_all(&self) {
         let all: Vec<_> = self
             .waiters
             .lock()

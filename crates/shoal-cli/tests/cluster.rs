@@ -14,7 +14,8 @@ use shoal_core::{
     run_job, EmbeddedConfig, EmbeddedExecutor, JobError, JobSpec, NoProgress, Registry,
 };
 
-const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
+mod common;
+use common::{spawn_worker, wait_for_status, SHOAL};
 
 /// A throwaway cluster: Redis, a store directory and N workers.
 struct Cluster {
@@ -71,14 +72,9 @@ impl Cluster {
     }
 
     fn spawn_worker(&self, name: &str) -> Child {
-        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
-        Command::new(SHOAL)
-            .args(["worker", "--coord", &self.coord, "--store", &self.store()])
-            .args(["--slots", "2", "--name", name, "--heartbeat-ttl", "2s"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn shoal worker")
+        let log = self.dir.path().join(format!("{name}.log"));
+        let extra = ["--heartbeat-ttl", "2s"];
+        spawn_worker(&self.coord, &self.store(), name, &extra, &[], &log)
     }
 
     fn status(&self) -> shoal_cluster::ClusterStatus {
@@ -86,14 +82,7 @@ impl Cluster {
     }
 
     fn wait_for(&self, condition: impl Fn(&shoal_cluster::ClusterStatus) -> bool, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if condition(&self.status()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("timed out waiting for {what}; status: {:?}", self.status());
+        wait_for_status(&self.coord, condition, what);
     }
 
     fn executor(&self) -> ClusterExecutor {

@@ -30,6 +30,14 @@ pub struct CoordConfig {
     pub connect_timeout: Duration,
     /// Attempts of a transaction before [`CoordError::Conflict`]. Default 50.
     pub max_tx_attempts: u32,
+    /// Replicas that must hold a lease grant or renewal before it counts
+    /// (Redis `WAIT`, capped at the replicas connected to the primary), so
+    /// that a failover cannot forget a lock or reissue its fencing token. A
+    /// grant too few replicas acknowledge in time is given back with
+    /// [`CoordError::NotReplicated`](crate::CoordError::NotReplicated).
+    /// `None` (the default) means 1 behind a `redis+sentinel://` URL and 0
+    /// otherwise. Redis replication stays asynchronous for everything else.
+    pub grant_replicas: Option<usize>,
 }
 
 impl Default for CoordConfig {
@@ -38,6 +46,7 @@ impl Default for CoordConfig {
             op_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             max_tx_attempts: 50,
+            grant_replicas: None,
         }
     }
 }

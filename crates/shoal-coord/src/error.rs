@@ -121,6 +121,20 @@ pub enum CoordError {
         #[source]
         source: redis::RedisError,
     },
+    /// A lease was granted but too few replicas acknowledged it in time
+    /// (see `CoordConfig::grant_replicas`), so it was given back: after a
+    /// failover it could have been forgotten. Retry once replicas catch up.
+    #[error("{op} on {server}: only {acked} of {wanted} replica(s) acknowledged the grant in time, so it was given back")]
+    NotReplicated {
+        /// The operation.
+        op: &'static str,
+        /// The server, password redacted.
+        server: String,
+        /// Replicas required.
+        wanted: usize,
+        /// Replicas that acknowledged.
+        acked: usize,
+    },
     /// The server refused the command (wrong type, no permission, script
     /// error). Retrying will not help.
     #[error("{server} rejected {op}: {source}")]
@@ -202,6 +216,7 @@ impl CoordError {
             CoordError::Timeout { .. }
                 | CoordError::WaitTimeout { .. }
                 | CoordError::Connection { .. }
+                | CoordError::NotReplicated { .. }
                 | CoordError::Conflict { .. }
                 | CoordError::CommitUnknown { .. }
         )

@@ -44,14 +44,38 @@ impl RedisServer {
         Self::launch(false, Vec::new())
     }
 
-    /// Starts an in-memory replica of `primary`.
+    /// Starts an in-memory replica of `primary` and waits until its link
+    /// to the primary is up (the first sync is done).
+    ///
+    /// # Panics
+    /// When the replica does not sync within the startup deadline.
     pub fn start_replica_of(primary: &RedisServer) -> Self {
         let of = vec![
             "--replicaof".to_string(),
             "127.0.0.1".to_string(),
             primary.port.to_string(),
         ];
-        Self::launch(false, of)
+        let replica = Self::launch(false, of);
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        while !replica.link_is_up() {
+            assert!(
+                Instant::now() < deadline,
+                "replica on port {} did not sync with port {} within {STARTUP_DEADLINE:?}",
+                replica.port,
+                primary.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        replica
+    }
+
+    /// Whether this replica's `INFO replication` says `master_link_status:up`.
+    fn link_is_up(&self) -> bool {
+        let info: String = redis::Client::open(self.url())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .and_then(|mut conn| redis::cmd("INFO").arg("replication").query(&mut conn))
+            .unwrap_or_default();
+        info.lines().any(|l| l.trim() == "master_link_status:up")
     }
 
     /// Starts a server that persists every acknowledged write (AOF,
@@ -222,6 +246,10 @@ fn server_args(cmd: &mut Command, dir: &Path, durable: bool, extra: &[String]) {
         "no",
         "--loglevel",
         "warning",
+        // Sync a new replica at once instead of after Redis's default 5 s
+        // wait for more replicas to share the transfer.
+        "--repl-diskless-sync-delay",
+        "0",
     ]);
     cmd.arg("--dir").arg(dir);
     if durable {

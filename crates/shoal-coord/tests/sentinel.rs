@@ -77,3 +77,64 @@ async fn a_coordinator_follows_a_failover() {
     assert!(after.token() > first_token, "fencing tokens went backwards");
     after.release().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_no_replica_acknowledges_is_given_back() {
+    let primary = RedisServer::start();
+    let replica = RedisServer::start_replica_of(&primary);
+    let sentinels = SentinelGroup::start(&primary, "waitpool", 3, 1);
+    let config = CoordConfig {
+        op_timeout: Duration::from_secs(1),
+        ..CoordConfig::default()
+    };
+    let url = CoordUrl::parse(&sentinels.url()).unwrap();
+    let coord = Coordinator::open_with(&url, config).await.unwrap();
+    let options = LockOptions::default();
+    // With the replica answering, grants are acknowledged and handed out.
+    coord
+        .lock("job", &options)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+
+    let signal = |sig: &str| {
+        let pid = replica.pid().to_string();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    let refused = coord.try_lock("job", &options).await;
+    signal("-CONT");
+    match refused {
+        Err(err @ CoordError::NotReplicated { .. }) => {
+            assert!(err.is_retryable(), "{err}");
+            assert!(err.to_string().contains("0 of 1 replica"), "{err}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("handed out a grant no replica holds"),
+    }
+    // It was given back: a plain client (no replica requirement) gets it.
+    let direct = Coordinator::open(&primary.url()).await.unwrap();
+    let taken = direct.try_lock("job", &options).await.unwrap();
+    assert!(taken.is_some(), "the refused grant was kept");
+    taken.unwrap().release().await.unwrap();
+    // Once the replica is back, grants through the Sentinels work again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let guard = loop {
+        match coord.try_lock("job", &options).await {
+            Ok(Some(guard)) => break guard,
+            Err(CoordError::NotReplicated { .. }) if Instant::now() < deadline => {}
+            other => panic!(
+                "the lock did not come back: {:?}",
+                other.map(|g| g.is_some())
+            ),
+        }
+    };
+    guard.release().await.unwrap();
+}

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use redis::aio::ConnectionManager;
-use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind};
+use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
 
 use crate::coordinator::CoordConfig;
 use crate::error::{CoordError, Result};
@@ -58,6 +58,9 @@ pub struct RedisBackend {
     /// The URL with credentials redacted, for messages.
     server: String,
     op_timeout: Duration,
+    /// Replicas that must acknowledge a lease grant (`WAIT`) before it is
+    /// handed out; 0 for none.
+    grant_replicas: usize,
     wake: Arc<WakeRegistry>,
     /// This coordinator's id in waiter queues and its wake channel.
     client_id: String,
@@ -82,9 +85,46 @@ impl RedisBackend {
             options,
             server: target.redacted(),
             op_timeout: config.op_timeout,
+            grant_replicas: config
+                .grant_replicas
+                .unwrap_or(usize::from(target.sentinels.is_some())),
             wake,
             client_id,
         })
+    }
+
+    /// Waits until `grant_replicas` of the primary's connected replicas hold
+    /// every write sent so far on the connection (which includes the
+    /// caller's grant), for at most half the operation timeout. With no
+    /// replica connected there is none a failover could promote without the
+    /// grant, so there is nothing to wait for.
+    async fn wait_for_replicas(&self, op: &'static str) -> Result<()> {
+        if self.grant_replicas == 0 {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let role: Value = self
+            .run(op, &[], redis::cmd("ROLE").query_async(&mut conn))
+            .await?;
+        let wanted = self.grant_replicas.min(connected_replicas(&role));
+        if wanted == 0 {
+            return Ok(());
+        }
+        let within = crate::validate::millis(self.op_timeout / 2);
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(wanted).arg(within);
+        let acked = self
+            .run(op, &[], wait.query_async::<usize>(&mut conn))
+            .await?;
+        if acked < wanted {
+            return Err(CoordError::NotReplicated {
+                op,
+                server: self.server.clone(),
+                wanted,
+                acked,
+            });
+        }
+        Ok(())
     }
 
     /// A handle on the live connection (cheap: it is multiplexed).
@@ -223,6 +263,18 @@ async fn open_subscribed(
             server: server.redacted(),
             after: options.response_timeout,
         }),
+    }
+}
+
+/// How many replicas a `ROLE` reply of a primary lists (`["master",
+/// offset, [[ip, port, offset], ...]]`); 0 for any other reply.
+fn connected_replicas(role: &Value) -> usize {
+    match role {
+        Value::Array(fields) => match fields.get(2) {
+            Some(Value::Array(replicas)) => replicas.len(),
+            _ => 0,
+        },
+        _ => 0,
     }
 }
 

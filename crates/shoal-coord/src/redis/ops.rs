@@ -92,7 +92,16 @@ impl CoordBackend for RedisBackend {
             String::new()
         });
         let reply: Vec<i64> = self.run(op, &[], call.invoke_async(&mut conn)).await?;
-        self.grant(op, &reply)
+        let answer = self.grant(op, &reply)?;
+        if let Acquire::Granted(_) = answer {
+            if let Err(err) = self.wait_for_replicas(op).await {
+                // Not safe to hand out: give it back (best effort; if this
+                // fails too, the lease expires after its TTL).
+                let _ = self.release(kind, name, owner).await;
+                return Err(err);
+            }
+        }
+        Ok(answer)
     }
 
     async fn renew(
@@ -111,6 +120,10 @@ impl CoordBackend for RedisBackend {
         let renewed: i64 = self
             .run("lease renew", &[], call.invoke_async(&mut conn))
             .await?;
+        if renewed == 1 {
+            // An extension a failover could forget is not one to count on.
+            self.wait_for_replicas("lease renew").await?;
+        }
         Ok(renewed == 1)
     }
 

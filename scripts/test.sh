@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 #
-# Installs what the tests need when it is missing (redis-server, iproute2,
+# Installs what the tests need when it is missing (redis-server, openssl, iproute2,
 # jq and GlusterFS from apt, s3s-fs with cargo install, DuckDB in a private
 # virtualenv for the analytics cross-check), then runs formatting and lint checks and every
 # test in the workspace. The network-namespace tests (tests/netns) need root.
@@ -34,6 +34,8 @@ need_cargo_bin() {
 }
 
 need_apt redis-server redis-server
+# Certificates for the TLS tests (a private CA, made at test time).
+need_apt openssl openssl
 # The network-namespace tests (tests/netns): iproute2, jq, GlusterFS.
 need_apt ip iproute2
 need_apt jq jq
@@ -49,14 +51,18 @@ cargo fmt --all --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D warnings
 
-say "cargo check with TLS (rediss://), which the default build leaves out"
-cargo check -p shoal-cli --features shoal-coord/tls
+say "cargo clippy with TLS (rediss://), which the default build leaves out"
+cargo clippy -p shoal-coord -p shoal-cli --all-targets \
+    --features shoal-cli/tls,shoal-coord/tls,shoal-coord/test-support -- -D warnings
 
 say "cargo check: optional storage backends (gs://, az://, hdfs:// — no servers here)"
 cargo check -p shoal-store --features gcp,azure,hdfs
 
 say "cargo test"
 cargo test --workspace --features shoal-coord/test-support
+
+say "TLS: rediss:// with a private CA, client certificates and an ACL user (real redis-server)"
+cargo test -p shoal-coord -p shoal-cli --features shoal-cli/tls,shoal-coord/tls,shoal-coord/test-support --test tls
 
 say "analytics cross-check against DuckDB (SQL written from the report definitions)"
 ./tests/crosscheck/run.sh

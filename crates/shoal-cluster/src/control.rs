@@ -47,6 +47,9 @@ pub fn parse_target(url: &str) -> Result<RedisTarget, ClusterError> {
 }
 
 fn is_transient(err: &RedisError) -> bool {
+    if is_tls_rejection(err) {
+        return false;
+    }
     err.is_io_error()
         || err.is_timeout()
         || err.is_connection_dropped()
@@ -56,6 +59,18 @@ fn is_transient(err: &RedisError) -> bool {
                 // READONLY: a former primary demoted by a failover.
                 c == "LOADING" || c == "TRYAGAIN" || c == "READONLY" || c == "MASTERDOWN"
             })
+}
+
+/// A TLS handshake refused over certificates (untrusted issuer, wrong name,
+/// expired): rustls reports it as invalid data, and every retry would fail
+/// the same way, so it is not waited out like an outage.
+fn is_tls_rejection(err: &RedisError) -> bool {
+    type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+    // The client library keeps the I/O error behind an Arc.
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<Shared>())
+        .and_then(|shared| shared.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
 }
 
 impl Control {
@@ -194,10 +209,7 @@ impl Control {
 }
 
 fn client_for(target: &RedisTarget) -> Result<Client, ClusterError> {
-    let server = target.redacted();
-    let info = shoal_coord::redis::conn::connection_info(target)
-        .map_err(|e| ClusterError::InvalidUrl(e.to_string()))?;
-    Client::open(info).map_err(|e| ClusterError::InvalidUrl(format!("{server}: {e}")))
+    shoal_coord::redis::conn::client(target).map_err(|e| ClusterError::InvalidUrl(e.to_string()))
 }
 
 /// Backoff with ±50% jitter, so many workers reconnecting after an outage

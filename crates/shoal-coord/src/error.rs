@@ -88,6 +88,19 @@ pub enum CoordError {
         /// The URL, password redacted.
         url: String,
     },
+    /// A certificate file named by a `rediss://` URL cannot be read.
+    #[error("cannot read the TLS {what} {path} named by {url}: {source}")]
+    TlsFile {
+        /// "CA bundle", "client certificate" or "client key".
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The URL, password redacted.
+        url: String,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
     /// An operation did not finish within its timeout. The server may or
     /// may not have applied it.
     #[error("{op} on {server} timed out after {after:?}")]

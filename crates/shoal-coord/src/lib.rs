@@ -48,4 +48,4 @@ pub use guard::Guard;
 pub use kv::{CasOutcome, Versioned};
 pub use lease::{Acquire, LeaseKind, LockOptions, OwnerId};
 pub use txn::Tx;
-pub use url::{CoordUrl, RedisTarget, SentinelSet};
+pub use url::{CoordUrl, RedisTarget, SentinelSet, TlsFiles};

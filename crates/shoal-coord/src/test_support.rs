@@ -32,6 +32,8 @@ pub struct RedisServer {
     extra: Vec<String>,
     /// A config file to load first (Sentinels need one they can rewrite).
     config: Option<PathBuf>,
+    /// The TLS port, for servers from [`RedisServer::start_tls`].
+    tls_port: Option<u16>,
 }
 
 impl RedisServer {
@@ -78,6 +80,39 @@ impl RedisServer {
         info.lines().any(|l| l.trim() == "master_link_status:up")
     }
 
+    /// Starts an in-memory server that also speaks TLS on
+    /// [`RedisServer::tls_port`] with `certs`' server certificate, asking
+    /// clients for a certificate signed by `certs`' CA when
+    /// `require_client_certs` is set. The plain port stays open for the
+    /// fixture's own readiness check.
+    pub fn start_tls(certs: &TestCerts, require_client_certs: bool) -> Self {
+        let tls_port = free_port();
+        let path = |name: &str| certs.path(name).display().to_string();
+        let extra = vec![
+            "--tls-port".to_string(),
+            tls_port.to_string(),
+            "--tls-cert-file".to_string(),
+            path("server.crt"),
+            "--tls-key-file".to_string(),
+            path("server.key"),
+            "--tls-ca-cert-file".to_string(),
+            path("ca.crt"),
+            "--tls-auth-clients".to_string(),
+            if require_client_certs { "yes" } else { "no" }.to_string(),
+        ];
+        let mut server = Self::launch(false, extra);
+        server.tls_port = Some(tls_port);
+        server
+    }
+
+    /// The TLS port of a server from [`RedisServer::start_tls`].
+    ///
+    /// # Panics
+    /// For a server started without TLS.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port.expect("not started with start_tls")
+    }
+
     /// Starts a server that persists every acknowledged write (AOF,
     /// `appendfsync always`) in a fresh directory under the system temp
     /// dir, so [`RedisServer::restart`] — even after SIGKILL — keeps data.
@@ -108,6 +143,7 @@ impl RedisServer {
                 durable,
                 extra: extra.clone(),
                 config: config.clone(),
+                tls_port: None,
             };
             // On failure, most likely someone grabbed the port: try another.
             match server.wait_ready() {
@@ -386,4 +422,98 @@ fn ping(port: u16) -> bool {
     }
     let mut buf = [0u8; 7];
     stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// A private certificate authority with a server certificate (for
+/// 127.0.0.1 and localhost) and a client certificate it signed, made with
+/// the `openssl` command in a directory removed on drop — for `rediss://`
+/// tests. Files: `ca.crt`, `server.crt`, `server.key`, `client.crt`,
+/// `client.key` (PEM).
+pub struct TestCerts {
+    dir: PathBuf,
+}
+
+impl TestCerts {
+    /// Generates the CA and both certificates (P-256 keys, valid 2 days).
+    ///
+    /// # Panics
+    /// When `openssl` is missing or fails (scripts/test.sh installs it).
+    pub fn generate() -> Self {
+        let certs = TestCerts {
+            dir: scratch_dir("shoal-certs"),
+        };
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        let mut ca = vec!["req", "-x509", "-nodes", "-days", "2"];
+        ca.extend(key);
+        ca.extend(["-keyout", "ca.key", "-out", "ca.crt"]);
+        ca.extend(["-subj", "/CN=shoal-test-ca"]);
+        certs.openssl(&ca);
+        for (name, usage, alt) in [
+            (
+                "server",
+                "serverAuth",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+            ),
+            ("client", "clientAuth", ""),
+        ] {
+            let (keyfile, csr, crt, ext) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.crt"),
+                format!("{name}.ext"),
+            );
+            let text = format!("{alt}basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n");
+            std::fs::write(certs.path(&ext), text).expect("write extension file");
+            let mut request = vec!["req", "-nodes"];
+            request.extend(key);
+            request.extend(["-keyout", &keyfile, "-out", &csr]);
+            let subject = format!("/CN=shoal-test-{name}");
+            request.extend(["-subj", &subject]);
+            certs.openssl(&request);
+            certs.openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                &crt,
+                "-extfile",
+                &ext,
+            ]);
+        }
+        certs
+    }
+
+    /// The file `name` (e.g. `ca.crt`) in the certificate directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run openssl ({e}); scripts/test.sh installs it (apt-get install openssl)")
+            });
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for TestCerts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

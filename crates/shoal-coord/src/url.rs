@@ -3,7 +3,11 @@
 //! Accepted forms:
 //! - `embedded://` — in-process state, the default for one machine;
 //! - `redis://[user[:password]@]host[:port][/db]` — a Redis server;
-//! - `rediss://...` — the same over TLS (needs the `tls` feature);
+//! - `rediss://...[?ca=PATH][&cert=PATH&key=PATH]` — the same over TLS
+//!   (needs the `tls` feature): `ca` is a PEM bundle of the certificate
+//!   authorities to trust instead of the built-in web roots (a private CA),
+//!   `cert`/`key` a PEM client certificate and key for servers that require
+//!   one (`tls-auth-clients yes`);
 //! - `redis+sentinel://[user[:password]@]host:port[,host:port...]/primary[/db]`
 //!   — a replicated Redis whose current primary the listed Sentinels name
 //!   (high availability: after a failover, reconnecting finds the new one).
@@ -15,6 +19,7 @@
 //! form. Cluster mode reuses [`RedisTarget`] to reach the same server.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::error::{CoordError, Result};
@@ -38,12 +43,77 @@ pub struct SentinelSet {
     pub primary: String,
 }
 
+/// Certificate files of a `rediss://` URL (its `ca`, `cert` and `key`
+/// query options). Paths, not contents: every node reads its own copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate authorities to trust instead of the built-in roots.
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate and its key, sent when the server asks.
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+impl TlsFiles {
+    /// Reads `ca`, `cert` and `key` from a URL's query; anything else, or
+    /// a certificate without its key, is an error (the reason).
+    fn from_query(parsed: &url::Url, tls: bool) -> std::result::Result<Self, String> {
+        let mut files = TlsFiles::default();
+        let (mut cert, mut key) = (None, None);
+        for (name, value) in parsed.query_pairs() {
+            if value.is_empty() {
+                return Err(format!("option {name:?} needs a file path"));
+            }
+            let path = Some(PathBuf::from(value.as_ref()));
+            match name.as_ref() {
+                "ca" => files.ca = path,
+                "cert" => cert = path,
+                "key" => key = path,
+                other => {
+                    return Err(format!(
+                    "unknown option {other:?}; the options are ca, cert and key (rediss:// only)"
+                ))
+                }
+            }
+        }
+        files.client = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("cert and key go together".into()),
+        };
+        if !tls && files != TlsFiles::default() {
+            return Err("ca, cert and key are TLS options: use rediss://".into());
+        }
+        Ok(files)
+    }
+
+    /// The query string (`?ca=...`), empty when no file is set.
+    fn query(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(ca) = &self.ca {
+            query.append_pair("ca", &ca.to_string_lossy());
+        }
+        if let Some((cert, key)) = &self.client {
+            query.append_pair("cert", &cert.to_string_lossy());
+            query.append_pair("key", &key.to_string_lossy());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            query
+        } else {
+            format!("?{query}")
+        }
+    }
+}
+
 /// A parsed `redis://`, `rediss://` or `redis+sentinel://` address with
 /// credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisTarget {
     /// Connect with TLS (`rediss://`).
     pub tls: bool,
+    /// Certificate files for TLS (none: the built-in web roots, no client
+    /// certificate). Boxed: rarely set, and targets travel by value.
+    pub tls_files: Box<TlsFiles>,
     /// Host name or IP address (IPv6 without brackets).
     pub host: String,
     /// TCP port (6379 when the URL has none).
@@ -65,6 +135,7 @@ impl RedisTarget {
     pub fn tcp(host: impl Into<String>, port: u16) -> Self {
         RedisTarget {
             tls: false,
+            tls_files: Box::default(),
             host: host.into(),
             port,
             db: 0,
@@ -167,9 +238,11 @@ impl RedisTarget {
                 .filter(|db| *db >= 0)
                 .ok_or_else(|| bad("the path must be a database number, e.g. /0"))?,
         };
-        if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(bad("query parameters and fragments are not supported"));
+        if parsed.fragment().is_some() {
+            return Err(bad("fragments are not supported"));
         }
+        let tls = parsed.scheme() == "rediss";
+        let tls_files = Box::new(TlsFiles::from_query(parsed, tls).map_err(|reason| bad(&reason))?);
         let decode = |s: &str| {
             url::form_urlencoded::parse(format!("x={s}").as_bytes())
                 .next()
@@ -180,7 +253,8 @@ impl RedisTarget {
             .and_then(decode);
         let password = parsed.password().and_then(decode);
         Ok(RedisTarget {
-            tls: parsed.scheme() == "rediss",
+            tls,
+            tls_files,
             host,
             port: parsed.port().unwrap_or(6379),
             db,
@@ -224,7 +298,7 @@ impl fmt::Display for RedisTarget {
                 write!(f, "/{}", set.primary)?;
             }
         }
-        write!(f, "/{}", self.db)
+        write!(f, "/{}{}", self.db, self.tls_files.query())
     }
 }
 
@@ -378,6 +452,27 @@ mod tests {
     }
 
     #[test]
+    fn reads_tls_files_from_the_query() {
+        let url = "rediss://app:pw@h:6380/1?ca=/etc/shoal/ca.pem&cert=/c%20d.pem&key=/k.pem";
+        let CoordUrl::Redis(t) = CoordUrl::parse(url).unwrap() else {
+            panic!("not redis")
+        };
+        assert_eq!(t.tls_files.ca, Some(PathBuf::from("/etc/shoal/ca.pem")));
+        assert_eq!(
+            t.tls_files.client,
+            Some((PathBuf::from("/c d.pem"), PathBuf::from("/k.pem")))
+        );
+        let shown = t.to_string();
+        assert_eq!(
+            shown,
+            "rediss://app:***@h:6380/1?ca=%2Fetc%2Fshoal%2Fca.pem&cert=%2Fc+d.pem&key=%2Fk.pem"
+        );
+        // What is shown parses back to the same files.
+        let again = CoordUrl::parse(&shown.replace("***", "pw")).unwrap();
+        assert_eq!(again, CoordUrl::Redis(t));
+    }
+
+    #[test]
     fn never_shows_passwords() {
         let url = CoordUrl::parse("redis://app:hunter2@h:1/0").unwrap();
         assert_eq!(url.to_string(), "redis://app:***@h:1/0");
@@ -396,6 +491,11 @@ mod tests {
             "redis://h:notaport",
             "redis://h:1/x",
             "redis://h:1/0?timeout=1s",
+            "redis://h:1/0?ca=/etc/ca.pem",
+            "rediss://h:1/0?ca=",
+            "rediss://h:1/0?cert=/c.pem",
+            "rediss://h:1/0?ca=/a&verify=no",
+            "rediss://h:1/0#insecure",
             "embedded://somewhere",
             "localhost:6379",
         ] {

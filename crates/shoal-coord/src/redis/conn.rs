@@ -79,6 +79,29 @@ pub fn connection_info(target: &RedisTarget) -> Result<redis::ConnectionInfo> {
     Ok(info.set_redis_settings(settings))
 }
 
+/// A client library handle for `target` (a server, not Sentinels), with
+/// the certificate files of a `rediss://` URL loaded. Cluster mode builds
+/// its synchronous connections from this too.
+pub fn client(target: &RedisTarget) -> Result<redis::Client> {
+    let info = connection_info(target)?;
+    let refused = |source| CoordError::Server {
+        op: "connect",
+        server: target.redacted(),
+        source,
+    };
+    if !target.tls {
+        return redis::Client::open(info).map_err(refused);
+    }
+    #[cfg(feature = "tls")]
+    {
+        crate::redis::tls::install_crypto_provider();
+        let certificates = crate::redis::tls::certificates(target)?;
+        redis::Client::build_with_tls(info, certificates).map_err(refused)
+    }
+    #[cfg(not(feature = "tls"))]
+    unreachable!("connection_info refuses rediss:// without the tls feature")
+}
+
 /// Opens a multiplexed, self-healing connection: after a failure it
 /// reconnects with exponential backoff in the background while callers get
 /// errors (never a hang). `push` receives pub/sub messages; subscriptions
@@ -88,14 +111,7 @@ pub async fn connect(
     options: &ConnectOptions,
     push: Option<impl AsyncPushSender>,
 ) -> Result<ConnectionManager> {
-    #[cfg(feature = "tls")]
-    crate::redis::tls::install_crypto_provider();
-    let info = connection_info(target)?;
-    let client = redis::Client::open(info).map_err(|source| CoordError::Server {
-        op: "connect",
-        server: target.redacted(),
-        source,
-    })?;
+    let client = client(target)?;
     let mut config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(options.connect_timeout))
         .set_response_timeout(Some(options.response_timeout))

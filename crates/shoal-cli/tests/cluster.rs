@@ -256,7 +256,14 @@ fn drive(
     cluster: &Cluster,
     spec: JobSpec,
 ) -> std::thread::JoinHandle<Result<Vec<shoal_core::Bytes>, JobError>> {
-    let exec = cluster.executor();
+    drive_on(cluster.executor(), spec)
+}
+
+/// Runs `spec` with `exec` in a thread; returns its handle.
+fn drive_on(
+    exec: ClusterExecutor,
+    spec: JobSpec,
+) -> std::thread::JoinHandle<Result<Vec<shoal_core::Bytes>, JobError>> {
     std::thread::spawn(move || run_job(&exec, &registry(), spec, &NoProgress).map(|o| o.results))
 }
 
@@ -447,4 +454,57 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
         // Clearing happens in a driver's upkeep: give it a job to drive.
         drive(&cluster, slow_echo(8, 50)).join().unwrap().unwrap();
     }
+}
+
+#[test]
+fn a_task_deleted_from_the_queue_is_noticed_and_run_again() {
+    let cluster = Cluster::start(1);
+    let spec = slow_echo(20, 300);
+    // Speculation would also rerun the last task, as a straggler: this is
+    // about the check that finds tasks with no entry left.
+    let mut config = ClusterConfig::new(&cluster.coord, &cluster.store());
+    config.worker_timeout = Duration::from_secs(2);
+    config.speculation = false;
+    let driver = drive_on(ClusterExecutor::new(config).unwrap(), spec.clone());
+    // The newest entry is the last partition; the single worker (2 slots,
+    // claiming one task per free slot while tasks are slow) reaches it
+    // only after ~3 s. Delete it behind everyone's back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let newest = loop {
+        let entry = redis_cli(
+            &cluster,
+            &["XREVRANGE", "shoal:tasks", "+", "-", "COUNT", "1"],
+        );
+        if entry.get(6).map(String::as_str) == Some("19") {
+            break entry[0].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job was never queued: {entry:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let pending = redis_cli(
+        &cluster,
+        &["XPENDING", "shoal:tasks", "workers", "-", "+", "100"],
+    );
+    assert!(
+        !pending.contains(&newest),
+        "the worker already took {newest}"
+    );
+    assert_eq!(
+        redis_cli(&cluster, &["XDEL", "shoal:tasks", &newest]),
+        ["1"]
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !driver.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "the job waits forever for the lost task"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let results = driver.join().unwrap().expect("the job completes");
+    assert_eq!(results, embedded_results(spec));
 }

@@ -8,7 +8,7 @@
 //! happens, the store's first-commit-wins rule keeps exactly one output
 //! per partition, and the driver counts a partition once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput};
@@ -16,6 +16,7 @@ use shoal_store::Store;
 
 mod events;
 mod upkeep;
+mod vanished;
 
 use crate::control::Control;
 use crate::reply::{stream_entries, Entry};
@@ -113,6 +114,10 @@ struct StageTracker {
     entries: HashMap<String, u32>,
     /// Where each partition's result is (results stages only).
     results: Vec<Option<ResultSlot>>,
+    /// Unfinished partitions found without any task entry at the last
+    /// check (see `vanished.rs`), and when that check ran.
+    suspected: HashSet<u32>,
+    last_vanish_check: Instant,
 }
 
 impl StageTracker {
@@ -128,6 +133,8 @@ impl StageTracker {
             durations_ms: Vec::new(),
             entries: HashMap::new(),
             results: vec![None; n],
+            suspected: HashSet::new(),
+            last_vanish_check: Instant::now(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The driver's periodic duties while a stage runs: publish progress,
 //! notice cancellation and Redis restarts, reclaim tasks from workers that
-//! stopped heartbeating, and speculate on stragglers.
+//! stopped heartbeating, rescue tasks that vanished (`vanished.rs`), and
+//! speculate on stragglers.
 
 use std::time::Duration;
 
@@ -74,6 +75,7 @@ impl Drive<'_> {
             return Ok(());
         }
         self.reclaim_from_lost_workers(stage, tracker)?;
+        self.rescue_vanished(stage, tracker)?;
         if self.config.speculation {
             self.speculate(stage, tracker)?;
         }

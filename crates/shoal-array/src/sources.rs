@@ -4,11 +4,13 @@
 //! sources also know their partition lengths, so `len`, `get` and `zip`
 //! on them (and on their `map`s) run nothing extra.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use shoal_core::TaskError;
 use shoal_jobs::{plan_line_splits, read_line_split};
+use shoal_store::inputs::InputFile;
 
 use crate::array::Compute;
 use crate::codec::Element;
@@ -85,7 +87,8 @@ impl Session {
 
     /// The lines (without `\n` / `\r\n`; invalid UTF-8 replaced) of text
     /// files or directories, one partition per split of about
-    /// `split_bytes`. Paths are local or on a shared mount every node sees.
+    /// `split_bytes`. Paths are local (or on a shared mount every node
+    /// sees), or store URLs (`s3://bucket/logs/`, globs included).
     pub fn text_lines(
         &self,
         paths: &[String],
@@ -111,7 +114,8 @@ impl Session {
         Ok(DistArray::source(self.clone(), parts, None, compute))
     }
 
-    /// The records of CSV files, one partition per file, each row
+    /// The records of CSV files (local or store URLs, as for
+    /// [`Session::text_lines`]), one partition per file, each row
     /// deserialised into `R` (by header name when `has_headers`, else by
     /// position). A row that does not parse fails the job with a user
     /// input error naming the file and line.
@@ -138,10 +142,12 @@ impl Session {
 
 /// Every record of one CSV file.
 fn read_csv<R: DeserializeOwned>(path: &str, has_headers: bool) -> Result<Vec<R>, TaskError> {
+    let file = InputFile::of(Path::new(path))
+        .and_then(|file| file.open())
+        .map_err(|e| TaskError::caused_by(format!("opening {path}"), e))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(has_headers)
-        .from_path(path)
-        .map_err(|e| TaskError::caused_by(format!("opening {path}"), e))?;
+        .from_reader(file);
     let mut rows = Vec::new();
     for row in reader.deserialize() {
         let row: R = row.map_err(|e| {

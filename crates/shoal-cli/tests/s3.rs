@@ -101,6 +101,38 @@ fn analyze_from_s3_is_byte_identical_to_local_disk() {
 }
 
 #[test]
+fn wordcount_from_s3_matches_local_disk() {
+    let server = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("text");
+    std::fs::create_dir_all(&local).unwrap();
+    for f in 0..3 {
+        let text: String = (0..30_000)
+            .map(|i| {
+                format!(
+                    "w{}{}",
+                    (i * 13 + f) % 4_001,
+                    if i % 7 == 0 { "\r\n" } else { " " }
+                )
+            })
+            .collect();
+        std::fs::write(local.join(format!("part-{f}.txt")), text).unwrap();
+    }
+    upload(&server, "data", "text", &local);
+    let count = |input: &str, env: &[(&str, String)]| {
+        let args = ["wordcount", input, "--json", "--quiet", "--top", "100000"];
+        let out = run(&args, env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "wordcount {input}: {stderr}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let expected = count(local.to_str().unwrap(), &[]);
+    assert!(expected.contains("\"w4000\""), "{expected}");
+    assert_eq!(count("s3://data/text/", &server.env()), expected);
+    assert_eq!(count("s3://data/text/part-*.txt", &server.env()), expected);
+}
+
+#[test]
 fn cluster_shuffle_through_s3_gives_the_same_report() {
     let server = S3Server::start();
     let redis = RedisServer::start();

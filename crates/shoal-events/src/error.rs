@@ -174,19 +174,19 @@ impl InputError {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        // Remote readers report storage failures through `io::Error`; the
-        // store's error already names the operation and the object.
-        let source = match source.downcast::<shoal_store::StoreError>() {
-            Ok(store) => return InputError::Store(store),
-            Err(source) => source,
-        };
-        let path = path.into();
-        if source.kind() == std::io::ErrorKind::NotFound {
-            InputError::NotFound {
-                path: path.display().to_string(),
-            }
-        } else {
-            InputError::Io { path, source }
+        shoal_store::inputs::InputsError::io(path, source).into()
+    }
+}
+
+impl From<shoal_store::inputs::InputsError> for InputError {
+    fn from(err: shoal_store::inputs::InputsError) -> Self {
+        use shoal_store::inputs::InputsError as E;
+        match err {
+            E::NotFound { path } => InputError::NotFound { path },
+            E::NoMatch { pattern } => InputError::NoMatch { pattern },
+            E::BadGlob { pattern, reason } => InputError::BadGlob { pattern, reason },
+            E::Store(err) => InputError::Store(err),
+            E::Io { path, source } => InputError::Io { path, source },
         }
     }
 }

@@ -1,19 +1,22 @@
-//! Byte-range splits of line-oriented text files.
+//! Byte-range splits of line-oriented text files, local or in a store.
 //!
 //! A split `[start, end)` owns every line whose first byte lies in that
 //! range, so neighbouring splits never share or lose a line whatever the
-//! boundaries — the same rule Hadoop's line reader uses.
+//! boundaries — the same rule Hadoop's line reader uses. Inputs expand and
+//! read through [`shoal_store::inputs`], so `s3://bucket/logs/` works
+//! wherever a local directory does (a remote split fetches its own bytes
+//! and the end of the line that straddles its end).
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use shoal_store::inputs::{expand_inputs, InputFile, InputsError};
 
 /// A byte range of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineSplit {
-    /// The file.
+    /// The file: a path, or an object's URL.
     pub path: String,
     /// First byte of the range.
     pub start: u64,
@@ -21,90 +24,50 @@ pub struct LineSplit {
     pub end: u64,
 }
 
-/// Why inputs could not be split.
-#[derive(Debug, thiserror::Error)]
-pub enum SplitError {
-    /// An input path cannot be read.
-    #[error("cannot read input '{path}': {source}")]
-    Unreadable {
-        /// The path as given.
-        path: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// Expands `inputs` (files, or directories whose files are taken in sorted
-/// order) and cuts every file into splits of about `target_bytes`.
+/// Expands `inputs` (files, directories, globs and store URLs, see
+/// [`expand_inputs`]) and cuts every file into splits of about
+/// `target_bytes`.
 pub fn plan_line_splits(
     inputs: &[String],
     target_bytes: u64,
-) -> Result<Vec<LineSplit>, SplitError> {
+) -> Result<Vec<LineSplit>, InputsError> {
     let target = target_bytes.max(1);
     let mut splits = Vec::new();
-    for input in inputs {
-        for file in expand(Path::new(input)).map_err(|source| SplitError::Unreadable {
-            path: input.clone(),
-            source,
-        })? {
-            let size = std::fs::metadata(&file)
-                .map_err(|source| SplitError::Unreadable {
-                    path: file.display().to_string(),
-                    source,
-                })?
-                .len();
-            let mut start = 0;
-            while start < size {
-                let end = (start + target).min(size);
-                splits.push(LineSplit {
-                    path: file.display().to_string(),
-                    start,
-                    end,
-                });
-                start = end;
-            }
+    for file in expand_inputs(inputs)? {
+        let size = InputFile::of(&file)?.size()?;
+        let path = file.display().to_string();
+        let mut start = 0;
+        while start < size {
+            let end = (start + target).min(size);
+            splits.push(LineSplit {
+                path: path.clone(),
+                start,
+                end,
+            });
+            start = end;
         }
     }
     Ok(splits)
 }
 
-fn expand(path: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    let mut files = Vec::new();
-    for entry in entries {
-        files.extend(expand(&entry)?);
-    }
-    Ok(files)
-}
-
 /// Calls `line` for every line the split owns (without its `\n` or
 /// `\r\n`); returns the bytes read.
-pub fn read_line_split(split: &LineSplit, mut line: impl FnMut(&[u8])) -> std::io::Result<u64> {
-    let mut file = File::open(&split.path)?;
-    let mut pos = split.start;
-    let mut reader;
+pub fn read_line_split(split: &LineSplit, mut line: impl FnMut(&[u8])) -> Result<u64, InputsError> {
+    let file = InputFile::of(Path::new(&split.path))?;
+    let io = |e| InputsError::io(&split.path, e);
+    // The line that started before us is the previous split's: start one
+    // byte early and skip through the first newline at or after start - 1.
+    let from = split.start.saturating_sub(1);
+    let mut reader = BufReader::with_capacity(1 << 20, file.open_range(from, file.size()?)?);
     let mut buf = Vec::with_capacity(256);
+    let mut pos = split.start;
     if split.start > 0 {
-        // The line that started before us is the previous split's: skip
-        // through the first newline at or after start - 1.
-        file.seek(SeekFrom::Start(split.start - 1))?;
-        reader = BufReader::with_capacity(1 << 20, file);
-        pos = split.start - 1 + reader.read_until(b'\n', &mut buf)? as u64;
-    } else {
-        reader = BufReader::with_capacity(1 << 20, file);
+        pos = from + reader.read_until(b'\n', &mut buf).map_err(io)? as u64;
     }
     let mut read = 0;
     while pos < split.end {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf)?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
         if n == 0 {
             break;
         }
@@ -146,6 +109,39 @@ mod tests {
     }
 
     #[test]
+    fn store_objects_split_like_local_files() {
+        // Split boundaries inside lines: a remote split must fetch the end
+        // of the line that straddles its end, and skip the one it starts in.
+        let text = "first line\nsecond\r\n\nthe fourth, longer line\nno newline at the end";
+        let url = format!("memory://splits-{}", std::process::id());
+        let store = shoal_store::Store::open(&url).unwrap();
+        store
+            .put("logs/a.txt", bytes::Bytes::from_static(text.as_bytes()))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), text).unwrap();
+        let lines = |input: String, target: u64| {
+            let mut lines = Vec::new();
+            for split in plan_line_splits(&[input], target).unwrap() {
+                read_line_split(&split, |l| {
+                    lines.push(String::from_utf8_lossy(l).into_owned())
+                })
+                .unwrap();
+            }
+            lines
+        };
+        for target in [1, 3, 7, 11, 64] {
+            let local = lines(dir.path().display().to_string(), target);
+            assert_eq!(local.len(), 5, "{local:?}");
+            assert_eq!(
+                lines(format!("{url}/logs/"), target),
+                local,
+                "target {target}"
+            );
+        }
+    }
+
+    #[test]
     fn directories_expand_sorted_and_missing_inputs_are_named() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.txt"), "b\n").unwrap();
@@ -157,10 +153,6 @@ mod tests {
             .collect();
         assert_eq!(names, ["a.txt", "b.txt"]);
         let err = plan_line_splits(&["/no/such/file".into()], 10).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("cannot read input '/no/such/file'"),
-            "{err}"
-        );
+        assert_eq!(err.to_string(), "/no/such/file: no such file or directory");
     }
 }

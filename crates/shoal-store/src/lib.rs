@@ -16,7 +16,9 @@
 //! reports that one is already there, which is how the first committed
 //! attempt of a task wins and every later attempt is dropped.
 //!
-//! [`partition`] defines the on-store layout of a shuffle partition file.
+//! [`partition`] defines the on-store layout of a shuffle partition file;
+//! [`inputs`] expands and reads the input files users name, local or in a
+//! store.
 //!
 //! ```
 //! let store = shoal_store::Store::open("memory://doc-example").unwrap();
@@ -28,6 +30,7 @@
 
 mod backend;
 mod error;
+pub mod inputs;
 mod options;
 pub mod partition;
 mod reader;

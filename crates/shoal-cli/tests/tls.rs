@@ -34,7 +34,10 @@ fn lock_down(server: &RedisServer) {
     let port = server.port().to_string();
     let user = format!(">{PASSWORD}");
     for acl in [
-        vec!["SETUSER", "shoal", "on", &user, "~*", "&*", "+@all"],
+        // Least privilege: Shoal's keys and channels only, no admin commands.
+        vec![
+            "SETUSER", "shoal", "on", &user, "~shoal:*", "&shoal:*", "+@all", "-@admin",
+        ],
         vec!["SETUSER", "default", "off"],
     ] {
         let out = std::process::Command::new("redis-cli")

@@ -36,7 +36,9 @@ pub struct CoordConfig {
     /// grant too few replicas acknowledge in time is given back with
     /// [`CoordError::NotReplicated`](crate::CoordError::NotReplicated).
     /// `None` (the default) means 1 behind a `redis+sentinel://` URL and 0
-    /// otherwise. Redis replication stays asynchronous for everything else.
+    /// otherwise. The cap needs the `ROLE` command; an ACL user denied it
+    /// gets the count as configured. Redis replication stays asynchronous
+    /// for everything else.
     pub grant_replicas: Option<usize>,
 }
 

@@ -138,3 +138,32 @@ async fn a_grant_no_replica_acknowledges_is_given_back() {
     };
     guard.release().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_without_admin_commands_still_gets_replicated_grants() {
+    let primary = RedisServer::start();
+    let _replica = RedisServer::start_replica_of(&primary);
+    let sentinels = SentinelGroup::start(&primary, "aclpool", 3, 1);
+    // Everything but the admin commands (ROLE among them).
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &primary.port().to_string(), "ACL", "SETUSER", "app"])
+        .args(["on", ">app-pw", "~*", "&*", "+@all", "-@admin"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
+    let url = sentinels
+        .url()
+        .replace("redis+sentinel://", "redis+sentinel://app:app-pw@");
+    let coord = Coordinator::open(&url).await.unwrap();
+    let guard = coord.lock("acl", &LockOptions::default()).await.unwrap();
+    assert!(guard.token() > 0);
+    guard.release().await.unwrap();
+    // ROLE really is refused to this user.
+    let direct = format!("redis://app:app-pw@127.0.0.1:{}", primary.port());
+    let mut conn = redis::Client::open(direct.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let role: redis::RedisResult<redis::Value> = redis::cmd("ROLE").query(&mut conn);
+    assert!(role.is_err(), "ROLE allowed: {role:?}");
+}

@@ -103,10 +103,16 @@ impl RedisBackend {
             return Ok(());
         }
         let mut conn = self.conn();
-        let role: Value = self
-            .run(op, &[], redis::cmd("ROLE").query_async(&mut conn))
-            .await?;
-        let wanted = self.grant_replicas.min(connected_replicas(&role));
+        let role = self
+            .run(op, &[], redis::cmd("ROLE").query_async::<Value>(&mut conn))
+            .await;
+        let wanted = match role {
+            Ok(role) => self.grant_replicas.min(connected_replicas(&role)),
+            // An ACL user may not be allowed ROLE (it is an admin command):
+            // then the configured count applies as it is.
+            Err(CoordError::Server { .. }) => self.grant_replicas,
+            Err(err) => return Err(err),
+        };
         if wanted == 0 {
             return Ok(());
         }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use shoal_store::inputs::InputsError;
 use thiserror::Error;
 
 /// A command-line spelling that is not one of the accepted values.
@@ -49,26 +50,11 @@ pub enum ColumnMapError {
 /// Why input could not be planned or read.
 #[derive(Debug, Error)]
 pub enum InputError {
-    /// A named file or directory does not exist.
-    #[error("{path}: no such file or directory")]
-    NotFound {
-        /// The input as given.
-        path: String,
-    },
-    /// A glob pattern matched nothing, or a directory holds no data files.
-    #[error("{pattern}: matches no files")]
-    NoMatch {
-        /// The pattern or directory.
-        pattern: String,
-    },
-    /// A glob pattern that does not parse.
-    #[error("{pattern}: invalid glob pattern: {reason}")]
-    BadGlob {
-        /// The pattern.
-        pattern: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// The input files cannot be found or read: a missing file, a glob
+    /// that matches nothing or does not parse, an OS failure (shared with
+    /// every input reader, see [`shoal_store::inputs`]).
+    #[error(transparent)]
+    Files(shoal_store::inputs::InputsError),
     /// A store operation on an input URL failed (the message names the
     /// operation and the object's URL; never credentials).
     #[error(transparent)]
@@ -134,15 +120,6 @@ pub enum InputError {
         /// The mismatching part of the split.
         what: String,
     },
-    /// An operating-system failure reading a file.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 fn found_list(found: &[String]) -> String {
@@ -161,7 +138,7 @@ impl InputError {
     pub fn is_user_input(&self) -> bool {
         use shoal_store::StoreError as S;
         match self {
-            InputError::Io { .. } | InputError::StaleSplit { .. } => false,
+            InputError::Files(InputsError::Io { .. }) | InputError::StaleSplit { .. } => false,
             InputError::Store(err) => matches!(
                 err,
                 S::NotFound { .. }
@@ -174,19 +151,16 @@ impl InputError {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        shoal_store::inputs::InputsError::io(path, source).into()
+        InputsError::io(path, source).into()
     }
 }
 
-impl From<shoal_store::inputs::InputsError> for InputError {
-    fn from(err: shoal_store::inputs::InputsError) -> Self {
-        use shoal_store::inputs::InputsError as E;
+impl From<InputsError> for InputError {
+    /// Store failures stay [`InputError::Store`] wherever they surface.
+    fn from(err: InputsError) -> Self {
         match err {
-            E::NotFound { path } => InputError::NotFound { path },
-            E::NoMatch { pattern } => InputError::NoMatch { pattern },
-            E::BadGlob { pattern, reason } => InputError::BadGlob { pattern, reason },
-            E::Store(err) => InputError::Store(err),
-            E::Io { path, source } => InputError::Io { path, source },
+            InputsError::Store(err) => InputError::Store(err),
+            other => InputError::Files(other),
         }
     }
 }

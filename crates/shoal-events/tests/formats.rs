@@ -8,6 +8,7 @@ use std::path::Path;
 
 use common::*;
 use shoal_events::{generate, Format, GenFormat, GenOptions, InputError, ReadOptions};
+use shoal_store::inputs::InputsError;
 
 fn gen(dir: &Path, format: GenFormat, files: u32) -> Vec<std::path::PathBuf> {
     let opts = GenOptions {
@@ -123,7 +124,7 @@ fn input_errors_are_user_errors_with_one_line() {
     let opts = ReadOptions::default();
     let missing = dir.path().join("nope.csv");
     let err = plan(&[&missing], &opts, 1 << 20).unwrap_err();
-    assert!(matches!(err, InputError::NotFound { .. }) && err.is_user_input());
+    assert!(matches!(err, InputError::Files(InputsError::NotFound { .. })) && err.is_user_input());
     let txt = write(dir.path(), "a.txt", b"x");
     let err = plan(&[&txt], &opts, 1 << 20).unwrap_err();
     assert!(
@@ -143,7 +144,10 @@ fn input_errors_are_user_errors_with_one_line() {
     );
     let pattern = dir.path().join("*.parquet");
     let err = plan(&[&pattern], &opts, 1 << 20).unwrap_err();
-    assert!(matches!(err, InputError::NoMatch { .. }), "{err}");
+    assert!(
+        matches!(err, InputError::Files(InputsError::NoMatch { .. })),
+        "{err}"
+    );
     let err = shoal_events::plan_splits(&["ftp://host/x.csv".into()], &opts, 1).unwrap_err();
     assert!(
         matches!(err, InputError::Store(_)) && err.is_user_input(),

@@ -5,7 +5,19 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{JobError, Plan};
+use crate::{Bytes, JobError, Plan};
+
+/// How a job's result is meant to be shown (`shoal run` decides where it goes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// UTF-8 text, printed as it is.
+    Text,
+    /// One JSON document, printed as it is.
+    Json,
+    /// Bytes for a file: written with `--out FILE`, never to a terminal.
+    Binary,
+}
 
 /// A computation Shoal can run, identified by name.
 ///
@@ -19,6 +31,19 @@ pub trait Job: Send + Sync + 'static {
     /// One line for `shoal jobs`.
     fn describe(&self) -> &'static str;
 
+    /// The job's version. Workers advertise `name@version` (its
+    /// [fingerprint](fingerprint)) and only ever claim tasks of jobs whose
+    /// fingerprint they hold, so two builds of a job that cannot share a
+    /// job's attempts must declare different versions.
+    fn version(&self) -> u32 {
+        1
+    }
+
+    /// How the job's result ([`Job::finish`]) is shown.
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Text
+    }
+
     /// Runs once, on the driver, before planning: resolves inputs (lists
     /// files, computes splits, validates columns) into the concrete
     /// parameters that every node plans from. Bad input is reported here
@@ -30,6 +55,26 @@ pub trait Job: Send + Sync + 'static {
     /// Builds the plan. Must be deterministic: the same parameters give the
     /// same stages, partition counts and task behaviour on every node.
     fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError>;
+
+    /// Runs once, on the driver, after the last stage: turns its result
+    /// blobs (by partition) into the job's result, rendered as
+    /// [`Job::output_format`] says. The default writes each blob followed
+    /// by a newline.
+    fn finish(&self, params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+        let _ = params;
+        let mut out = Vec::with_capacity(results.iter().map(|r| r.len() + 1).sum());
+        for blob in results {
+            out.extend_from_slice(&blob);
+            out.push(b'\n');
+        }
+        Ok(out.into())
+    }
+}
+
+/// `name@version`: what a worker advertises for `job` and what a task
+/// entry is routed by.
+pub fn fingerprint(job: &dyn Job) -> String {
+    format!("{}@{}", job.name(), job.version())
 }
 
 /// What to run: a job name and its parameters. This is all that a cluster
@@ -64,10 +109,30 @@ impl Registry {
         Self::default()
     }
 
-    /// Adds `job`; a later job with the same name replaces an earlier one.
-    pub fn with(mut self, job: Arc<dyn Job>) -> Self {
-        self.jobs.insert(job.name(), job);
-        self
+    /// Adds `job`.
+    ///
+    /// # Panics
+    /// When a job of the same name is already registered: a registry is
+    /// built once at start, and silently replacing a job (say, a built-in
+    /// one by a user's) would run code nobody asked for.
+    pub fn with(self, job: Arc<dyn Job>) -> Self {
+        match self.try_with(job) {
+            Ok(registry) => registry,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// Adds `job`, or fails when its name is taken.
+    pub fn try_with(mut self, job: Arc<dyn Job>) -> Result<Self, JobError> {
+        let name = job.name();
+        if self.jobs.contains_key(name) {
+            return Err(JobError::Setup {
+                job: name.to_string(),
+                message: format!("a job named '{name}' is already registered"),
+            });
+        }
+        self.jobs.insert(name, job);
+        Ok(self)
     }
 
     /// The job registered as `name`.
@@ -81,5 +146,58 @@ impl Registry {
     /// Every registered job, by name.
     pub fn jobs(&self) -> impl Iterator<Item = &Arc<dyn Job>> {
         self.jobs.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Named(&'static str, u32);
+
+    impl Job for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn describe(&self) -> &'static str {
+            "test job"
+        }
+        fn version(&self) -> u32 {
+            self.1
+        }
+        fn plan(&self, _: &serde_json::Value) -> Result<Plan, JobError> {
+            Ok(Plan::new())
+        }
+    }
+
+    #[test]
+    fn a_second_job_of_the_same_name_is_refused() {
+        let registry = Registry::new().with(Arc::new(Named("a", 1)));
+        let err = registry
+            .clone()
+            .try_with(Arc::new(Named("a", 2)))
+            .err()
+            .expect("duplicate accepted");
+        assert!(
+            err.to_string().contains("'a' is already registered"),
+            "{err}"
+        );
+        assert_eq!(registry.get("a").unwrap().version(), 1);
+    }
+
+    #[test]
+    fn the_fingerprint_is_name_at_version() {
+        assert_eq!(fingerprint(&Named("wordcount", 3)), "wordcount@3");
+    }
+
+    #[test]
+    fn the_default_finish_puts_each_result_on_a_line() {
+        let out = Named("a", 1)
+            .finish(
+                &serde_json::Value::Null,
+                vec![Bytes::from("x"), Bytes::new()],
+            )
+            .unwrap();
+        assert_eq!(&out[..], b"x\n\n");
     }
 }

@@ -74,7 +74,7 @@ pub use attempt::{install_quiet_panic_hook, run_attempt};
 pub use embedded::{EmbeddedConfig, EmbeddedExecutor};
 pub use error::{JobError, TaskError, TaskErrorKind};
 pub use executor::{run_job, Executor, JobOutput, JobRun};
-pub use job::{Job, JobSpec, Registry};
+pub use job::{fingerprint, Job, JobSpec, OutputFormat, Registry};
 pub use plan::{Plan, Stage, StageOutput, StageRef, TaskFn};
 pub use progress::{NoProgress, ProgressEvent, ProgressSink};
 pub use task::{StageData, TaskContext, TaskId, TaskOutput};

@@ -35,8 +35,6 @@ pub mod kv;
 pub mod lease;
 pub mod redis;
 pub mod retry;
-#[cfg(feature = "test-support")]
-pub mod test_support;
 pub mod txn;
 pub mod url;
 pub mod validate;

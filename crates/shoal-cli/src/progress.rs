@@ -65,7 +65,7 @@ impl CliProgress {
     fn line(&self, text: String) {
         match &self.mode {
             Mode::Quiet => {}
-            Mode::Lines => eprintln!("shoal: {text}"),
+            Mode::Lines => eprintln!("{}: {text}", crate::program_name()),
             Mode::Bars(multi) => {
                 let _ = multi.println(text);
             }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use shoal_cluster::{ClusterConfig, ClusterExecutor};
 use shoal_core::{
-    run_job, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec,
+    run_job, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec, Registry,
 };
 
 use crate::progress::CliProgress;
@@ -80,10 +80,9 @@ impl RunArgs {
         Ok(Some(config))
     }
 
-    /// Runs `spec` with progress display, embedded or on the cluster,
-    /// mapping failures to exit codes.
-    pub fn run_job(&self, spec: JobSpec) -> Result<JobOutput, CliError> {
-        let registry = crate::jobs::registry();
+    /// Runs `spec` (a job of `registry`) with progress display, embedded
+    /// or on the cluster, mapping failures to exit codes.
+    pub fn run_job(&self, registry: &Registry, spec: JobSpec) -> Result<JobOutput, CliError> {
         let executor: Box<dyn Executor> = match self.cluster_config()? {
             Some(config) => {
                 Box::new(ClusterExecutor::new(config).map_err(|e| CliError::usage(e.to_string()))?)
@@ -91,7 +90,7 @@ impl RunArgs {
             None => Box::new(EmbeddedExecutor::new(self.embedded_config())),
         };
         let progress = CliProgress::new(self.quiet);
-        let result = run_job(executor.as_ref(), &registry, spec, &progress);
+        let result = run_job(executor.as_ref(), registry, spec, &progress);
         progress.finish();
         result.map_err(job_error)
     }

@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod commands;
+pub mod dashboard;
 pub mod error;
 mod jobs;
 pub mod progress;

@@ -4,7 +4,7 @@
 //! acquisition attempts into waiting (pub/sub wake-ups plus bounded,
 //! jittered backoff — never busy polling) and wraps grants in [`Guard`]s.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use crate::guard::Guard;
 use crate::kv::{CasOutcome, Versioned};
 use crate::lease::{Acquire, LeaseKind, LockOptions, OwnerId};
 use crate::redis::RedisBackend;
+use crate::renewal::Renewer;
 use crate::retry::Backoff;
 use crate::url::CoordUrl;
 use crate::validate;
@@ -59,10 +60,19 @@ pub struct Coordinator {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     url: CoordUrl,
     config: CoordConfig,
     backend: Backend,
+    /// Keeps this coordinator's auto-renewed leases alive.
+    renewer: Arc<Renewer>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The scheduler holds the coordinator only weakly; stop it with it.
+        self.renewer.shut_down();
+    }
 }
 
 enum Backend {
@@ -104,6 +114,7 @@ impl Coordinator {
                 url: url.clone(),
                 config,
                 backend,
+                renewer: Arc::default(),
             }),
         })
     }
@@ -116,6 +127,7 @@ impl Coordinator {
                 url: CoordUrl::Embedded,
                 config: CoordConfig::default(),
                 backend: Backend::Embedded(Box::default()),
+                renewer: Arc::default(),
             }),
         }
     }
@@ -132,6 +144,20 @@ impl Coordinator {
 
     pub(crate) fn is_embedded(&self) -> bool {
         matches!(self.inner.backend, Backend::Embedded(_))
+    }
+
+    pub(crate) fn renewer(&self) -> &Arc<Renewer> {
+        &self.inner.renewer
+    }
+
+    /// A handle that does not keep the coordinator alive.
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The coordinator behind `weak`, unless every handle is gone.
+    pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Coordinator { inner })
     }
 
     // ----- locks, semaphores, read-write locks -----

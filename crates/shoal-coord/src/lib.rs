@@ -34,6 +34,7 @@ mod guard;
 pub mod kv;
 pub mod lease;
 pub mod redis;
+mod renewal;
 pub mod retry;
 #[cfg(feature = "test-support")]
 pub mod test_support;

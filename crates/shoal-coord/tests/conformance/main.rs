@@ -38,6 +38,7 @@ conformance! {
     locks::fencing_stalled_holder,
     locks::try_lock_and_owner_only_release,
     locks::renewal_keeps_the_lease,
+    locks::renewal_keeps_many_leases,
     locks::waiters_are_woken_promptly,
     locks::semaphore_limits_holders,
     locks::rwlock_excludes_writers,

@@ -33,6 +33,7 @@ pub mod error;
 mod guard;
 pub mod kv;
 pub mod lease;
+mod locks;
 pub mod redis;
 mod renewal;
 pub mod retry;

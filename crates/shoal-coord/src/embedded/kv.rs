@@ -106,6 +106,30 @@ impl KvTable {
         Ok(self.put(key, value, None))
     }
 
+    /// Applies `writes` as the holder of `token` of lease `lock` (like
+    /// [`KvTable::put_fenced`] for each key). If a key already accepted a
+    /// newer token of `lock`, nothing is written: `Err((its index, that
+    /// token))`.
+    pub(super) fn fenced_writes(
+        &mut self,
+        writes: &[(String, TxWrite)],
+        lock: &str,
+        token: u64,
+    ) -> Result<(), (usize, u64)> {
+        for (index, (key, _)) in writes.iter().enumerate() {
+            let newest = self.entries.get(key).and_then(|e| e.fences.get(lock));
+            if let Some(&newest) = newest.filter(|newest| **newest > token) {
+                return Err((index, newest));
+            }
+        }
+        self.commit(&[], writes);
+        for (key, _) in writes {
+            let entry = self.entries.entry(key.clone()).or_default();
+            entry.fences.insert(lock.to_owned(), token);
+        }
+        Ok(())
+    }
+
     pub(super) fn commit(
         &mut self,
         reads: &[(String, u64)],

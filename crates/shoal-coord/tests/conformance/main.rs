@@ -5,6 +5,7 @@
 mod common;
 mod kv;
 mod locks;
+mod two_trips;
 
 #[path = "../common/bank.rs"]
 mod bank;
@@ -49,5 +50,10 @@ conformance! {
     kv::put_fenced_refuses_stale_tokens,
     kv::transaction_conflicts_give_up,
     kv::transaction_aborts_on_consistent_reads,
+    two_trips::lock_and_get_then_set_and_unlock,
+    two_trips::set_and_unlock_refuses_a_lost_lease,
+    two_trips::set_and_unlock_respects_newer_fences,
+    two_trips::two_trip_mutual_exclusion,
+    two_trips::two_trip_bad_input,
     bank::bank_transfers_preserve_money,
 }

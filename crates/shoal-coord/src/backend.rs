@@ -19,6 +19,16 @@ use crate::lease::{Acquire, LeaseKind, OwnerId};
 /// One buffered write of a transaction: `Some` puts, `None` deletes.
 pub type TxWrite = Option<(Bytes, Option<Duration>)>;
 
+/// A commit that found a read key changed; nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The first read key whose version changed.
+    pub key: String,
+    /// Every read key as it is now, in the order of the reads: a retry can
+    /// start from this consistent snapshot instead of reading again.
+    pub current: Vec<Option<Versioned>>,
+}
+
 /// One attempt to take a lease.
 #[derive(Debug, Clone, Copy)]
 pub struct Attempt<'a> {
@@ -139,11 +149,11 @@ pub trait CoordBackend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<std::result::Result<u64, u64>>> + Send;
 
     /// Atomically checks that every read key still has its recorded version
-    /// (0 = absent) and applies the writes. Returns the first key whose
-    /// version changed, in which case nothing was written.
+    /// (0 = absent) and applies the writes. On a [`Conflict`] nothing was
+    /// written.
     fn commit(
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> impl Future<Output = Result<Option<String>>> + Send;
+    ) -> impl Future<Output = Result<Option<Conflict>>> + Send;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::backend::{Attempt, CoordBackend, Release, Released, TxWrite};
+use crate::backend::{Attempt, Conflict, CoordBackend, Release, Released, TxWrite};
 use crate::embedded::EmbeddedBackend;
 use crate::error::{CoordError, Result};
 use crate::kv::{CasOutcome, Versioned};
@@ -312,7 +312,7 @@ impl Coordinator {
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Conflict>> {
         on_backend!(self, b => b.commit(reads, writes).await)
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::backend::TxWrite;
+use crate::backend::{Conflict, TxWrite};
 use crate::kv::{CasOutcome, Versioned};
 
 #[derive(Debug, Default)]
@@ -134,10 +134,13 @@ impl KvTable {
         &mut self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Option<String> {
+    ) -> Option<Conflict> {
         for (key, seen) in reads {
             if self.version(key) != *seen {
-                return Some(key.clone());
+                return Some(Conflict {
+                    key: key.clone(),
+                    current: reads.iter().map(|(key, _)| self.get(key)).collect(),
+                });
             }
         }
         for (key, write) in writes {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::backend::{Attempt, CoordBackend, Release, Released, TxWrite};
+use crate::backend::{Attempt, Conflict, CoordBackend, Release, Released, TxWrite};
 use crate::error::Result;
 use crate::kv::{CasOutcome, Versioned};
 use crate::lease::{Acquire, LeaseKind, OwnerId};
@@ -151,7 +151,7 @@ impl CoordBackend for EmbeddedBackend {
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Conflict>> {
         Ok(self.kv.lock().commit(reads, writes))
     }
 }

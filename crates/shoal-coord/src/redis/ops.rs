@@ -13,7 +13,7 @@ use super::lease_scripts::{
 };
 use super::scripts::{COMMIT, KV_CAS, KV_PUT, KV_PUT_FENCED};
 use super::{kv_key, lease_base, wake_payload, RedisBackend};
-use crate::backend::{Attempt, CoordBackend, Release, Released, TxWrite};
+use crate::backend::{Attempt, Conflict, CoordBackend, Release, Released, TxWrite};
 use crate::error::Result;
 use crate::kv::{CasOutcome, Versioned};
 use crate::lease::{Acquire, LeaseKind, OwnerId};
@@ -314,7 +314,8 @@ impl CoordBackend for RedisBackend {
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Conflict>> {
+        let op = "transaction commit";
         let keys: Vec<String> = reads
             .iter()
             .map(|(k, _)| kv_key(k))
@@ -335,18 +336,26 @@ impl CoordBackend for RedisBackend {
             };
         }
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut conn = self.conn();
-        let conflict: i64 = self
-            .run(
-                "transaction commit",
-                &key_refs,
-                call.invoke_async(&mut conn),
-            )
+        let reply: Vec<Value> = self
+            .run(op, &key_refs, call.invoke_async(&mut self.conn()))
             .await?;
-        Ok(usize::try_from(conflict)
-            .ok()
-            .filter(|i| *i >= 1)
-            .and_then(|i| reads.get(i - 1))
-            .map(|(k, _)| k.clone()))
+        let malformed = || self.protocol(op, "expected {0} or {conflict index, reads...}");
+        match &reply[..] {
+            [Value::Int(0)] => Ok(None),
+            [Value::Int(index), current @ ..] if current.len() == 2 * reads.len() => {
+                let key = usize::try_from(*index)
+                    .ok()
+                    .and_then(|i| reads.get(i.checked_sub(1)?))
+                    .ok_or_else(malformed)?
+                    .0
+                    .clone();
+                let current = current
+                    .chunks(2)
+                    .map(|pair| versioned(&pair[0], &pair[1]).ok_or_else(malformed))
+                    .collect::<Result<_>>()?;
+                Ok(Some(Conflict { key, current }))
+            }
+            _ => Err(malformed()),
+        }
     }
 }

@@ -124,8 +124,10 @@ return {1, kv_write(KEYS[1], ARGV[1], '0')}
 
 /// Transaction commit. KEYS: read keys then write keys. ARGV[1]: number
 /// of reads; then one expected version per read; then per write: 'p' or
-/// 'd', value, ttl ms. Returns 0, or the 1-based index of the first read
-/// key whose version changed (then nothing was written).
+/// 'd', value, ttl ms. Returns {0}, or — nothing written — the 1-based
+/// index of the first read key whose version changed followed by value and
+/// version of every read key now (so a retry starts from a consistent
+/// snapshot without reading again).
 pub(crate) static COMMIT: LazyLock<Script> = LazyLock::new(|| {
     script(
         &[CLOCK, KV],
@@ -133,7 +135,15 @@ pub(crate) static COMMIT: LazyLock<Script> = LazyLock::new(|| {
 local nr = tonumber(ARGV[1])
 for i = 1, nr do
   local cur = redis.call('HGET', KEYS[i], 'n') or '0'
-  if cur ~= ARGV[1 + i] then return i end
+  if cur ~= ARGV[1 + i] then
+    local reply = {i}
+    for j = 1, nr do
+      local vn = redis.call('HMGET', KEYS[j], 'v', 'n')
+      reply[#reply + 1] = vn[1]
+      reply[#reply + 1] = vn[2]
+    end
+    return reply
+  end
 end
 local a = 2 + nr
 for i = nr + 1, #KEYS do
@@ -144,7 +154,7 @@ for i = nr + 1, #KEYS do
   end
   a = a + 3
 end
-return 0
+return {0}
 "#,
     )
 });

@@ -49,6 +49,7 @@ conformance! {
     kv::key_ttl_expires,
     kv::put_fenced_refuses_stale_tokens,
     kv::transaction_conflicts_give_up,
+    kv::transaction_retry_sees_the_new_values,
     kv::transaction_aborts_on_consistent_reads,
     two_trips::lock_and_get_then_set_and_unlock,
     two_trips::set_and_unlock_refuses_a_lost_lease,

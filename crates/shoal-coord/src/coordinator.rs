@@ -1,8 +1,9 @@
 //! [`Coordinator`]: the handle every caller uses, whatever the backend.
 //!
-//! It validates input, picks the backend from the URL, turns one-shot
-//! acquisition attempts into waiting (pub/sub wake-ups plus bounded,
-//! jittered backoff — never busy polling) and wraps grants in [`Guard`]s.
+//! It picks the backend from the URL and dispatches each step to it,
+//! statically. Leases are taken in `locks.rs` (waiting with pub/sub
+//! wake-ups plus bounded, jittered backoff — never busy polling) and held
+//! through [`crate::Guard`]s; transactions are in `txn.rs`.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;

@@ -2,6 +2,16 @@
 
 use std::process::ExitCode;
 
+use crate::program_name;
+
+/// The exit codes every Shoal binary uses.
+pub mod exit {
+    /// The work itself failed: a job, a server, I/O.
+    pub const FAILURE: u8 = 1;
+    /// The user's input is wrong: a flag, a file, a row, a URL.
+    pub const USAGE: u8 = 2;
+}
+
 /// A command's failure, split by who must act on it.
 #[derive(Debug)]
 pub enum CliError {
@@ -18,6 +28,14 @@ impl CliError {
     pub fn usage(message: impl Into<String>) -> Self {
         CliError::Usage(message.into())
     }
+
+    /// The exit code this failure ends the process with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => exit::USAGE,
+            CliError::Failed(_) => exit::FAILURE,
+        }
+    }
 }
 
 impl From<anyhow::Error> for CliError {
@@ -28,16 +46,12 @@ impl From<anyhow::Error> for CliError {
 
 /// Prints `err` and returns its exit code.
 pub fn report(err: CliError) -> ExitCode {
+    let code = err.exit_code();
     match err {
-        CliError::Usage(message) => {
-            eprintln!("shoal: error: {}", one_line(&message));
-            ExitCode::from(2)
-        }
-        CliError::Failed(err) => {
-            eprintln!("shoal: error: {err:#}");
-            ExitCode::from(1)
-        }
+        CliError::Usage(message) => eprintln!("{}: error: {}", program_name(), one_line(&message)),
+        CliError::Failed(err) => eprintln!("{}: error: {err:#}", program_name()),
     }
+    ExitCode::from(code)
 }
 
 /// Clap prints help/version to stdout (exit 0) and usage errors to stderr;
@@ -50,7 +64,7 @@ pub fn exit_for_clap(err: clap::Error) -> ExitCode {
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
             if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                ExitCode::from(2)
+                ExitCode::from(exit::USAGE)
             } else {
                 ExitCode::SUCCESS
             }
@@ -67,8 +81,9 @@ pub fn exit_for_clap(err: clap::Error) -> ExitCode {
                 .collect();
             let first = message.join(" ");
             let first = first.trim_start_matches("error: ");
-            eprintln!("shoal: error: {first} (see 'shoal --help')");
-            ExitCode::from(2)
+            let program = program_name();
+            eprintln!("{program}: error: {first} (see '{program} --help')");
+            ExitCode::from(exit::USAGE)
         }
     }
 }

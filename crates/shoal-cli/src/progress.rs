@@ -65,7 +65,7 @@ impl CliProgress {
     fn line(&self, text: String) {
         match &self.mode {
             Mode::Quiet => {}
-            Mode::Lines => eprintln!("shoal: {text}"),
+            Mode::Lines => eprintln!("{}: {text}", crate::program_name()),
             Mode::Bars(multi) => {
                 let _ = multi.println(text);
             }
@@ -85,6 +85,21 @@ fn volume(state: &StageState) -> String {
         parts.push(format!("spilled {}", human(state.spilled as f64, "B")));
     }
     parts.join(", ")
+}
+
+/// What a job held at its peak against its budget, and what it spilled.
+fn memory_line(stats: &shoal_core::MemoryStats) -> String {
+    let budget = if stats.budget == u64::MAX {
+        "unbounded".to_string()
+    } else {
+        human(stats.budget as f64, "B")
+    };
+    format!(
+        "memory: peak {} held (budget {budget}), spilled {} in {} files",
+        human(stats.peak_held as f64, "B"),
+        human(stats.spilled_bytes as f64, "B"),
+        stats.spill_files
+    )
 }
 
 fn human(value: f64, unit: &str) -> String {
@@ -158,6 +173,7 @@ impl ProgressSink for CliProgress {
                     error.chain()
                 ));
             }
+            ProgressEvent::Memory(stats) => self.line(memory_line(&stats)),
             ProgressEvent::StageFinished {
                 stage,
                 name,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use shoal_cluster::{ClusterConfig, ClusterExecutor};
 use shoal_core::{
-    run_job, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec,
+    run_job, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec, Registry,
 };
 
 use crate::progress::CliProgress;
@@ -21,10 +21,12 @@ pub struct RunArgs {
     /// Attempts per task before the job fails.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
-    /// Shuffle data kept in memory; beyond it, partitions spill to disk.
+    /// Memory a job may hold (shuffle data and what tasks hold); beyond
+    /// it, data spills to --work-dir.
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
     pub memory_budget: u64,
-    /// Where spilled partitions go (default: the system temp directory).
+    /// Where spill files go (default: the system temp directory); they are
+    /// anonymous, so nothing is left there after a job, even a killed one.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
     /// No progress output.
@@ -53,7 +55,7 @@ impl RunArgs {
         config.max_attempts = self.max_attempts;
         config.memory_budget = self.memory_budget;
         if let Some(dir) = &self.work_dir {
-            config.spill_url = dir.join("spill").to_string_lossy().into_owned();
+            config.work_dir = dir.clone();
         }
         config
     }
@@ -78,10 +80,9 @@ impl RunArgs {
         Ok(Some(config))
     }
 
-    /// Runs `spec` with progress display, embedded or on the cluster,
-    /// mapping failures to exit codes.
-    pub fn run_job(&self, spec: JobSpec) -> Result<JobOutput, CliError> {
-        let registry = crate::jobs::registry();
+    /// Runs `spec` (a job of `registry`) with progress display, embedded
+    /// or on the cluster, mapping failures to exit codes.
+    pub fn run_job(&self, registry: &Registry, spec: JobSpec) -> Result<JobOutput, CliError> {
         let executor: Box<dyn Executor> = match self.cluster_config()? {
             Some(config) => {
                 Box::new(ClusterExecutor::new(config).map_err(|e| CliError::usage(e.to_string()))?)
@@ -89,7 +90,7 @@ impl RunArgs {
             None => Box::new(EmbeddedExecutor::new(self.embedded_config())),
         };
         let progress = CliProgress::new(self.quiet);
-        let result = run_job(executor.as_ref(), &registry, spec, &progress);
+        let result = run_job(executor.as_ref(), registry, spec, &progress);
         progress.finish();
         result.map_err(job_error)
     }

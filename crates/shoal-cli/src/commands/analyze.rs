@@ -8,11 +8,11 @@ use anyhow::Context;
 use clap::Args;
 use shoal_analytics::job::{AnalyzeOutput, AnalyzeParams, JOB_NAME};
 use shoal_analytics::{html, summary, AnalyzeConfig};
-use shoal_core::JobSpec;
+use shoal_core::{JobSpec, Registry};
 use shoal_events::{ColumnMap, Format, ReadOptions, TsUnit};
 
 use crate::runner::RunArgs;
-use crate::CliError;
+use crate::{program_name, CliError};
 
 /// Turn clickstream logs into a user-behaviour report.
 #[derive(Debug, Args)]
@@ -32,6 +32,7 @@ pub struct AnalyzeArgs {
     /// Stop at the first bad row (exit code 2) instead of skipping it.
     #[arg(long)]
     pub strict: bool,
+    /// How the report is defined (sessions, funnel, retention, top items).
     #[command(flatten)]
     pub report: ReportArgs,
     /// Write the report JSON to this file.
@@ -46,6 +47,7 @@ pub struct AnalyzeArgs {
     /// User partitions (default: from the input size).
     #[arg(long, hide = true, value_parser = clap::value_parser!(u32).range(1..=8192))]
     pub partitions: Option<u32>,
+    /// How to run the job (threads, memory, cluster).
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -99,7 +101,7 @@ fn parse_ms(text: &str) -> Result<u64, String> {
 }
 
 /// Runs the job and writes/prints what the flags ask for.
-pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
+pub fn run(args: AnalyzeArgs, registry: &Registry) -> Result<ExitCode, CliError> {
     let config = args.report.config()?;
     let read = ReadOptions {
         format: args.format,
@@ -109,6 +111,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     };
     let output = analyze(
         &args.run,
+        registry,
         args.inputs.clone(),
         read,
         config,
@@ -133,6 +136,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
 /// Runs the analyze job and prints the first rejected rows to stderr.
 pub fn analyze(
     run: &RunArgs,
+    registry: &Registry,
     inputs: Vec<String>,
     read: ReadOptions,
     config: AnalyzeConfig,
@@ -148,15 +152,16 @@ pub fn analyze(
         min_partitions: Some(threads.saturating_mul(2)),
     };
     let params = serde_json::to_value(params).context("encoding analyze parameters")?;
-    let output = run.run_job(JobSpec::new(JOB_NAME, params))?;
+    let output = run.run_job(registry, JobSpec::new(JOB_NAME, params))?;
     let blob = output.results.first().cloned().unwrap_or_default();
     let output = AnalyzeOutput::from_bytes(&blob).context("decoding the analyze result")?;
     if output.report.rejected > 0 {
         for r in &output.rejects {
-            eprintln!("shoal: rejected {}: {}", r.location, r.reason);
+            eprintln!("{}: rejected {}: {}", program_name(), r.location, r.reason);
         }
         eprintln!(
-            "shoal: {} bad rows skipped (--strict stops at the first)",
+            "{}: {} bad rows skipped (--strict stops at the first)",
+            program_name(),
             output.report.rejected
         );
     }

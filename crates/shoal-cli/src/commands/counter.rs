@@ -13,6 +13,7 @@ pub struct CounterArgs {
     /// What to do.
     #[command(subcommand)]
     pub op: CounterOp,
+    /// Where the coordination state lives.
     #[command(flatten)]
     pub coord: CoordOpt,
 }

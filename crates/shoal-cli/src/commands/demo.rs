@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Args;
 use shoal_analytics::{html, summary};
+use shoal_core::Registry;
 use shoal_events::{generate, GenFormat, GenOptions, ReadOptions};
 
 use super::analyze::{analyze, write_file, ReportArgs};
@@ -25,14 +26,16 @@ pub struct DemoArgs {
     /// the system temp directory, kept after exit).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// How the report is defined (sessions, funnel, retention, top items).
     #[command(flatten)]
     pub report: ReportArgs,
+    /// How to run the job (threads, memory, cluster).
     #[command(flatten)]
     pub run: RunArgs,
 }
 
 /// Generates, analyses, writes both reports and prints the summary.
-pub fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
+pub fn run(args: DemoArgs, registry: &Registry) -> Result<ExitCode, CliError> {
     let config = args.report.config()?;
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
@@ -59,7 +62,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         );
     }
     let inputs = vec![data.to_string_lossy().into_owned()];
-    let output = analyze(&args.run, inputs, ReadOptions::default(), config, None)?;
+    let output = analyze(
+        &args.run,
+        registry,
+        inputs,
+        ReadOptions::default(),
+        config,
+        None,
+    )?;
     let json_path = dir.join("report.json");
     let html_path = dir.join("report.html");
     write_file(&json_path, output.report.to_json().as_bytes())?;

@@ -2,11 +2,13 @@
 
 use std::process::ExitCode;
 
+use shoal_core::Registry;
+
 use crate::CliError;
 
-/// Prints each registered job with its one-line description.
-pub fn run() -> Result<ExitCode, CliError> {
-    for job in crate::jobs::registry().jobs() {
+/// Prints each job of `registry` with its one-line description.
+pub fn run(registry: &Registry) -> Result<ExitCode, CliError> {
+    for job in registry.jobs() {
         println!("{:<12} {}", job.name(), job.describe());
     }
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::lock::{coord_error, CoordOpt};
-use crate::CliError;
+use crate::{program_name, CliError};
 
 /// Read and write the versioned key-value store.
 #[derive(Debug, Args)]
@@ -15,6 +15,7 @@ pub struct KvArgs {
     /// What to do.
     #[command(subcommand)]
     pub op: KvOp,
+    /// Where the coordination state lives.
     #[command(flatten)]
     pub coord: CoordOpt,
 }
@@ -56,7 +57,7 @@ pub fn run(args: KvArgs) -> Result<ExitCode, CliError> {
                 Ok(ExitCode::SUCCESS)
             }
             None => {
-                eprintln!("shoal: key {key:?} not found");
+                eprintln!("{}: key {key:?} not found", program_name());
                 Ok(ExitCode::from(1))
             }
         },

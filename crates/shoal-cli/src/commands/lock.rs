@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use shoal_coord::{CoordError, CoordUrl, Coordinator, LockOptions};
 
-use crate::CliError;
+use crate::{program_name, CliError};
 
 /// Where coordination state lives (shared by lock, kv and counter).
 #[derive(Debug, Args)]
@@ -74,6 +74,7 @@ pub struct LockArgs {
     /// How long to wait for a busy lock before giving up (exit 1).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub wait: Duration,
+    /// Where the coordination state lives.
     #[command(flatten)]
     pub coord: CoordOpt,
     /// The command and its arguments (after `--`).
@@ -106,13 +107,14 @@ pub fn run(args: LockArgs) -> Result<ExitCode, CliError> {
             status = child.wait() => {
                 let status = status.map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
                 if let Err(err) = guard.release().await {
-                    eprintln!("shoal: warning: {err}");
+                    eprintln!("{}: warning: {err}", program_name());
                 }
                 Ok(exit_code(status))
             }
             reason = guard.lost() => {
                 eprintln!(
-                    "shoal: lock {:?} was lost while the command ran ({reason}); killing it",
+                    "{}: lock {:?} was lost while the command ran ({reason}); killing it",
+                    program_name(),
                     args.name
                 );
                 let _ = child.start_kill();

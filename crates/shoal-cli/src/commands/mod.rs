@@ -4,20 +4,21 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use shoal_core::Registry;
 
 use crate::CliError;
 
-mod analyze;
-mod counter;
-mod demo;
-mod gen;
-mod jobs;
-mod kv;
-mod lock;
-mod run;
-mod status;
-mod wordcount;
-mod worker;
+pub mod analyze;
+pub mod counter;
+pub mod demo;
+pub mod gen;
+pub mod jobs;
+pub mod kv;
+pub mod lock;
+pub mod run;
+pub mod status;
+pub mod wordcount;
+pub mod worker;
 
 /// Shoal: split big data work into many small tasks and run them in
 /// parallel — on every core of this machine, or on a cluster.
@@ -71,22 +72,22 @@ pub enum Command {
     Cancel(status::CancelArgs),
 }
 
-/// Runs the parsed command.
-pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+/// Runs the parsed command with the jobs of `registry`.
+pub fn dispatch(cli: Cli, registry: &Registry) -> Result<ExitCode, CliError> {
     let store_options = shoal_store::StoreOptions::parse(&cli.store_opts)
         .map_err(|e| CliError::usage(e.to_string()))?;
     shoal_store::configure(store_options);
     match cli.command {
-        Command::Analyze(args) => analyze::run(args),
-        Command::Demo(args) => demo::run(args),
+        Command::Analyze(args) => analyze::run(args, registry),
+        Command::Demo(args) => demo::run(args, registry),
         Command::Gen(args) => gen::run(args),
-        Command::Jobs => jobs::run(),
+        Command::Jobs => jobs::run(registry),
         Command::Counter(args) => counter::run(args),
         Command::Kv(args) => kv::run(args),
         Command::Lock(args) => lock::run(args),
-        Command::Wordcount(args) => wordcount::run(args),
-        Command::Run(args) => run::run(args),
-        Command::Worker(args) => worker::run(args),
+        Command::Wordcount(args) => wordcount::run(args, registry),
+        Command::Run(args) => run::run(args, registry),
+        Command::Worker(args) => worker::run(args, registry),
         Command::Status(args) => status::run(args),
         Command::Cancel(args) => status::cancel(args),
     }

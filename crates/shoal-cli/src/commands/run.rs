@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use shoal_core::JobSpec;
+use shoal_core::{JobSpec, Registry};
 
 use crate::runner::RunArgs;
 use crate::CliError;
@@ -21,16 +21,19 @@ pub struct RunJobArgs {
     /// Print only the wall time and task rate, not the results.
     #[arg(long)]
     pub timing: bool,
+    /// How to run the job (threads, memory, cluster).
     #[command(flatten)]
     pub run: RunArgs,
 }
 
 /// Runs the job and prints its results.
-pub fn run(args: RunJobArgs) -> Result<ExitCode, CliError> {
+pub fn run(args: RunJobArgs, registry: &Registry) -> Result<ExitCode, CliError> {
     let params: serde_json::Value = serde_json::from_str(&args.params)
         .map_err(|e| CliError::usage(format!("--params is not valid JSON: {e}")))?;
     let started = Instant::now();
-    let output = args.run.run_job(JobSpec::new(&args.job, params))?;
+    let output = args
+        .run
+        .run_job(registry, JobSpec::new(&args.job, params))?;
     if args.timing {
         let secs = started.elapsed().as_secs_f64();
         let n = output.results.len();

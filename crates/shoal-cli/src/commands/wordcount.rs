@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use shoal_core::JobSpec;
+use shoal_core::{JobSpec, Registry};
 use shoal_jobs::{WordCountParams, WordCountResult};
 
 use crate::runner::RunArgs;
@@ -24,12 +24,13 @@ pub struct WordCountArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// How to run the job (threads, memory, cluster).
     #[command(flatten)]
     pub run: RunArgs,
 }
 
 /// Runs the job and prints the table (or JSON).
-pub fn run(args: WordCountArgs) -> Result<ExitCode, CliError> {
+pub fn run(args: WordCountArgs, registry: &Registry) -> Result<ExitCode, CliError> {
     let threads = args.run.embedded_config().threads as u32;
     let params = WordCountParams {
         inputs: args.inputs,
@@ -39,7 +40,9 @@ pub fn run(args: WordCountArgs) -> Result<ExitCode, CliError> {
         splits: Vec::new(),
     };
     let params = serde_json::to_value(params).map_err(anyhow::Error::from)?;
-    let output = args.run.run_job(JobSpec::new("wordcount", params))?;
+    let output = args
+        .run
+        .run_job(registry, JobSpec::new("wordcount", params))?;
     let blob = output.results.first().cloned().unwrap_or_default();
     if args.json {
         println!("{}", String::from_utf8_lossy(&blob));

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use clap::Args;
 use shoal_cluster::{ClusterError, Worker, WorkerConfig};
+use shoal_core::Registry;
 
-use crate::CliError;
+use crate::signals::stop_on_signals;
+use crate::{program_name, CliError};
 
 /// Run tasks for jobs submitted with `--coord` until stopped (SIGTERM or
 /// Ctrl-C finish in-flight tasks, then exit).
@@ -31,35 +33,39 @@ pub struct WorkerArgs {
     pub heartbeat_ttl: Duration,
 }
 
-/// Registers with the control plane and serves until signalled.
-pub fn run(args: WorkerArgs) -> Result<ExitCode, CliError> {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+/// Registers with the control plane and serves the jobs of `registry`
+/// until signalled.
+pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> {
     let config = WorkerConfig {
         coord_url: args.coord,
         store_url: args.store,
-        name: args
-            .name
-            .unwrap_or_else(|| format!("{host}-{}", std::process::id())),
+        name: args.name.unwrap_or_else(default_worker_name),
         slots: args
             .slots
             .map(|s| s as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         heartbeat_ttl: args.heartbeat_ttl,
     };
-    let worker = Worker::new(config.clone(), crate::jobs::registry()).map_err(worker_error)?;
+    let worker = Worker::new(config.clone(), registry.clone()).map_err(worker_error)?;
     let stop = worker.stop_flag();
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, stop.clone()).map_err(anyhow::Error::from)?;
-    }
+    stop_on_signals(&stop)?;
+    let program = program_name();
     eprintln!(
-        "shoal worker {}: {} slots, store {}",
+        "{program} worker {}: {} slots, store {}",
         config.name, config.slots, config.store_url
     );
     worker.run().map_err(worker_error)?;
     if stop.load(Ordering::Relaxed) {
-        eprintln!("shoal worker {}: stopped", config.name);
+        eprintln!("{program} worker {}: stopped", config.name);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `HOST-PID`: unique among the workers of one cluster as long as host
+/// names are (`$HOSTNAME`, `localhost` when unset).
+pub fn default_worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// A malformed URL or store is the user's to fix (exit 2); an unreachable

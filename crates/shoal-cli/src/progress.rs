@@ -87,7 +87,7 @@ fn volume(state: &StageState) -> String {
     parts.join(", ")
 }
 
-fn human(value: f64, unit: &str) -> String {
+pub(crate) fn human(value: f64, unit: &str) -> String {
     const PREFIXES: [&str; 5] = ["", "k", "M", "G", "T"];
     let mut v = value;
     let mut i = 0;

@@ -1,10 +1,11 @@
 //! The executor trait and the driver-side entry point.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::{JobError, JobSpec, Plan, ProgressSink, Registry};
+use crate::stats::{peak_rss_bytes, StatsRecorder};
+use crate::{JobError, JobSpec, JobStats, OutputFormat, Plan, ProgressSink, Registry};
 
 /// A prepared, planned job ready to run.
 pub struct JobRun {
@@ -29,13 +30,39 @@ impl JobRun {
     }
 }
 
-/// What a job returns: the result blobs of its last stage, by partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a job returns.
+///
+/// An [`Executor`] returns the last stage's result blobs
+/// ([`JobOutput::new`]); [`run_job`] adds the job's finished result
+/// ([`Job::finish`](crate::Job::finish) of those blobs) and the statistics.
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobOutput {
     /// Run id.
     pub job_id: String,
-    /// The last stage's result blobs.
+    /// The last stage's result blobs, by partition.
     pub results: Vec<Bytes>,
+    /// The job's result: what [`Job::finish`](crate::Job::finish) made of
+    /// `results`, to show as `format` says. Empty until [`run_job`] fills it.
+    pub result: Bytes,
+    /// How `result` is shown ([`Job::output_format`](crate::Job::output_format)).
+    pub format: OutputFormat,
+    /// What the run cost. Never part of the result: it differs from run to
+    /// run.
+    pub stats: JobStats,
+}
+
+impl JobOutput {
+    /// What an executor returns: the last stage's `results` of run `job_id`,
+    /// with default statistics (executors may fill fields of their own).
+    pub fn new(job_id: impl Into<String>, results: Vec<Bytes>) -> Self {
+        JobOutput {
+            job_id: job_id.into(),
+            results,
+            result: Bytes::new(),
+            format: OutputFormat::Text,
+            stats: JobStats::default(),
+        }
+    }
 }
 
 /// Runs planned jobs: embedded on this process's threads, or on a cluster.
@@ -54,18 +81,24 @@ fn new_job_id(job: &str) -> String {
     format!("{job}-{mixed:x}")
 }
 
-/// Looks up `spec.job`, prepares and plans it on this (driver) node, and
-/// runs it on `executor`.
+/// Looks up `spec.job`, prepares and plans it on this (driver) node, runs
+/// it on `executor`, and finishes it ([`Job::finish`](crate::Job::finish),
+/// once, here): the output carries the stage results, the job's result and
+/// the run's statistics.
 pub fn run_job(
     executor: &dyn Executor,
     registry: &Registry,
     spec: JobSpec,
     progress: &dyn ProgressSink,
 ) -> Result<JobOutput, JobError> {
+    let started = Instant::now();
     let job = registry.get(&spec.job)?;
     let params = job.prepare(spec.params)?;
     let plan = job.plan(&params)?;
     plan.validate(job.name())?;
+    let planning = started.elapsed();
+    let names = plan.stages().iter().map(|s| s.name().to_string()).collect();
+    let recorder = StatsRecorder::new(names, progress);
     let run = JobRun::new(
         JobSpec {
             job: spec.job,
@@ -73,5 +106,17 @@ pub fn run_job(
         },
         plan,
     );
-    executor.execute(&run, progress)
+    let mut output = executor.execute(&run, &recorder)?;
+    let finishing = Instant::now();
+    output.result = job.finish(&run.spec.params, output.results.clone())?;
+    output.format = job.output_format();
+    let stats = &mut output.stats;
+    stats.set_stages(recorder.stats().stages);
+    stats.job = run.spec.job.clone();
+    stats.job_id = output.job_id.clone();
+    stats.planning = planning;
+    stats.finish = finishing.elapsed();
+    stats.wall = started.elapsed();
+    stats.peak_rss_bytes = peak_rss_bytes();
+    Ok(output)
 }

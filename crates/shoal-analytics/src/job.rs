@@ -267,7 +267,7 @@ fn users_task(
     read: StageRef,
     config: &AnalyzeConfig,
 ) -> Result<(), TaskError> {
-    let blocks = ctx.shuffle_input(read)?;
+    let blocks = ctx.shuffle_input(read)?.read_all()?;
     let bytes: u64 = blocks.iter().map(|b| b.len() as u64).sum();
     let index = PartitionIndex::build(&blocks).map_err(|e| {
         TaskError::caused_by("decoding user partition", e).with_kind_of(TaskErrorKind::Fatal)

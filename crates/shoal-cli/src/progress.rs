@@ -158,6 +158,8 @@ impl ProgressSink for CliProgress {
                     error.chain()
                 ));
             }
+            // Part of the run summary (`summary.rs`), shown once the job ends.
+            ProgressEvent::Memory(_) => {}
             ProgressEvent::StageFinished {
                 stage,
                 name,

@@ -21,10 +21,12 @@ pub struct RunArgs {
     /// Attempts per task before the job fails.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
-    /// Shuffle data kept in memory; beyond it, partitions spill to disk.
+    /// Memory a job may hold (shuffle data and what tasks hold); beyond
+    /// it, data spills to --work-dir.
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
     pub memory_budget: u64,
-    /// Where spilled partitions go (default: the system temp directory).
+    /// Where spill files go (default: the system temp directory); they are
+    /// anonymous, so nothing is left there after a job, even a killed one.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
     /// No progress and no run summary on stderr (errors still show).
@@ -57,7 +59,7 @@ impl RunArgs {
         config.max_attempts = self.max_attempts;
         config.memory_budget = self.memory_budget;
         if let Some(dir) = &self.work_dir {
-            config.spill_url = dir.join("spill").to_string_lossy().into_owned();
+            config.work_dir = dir.clone();
         }
         config
     }

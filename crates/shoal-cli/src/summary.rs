@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
-use shoal_core::JobStats;
+use shoal_core::{JobStats, MemoryStats};
 
 use crate::progress::human;
 use crate::{program_name, CliError};
@@ -32,6 +32,9 @@ pub fn render(stats: &JobStats) -> String {
         let _ = write!(out, ", peak RSS {}", human(rss as f64, "B"));
     }
     out.push('\n');
+    if let Some(memory) = &stats.memory {
+        let _ = writeln!(out, "{program}:   {}", memory_line(memory));
+    }
     for (index, stage) in stats.stages.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -48,6 +51,21 @@ pub fn render(stats: &JobStats) -> String {
         );
     }
     out
+}
+
+/// What a job held at its peak against its budget, and what it spilled.
+fn memory_line(stats: &MemoryStats) -> String {
+    let budget = if stats.budget == u64::MAX {
+        "unbounded".to_string()
+    } else {
+        human(stats.budget as f64, "B")
+    };
+    format!(
+        "memory: peak {} held (budget {budget}), spilled {} in {} files",
+        human(stats.peak_held as f64, "B"),
+        human(stats.spilled_bytes as f64, "B"),
+        stats.spill_files
+    )
 }
 
 /// `, 3 failed, 1.2 M rows, 45.0 MB read, 2.0 MB spilled`, leaving out zeros.
@@ -110,6 +128,21 @@ mod tests {
         let text = render(&stats);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
+        stats.memory = Some(MemoryStats {
+            budget: 512 << 20,
+            peak_held: 3_000_000,
+            spilled_bytes: 0,
+            spill_files: 0,
+        });
+        let with_memory = render(&stats);
+        assert!(
+            with_memory
+                .lines()
+                .nth(1)
+                .unwrap()
+                .ends_with("memory: peak 3.0 MB held (budget 536.9 MB), spilled 0 B in 0 files"),
+            "{with_memory}"
+        );
         assert!(
             lines[0].ends_with(
                 "wordcount-1 done in 1.500s (planning 0.000s, finish 0.000s): 12 tasks, \

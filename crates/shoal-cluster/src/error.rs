@@ -41,6 +41,9 @@ pub enum ClusterError {
     /// The shared store failed.
     #[error(transparent)]
     Store(#[from] shoal_store::StoreError),
+    /// A message in Redis could not be decoded (see [`crate::protocol`]).
+    #[error(transparent)]
+    Decode(#[from] crate::protocol::DecodeError),
     /// A reply had an unexpected shape.
     #[error("unexpected reply to {op}: {detail}")]
     Protocol {

@@ -25,11 +25,13 @@
 //! report of a committed partition wins and later ones are ignored.
 #![deny(missing_docs)]
 
+mod clock;
 mod control;
 mod data;
 mod driver;
 mod error;
 mod keys;
+pub mod protocol;
 mod reply;
 mod results;
 mod status;

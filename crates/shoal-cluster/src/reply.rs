@@ -14,26 +14,6 @@ pub struct Entry {
     pub fields: Vec<(String, Vec<u8>)>,
 }
 
-impl Entry {
-    /// The raw bytes of `field`.
-    pub fn bytes(&self, field: &str) -> Option<&[u8]> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == field)
-            .map(|(_, v)| v.as_slice())
-    }
-
-    /// The value of `field` as text; `None` when absent or not UTF-8.
-    pub fn get(&self, field: &str) -> Option<&str> {
-        std::str::from_utf8(self.bytes(field)?).ok()
-    }
-
-    /// The value of `field` parsed as a number.
-    pub fn num<T: std::str::FromStr>(&self, field: &str) -> Option<T> {
-        self.get(field)?.parse().ok()
-    }
-}
-
 fn text(value: &Value) -> Option<String> {
     match value {
         Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
@@ -66,31 +46,48 @@ fn bad(op: &'static str, detail: &str) -> ClusterError {
     }
 }
 
-/// Every entry of an XREAD / XREADGROUP reply, across its streams.
-pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, ClusterError> {
+/// The entries an XREAD / XREADGROUP reply holds for one of its streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEntries {
+    /// The stream's key.
+    pub key: String,
+    /// Its entries, oldest first.
+    pub entries: Vec<Entry>,
+}
+
+/// An XREAD / XREADGROUP reply, stream by stream.
+pub fn stream_batches(op: &'static str, reply: &Value) -> Result<Vec<StreamEntries>, ClusterError> {
     if matches!(reply, Value::Nil) {
         return Ok(Vec::new());
     }
-    let streams: Vec<&Value> = match reply {
+    let streams: Vec<(&Value, &Value)> = match reply {
         // RESP3: {key: entries, ...}
-        Value::Map(pairs) => pairs.iter().map(|(_, entries)| entries).collect(),
+        Value::Map(pairs) => pairs.iter().map(|(key, entries)| (key, entries)).collect(),
         // RESP2: [[key, entries], ...]
         Value::Array(streams) => streams
             .iter()
-            .map(|s| {
-                items(s)
-                    .get(1)
-                    .copied()
-                    .ok_or_else(|| bad(op, "stream without entries"))
+            .map(|s| match items(s)[..] {
+                [key, entries, ..] => Ok((key, entries)),
+                _ => Err(bad(op, "stream without entries")),
             })
             .collect::<Result<_, _>>()?,
         _ => return Err(bad(op, "not a stream reply")),
     };
-    let mut entries = Vec::new();
-    for stream in streams {
-        entries.extend(range_entries(op, stream)?);
-    }
-    Ok(entries)
+    streams
+        .into_iter()
+        .map(|(key, entries)| {
+            Ok(StreamEntries {
+                key: text(key).ok_or_else(|| bad(op, "stream without a key"))?,
+                entries: range_entries(op, entries)?,
+            })
+        })
+        .collect()
+}
+
+/// Every entry of an XREAD / XREADGROUP reply, across its streams.
+pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, ClusterError> {
+    let batches = stream_batches(op, reply)?;
+    Ok(batches.into_iter().flat_map(|b| b.entries).collect())
 }
 
 /// The entries of an XRANGE reply (also one stream's part of an XREAD).
@@ -159,12 +156,16 @@ mod tests {
         ])]);
         let resp3 = Value::Map(vec![(bulk("shoal:tasks"), entries)]);
         for reply in [resp2, resp3] {
-            let got = stream_entries("XREAD", &reply).unwrap();
+            let got = stream_batches("XREAD", &reply).unwrap();
             assert_eq!(got.len(), 1);
-            assert_eq!(got[0].id, "1-0");
-            assert_eq!(got[0].get("j"), Some("job-1"));
-            assert_eq!(got[0].num::<u32>("p"), Some(7));
-            assert_eq!(got[0].bytes("j"), Some(&b"job-1"[..]));
+            assert_eq!(got[0].key, "shoal:tasks");
+            let entries = &got[0].entries;
+            assert_eq!(entries.len(), 1);
+            assert_eq!(entries[0].id, "1-0");
+            assert_eq!(
+                entries[0].fields,
+                vec![("j".into(), b"job-1".to_vec()), ("p".into(), b"7".to_vec())]
+            );
         }
         assert!(stream_entries("XREAD", &Value::Nil).unwrap().is_empty());
     }
@@ -180,8 +181,7 @@ mod tests {
             ])]),
         ])]);
         let got = stream_entries("XREAD", &reply).unwrap();
-        assert_eq!(got[0].bytes("r"), Some(blob.as_slice()));
-        assert_eq!(got[0].get("r"), None, "not UTF-8, so not text");
+        assert_eq!(got[0].fields, vec![("r".to_string(), blob)]);
     }
 
     #[test]

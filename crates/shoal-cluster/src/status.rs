@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::control::Control;
+use crate::protocol::WorkerInfo;
 use crate::{keys, ClusterError};
 
 /// A registered worker.
@@ -21,6 +22,8 @@ pub struct WorkerStatus {
     pub running: u64,
     /// Milliseconds since its last heartbeat.
     pub last_heartbeat_ms: u64,
+    /// Fingerprints (`name@version`) of the jobs it runs, sorted.
+    pub jobs: Vec<String>,
 }
 
 /// A job known to the control plane.
@@ -97,10 +100,12 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
         jobs: Vec::new(),
     };
     for name in names {
-        let info: HashMap<String, String> = control.run("HGETALL worker", Duration::ZERO, |c| {
-            redis::cmd("HGETALL").arg(keys::worker(&name)).query(c)
-        })?;
-        if info.is_empty() {
+        let key = keys::worker(&name);
+        let hash: HashMap<String, Vec<u8>> =
+            control.run("HGETALL worker", Duration::ZERO, |c| {
+                redis::cmd("HGETALL").arg(&key).query(c)
+            })?;
+        if hash.is_empty() {
             control.run("SREM worker", Duration::ZERO, |c| {
                 redis::cmd("SREM")
                     .arg(keys::WORKERS)
@@ -110,11 +115,14 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
             status.gone.push(name);
             continue;
         }
+        let pairs: Vec<(String, Vec<u8>)> = hash.into_iter().collect();
+        let info = WorkerInfo::decode(&key, &pairs)?;
         status.workers.push(WorkerStatus {
-            host: info.get("host").cloned().unwrap_or_default(),
-            slots: field(&info, "slots"),
-            running: field(&info, "running"),
-            last_heartbeat_ms: now.saturating_sub(field(&info, "beat_ms")),
+            host: info.host,
+            slots: info.slots,
+            running: info.running,
+            last_heartbeat_ms: now.saturating_sub(info.beat_ms),
+            jobs: info.jobs,
             name,
         });
     }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::control::Control;
+use crate::protocol::TaskEntry;
 use crate::reply::range_entries;
 use crate::{keys, ClusterError};
 
@@ -18,10 +19,11 @@ use crate::{keys, ClusterError};
 const MAX_EXAMINED: usize = 1000;
 
 /// Acknowledges and deletes those of `ids` (pending entries of a lost
-/// worker) whose job no longer runs, or that no longer exist. Returns how
-/// many were cleared.
+/// worker on task stream `stream`) whose job no longer runs, or that no
+/// longer exist. Returns how many were cleared.
 pub(crate) fn clear_dead_entries(
     control: &mut Control,
+    stream: &str,
     ids: &[String],
 ) -> Result<usize, ClusterError> {
     let ids = &ids[..ids.len().min(MAX_EXAMINED)];
@@ -31,14 +33,17 @@ pub(crate) fn clear_dead_entries(
     let replies: Vec<redis::Value> = control.run("XRANGE pending", Duration::ZERO, |c| {
         let mut pipe = redis::pipe();
         for id in ids {
-            pipe.cmd("XRANGE").arg(keys::TASKS).arg(id).arg(id);
+            pipe.cmd("XRANGE").arg(stream).arg(id).arg(id);
         }
         pipe.query(c)
     })?;
     let mut job_of: HashMap<&str, String> = HashMap::new();
     for (id, reply) in ids.iter().zip(&replies) {
         if let Some(entry) = range_entries("XRANGE pending", reply)?.into_iter().next() {
-            job_of.insert(id, entry.get("j").unwrap_or_default().to_string());
+            // An entry nobody can read is dead too (no job keeps it).
+            let job =
+                TaskEntry::decode(stream, &entry).map_or_else(|_| String::new(), |t| t.job_id);
+            job_of.insert(id, job);
         }
     }
     let mut jobs: Vec<&String> = job_of.values().collect();
@@ -73,25 +78,26 @@ pub(crate) fn clear_dead_entries(
     if dead.is_empty() {
         return Ok(0);
     }
-    retire_entries(control, &dead)?;
+    retire_entries(control, stream, &dead)?;
     Ok(dead.len())
 }
 
-/// Acknowledges and deletes task entries: they leave the pending list
-/// of whoever held them, and the stream.
+/// Acknowledges and deletes entries of task stream `stream`: they leave
+/// the pending list of whoever held them, and the stream.
 pub(crate) fn retire_entries<T: redis::ToRedisArgs>(
     control: &mut Control,
+    stream: &str,
     ids: &[T],
 ) -> Result<(), ClusterError> {
     control.run("XACK+XDEL", Duration::ZERO, |c| {
         redis::pipe()
             .cmd("XACK")
-            .arg(keys::TASKS)
+            .arg(stream)
             .arg(keys::GROUP)
             .arg(ids)
             .ignore()
             .cmd("XDEL")
-            .arg(keys::TASKS)
+            .arg(stream)
             .arg(ids)
             .ignore()
             .query::<()>(c)

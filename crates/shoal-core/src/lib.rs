@@ -66,24 +66,31 @@
 #![deny(missing_docs)]
 
 mod attempt;
+mod block;
 mod embedded;
 mod error;
 mod executor;
+pub mod extsort;
 mod job;
+mod memory;
 mod plan;
 mod progress;
+mod spill;
 mod stats;
 mod task;
 
 pub use attempt::{install_quiet_panic_hook, run_attempt};
+pub use block::{Block, BlockChunks, ShuffleInput};
 pub use embedded::{EmbeddedConfig, EmbeddedExecutor};
 pub use error::{JobError, TaskError, TaskErrorKind};
 pub use executor::{run_job, Executor, JobOutput, JobRun};
 pub use job::{fingerprint, Job, JobSpec, OutputFormat, Registry};
+pub use memory::{MemoryPool, MemoryStats, Reservation, TaskMemory};
 pub use plan::{Plan, Stage, StageOutput, StageRef, TaskFn};
 pub use progress::{NoProgress, ProgressEvent, ProgressSink};
+pub use spill::{SpillError, SpillFile, SpillSpace, SpillWriter};
 pub use stats::{peak_rss_bytes, JobStats, StageStats, StatsRecorder};
-pub use task::{StageData, TaskContext, TaskId, TaskOutput};
+pub use task::{Segment, StageData, TaskContext, TaskId, TaskOutput};
 
 /// Re-exported so jobs need no direct dependency to build blobs.
 pub use bytes::Bytes;

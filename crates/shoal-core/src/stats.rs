@@ -14,11 +14,12 @@
 //! the `JobStats` in the `JobOutput` they return; `run_job` keeps those.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ProgressEvent, ProgressSink};
+use crate::{MemoryStats, ProgressEvent, ProgressSink};
 
 /// What running one job cost. Serialises to the JSON of `--stats FILE`
 /// (durations in seconds).
@@ -51,6 +52,9 @@ pub struct JobStats {
     /// Bytes written to the spill store because they did not fit the
     /// memory budget.
     pub bytes_spilled: u64,
+    /// What the job held at its peak against its memory budget, and what
+    /// it spilled, when the executor reports it (the embedded one does).
+    pub memory: Option<MemoryStats>,
     /// Peak resident memory of this (driver) process, when the platform
     /// reports it (Linux).
     pub peak_rss_bytes: Option<u64>,
@@ -109,6 +113,8 @@ pub struct StatsRecorder<'a> {
     inner: &'a dyn ProgressSink,
     names: Vec<String>,
     stages: Vec<StageCounters>,
+    /// Reported once, at the end of a run.
+    memory: Mutex<Option<MemoryStats>>,
 }
 
 impl<'a> StatsRecorder<'a> {
@@ -120,6 +126,7 @@ impl<'a> StatsRecorder<'a> {
             inner,
             names,
             stages,
+            memory: Mutex::new(None),
         }
     }
 
@@ -148,6 +155,7 @@ impl<'a> StatsRecorder<'a> {
                 })
                 .collect(),
         );
+        stats.memory = *self.memory.lock().unwrap_or_else(|p| p.into_inner());
         stats
     }
 }
@@ -167,6 +175,9 @@ impl ProgressSink for StatsRecorder<'_> {
             }
             ProgressEvent::TaskFinished { stage, .. } => self.count(stage, |c| add(&c.tasks, 1)),
             ProgressEvent::TaskFailed { stage, .. } => self.count(stage, |c| add(&c.failed, 1)),
+            ProgressEvent::Memory(memory) => {
+                *self.memory.lock().unwrap_or_else(|p| p.into_inner()) = Some(memory);
+            }
             ProgressEvent::StageFinished { stage, elapsed, .. } => self.count(stage, |c| {
                 let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
                 c.elapsed_nanos.store(nanos, Ordering::Relaxed);
@@ -231,6 +242,12 @@ mod tests {
                 attempt: 1,
             },
             ProgressEvent::Spilled { stage: 0, bytes: 7 },
+            ProgressEvent::Memory(MemoryStats {
+                budget: 100,
+                peak_held: 60,
+                spilled_bytes: 7,
+                spill_files: 1,
+            }),
             ProgressEvent::StageFinished {
                 stage: 0,
                 name: "map",
@@ -258,6 +275,7 @@ mod tests {
         assert_eq!((stats.rows, stats.bytes, stats.bytes_spilled), (10, 100, 7));
         assert_eq!(stats.stages[0].elapsed, Duration::from_millis(1500));
         assert_eq!(stats.stages[1].name, "reduce");
+        assert_eq!(stats.memory.map(|m| m.peak_held), Some(60));
         let json = serde_json::to_value(&stats).unwrap();
         assert_eq!(json["stages"][0]["seconds"], 1.5);
         assert_eq!(serde_json::from_value::<JobStats>(json).unwrap(), stats);

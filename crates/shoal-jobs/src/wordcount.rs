@@ -185,8 +185,9 @@ fn to_blob(result: &WordCountResult) -> Result<Bytes, TaskError> {
 
 fn count_task(ctx: &mut TaskContext<'_>, read: StageRef, top: usize) -> Result<(), TaskError> {
     let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
-    for block in ctx.shuffle_input(read)? {
-        decode(&block, |word, count| match counts.get_mut(word) {
+    // One map task's block at a time: the partition is never all in memory.
+    for block in ctx.shuffle_input(read)?.iter_bytes() {
+        decode(&block?, |word, count| match counts.get_mut(word) {
             Some(total) => *total += count,
             None => {
                 counts.insert(word.to_vec(), count);

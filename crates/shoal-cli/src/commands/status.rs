@@ -50,13 +50,18 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
     }
     println!("workers ({} live)", status.workers.len());
     println!(
-        "  {:<24} {:<16} {:>5} {:>7} {:>10}",
+        "  {:<24} {:<16} {:>5} {:>7} {:>10}  JOBS",
         "NAME", "HOST", "SLOTS", "RUNNING", "HEARTBEAT"
     );
     for w in &status.workers {
         println!(
-            "  {:<24} {:<16} {:>5} {:>7} {:>8}ms",
-            w.name, w.host, w.slots, w.running, w.last_heartbeat_ms
+            "  {:<24} {:<16} {:>5} {:>7} {:>8}ms  {}",
+            w.name,
+            w.host,
+            w.slots,
+            w.running,
+            w.last_heartbeat_ms,
+            w.jobs.join(" ")
         );
     }
     for name in &status.gone {

@@ -2,9 +2,10 @@
 //! done (first report wins), or an attempt failed and is retried or fails
 //! the job.
 
-use shoal_core::{Bytes, JobError, ProgressEvent, TaskError, TaskErrorKind};
+use shoal_core::{JobError, ProgressEvent, TaskError, TaskErrorKind};
 
 use super::{Drive, Failure, StageTracker};
+use crate::protocol::{Event, Outcome, TaskRef};
 use crate::reply::Entry;
 use crate::results::ResultSlot;
 
@@ -12,32 +13,36 @@ impl Drive<'_> {
     pub(super) fn handle_event(
         &mut self,
         stage: u32,
-        event: &Entry,
+        entry: Entry,
         tracker: &mut StageTracker,
     ) -> Result<(), Failure> {
-        let (Some(s), Some(p), Some(a)) = (
-            event.num::<u32>("s"),
-            event.num::<u32>("p"),
-            event.num::<u32>("a"),
-        ) else {
+        // An event nobody can read is dropped: its task never counts as
+        // done, so the check for vanished tasks (`vanished.rs`) runs it again.
+        let Ok(Event::Report(report)) = Event::decode(&self.events, entry) else {
             return Ok(());
         };
+        let (s, p, a) = (
+            report.task.stage,
+            report.task.partition,
+            report.task.attempt,
+        );
         if s != stage || p as usize >= tracker.done.len() || tracker.done[p as usize] {
             return Ok(());
         }
-        match event.get("k") {
-            Some("done") => {
+        let duration_ms = report.duration_us() / 1000;
+        match report.outcome {
+            Outcome::Done {
+                rows,
+                bytes,
+                result,
+            } => {
                 tracker.done[p as usize] = true;
-                tracker.results[p as usize] = Some(match event.bytes("r") {
-                    Some(inline) => ResultSlot::Inline(Bytes::copy_from_slice(inline)),
+                tracker.results[p as usize] = Some(match result {
+                    Some(inline) => ResultSlot::Inline(inline),
                     None => ResultSlot::Stored,
                 });
                 tracker.remaining -= 1;
-                tracker.durations_ms.push(event.num("ms").unwrap_or(0));
-                let (rows, bytes) = (
-                    event.num("rows").unwrap_or(0),
-                    event.num("bytes").unwrap_or(0),
-                );
+                tracker.durations_ms.push(duration_ms);
                 if rows > 0 || bytes > 0 {
                     self.progress
                         .event(&ProgressEvent::Processed { stage, rows, bytes });
@@ -49,33 +54,39 @@ impl Drive<'_> {
                 });
                 Ok(())
             }
-            Some("fail") => self.handle_failure(stage, p, a, event, tracker),
+            Outcome::Failed { kind, message } => {
+                let attempt = Attempt {
+                    task: report.task,
+                    worker: &report.worker,
+                };
+                self.handle_failure(attempt, kind, message, tracker)
+            }
             // A worker thought the job gone (e.g. just after a failover,
             // before we republished it): run the newest attempt again.
-            Some("skip") if a == tracker.attempt[p as usize] => {
+            Outcome::Skipped if a == tracker.attempt[p as usize] => {
                 Ok(self.resubmit(stage, &[p], tracker)?)
             }
-            _ => Ok(()),
+            Outcome::Skipped => Ok(()),
         }
     }
 
     fn handle_failure(
         &mut self,
-        stage: u32,
-        p: u32,
-        attempt: u32,
-        event: &Entry,
+        failed: Attempt<'_>,
+        kind: TaskErrorKind,
+        message: String,
         tracker: &mut StageTracker,
     ) -> Result<(), Failure> {
-        let message = event.get("e").unwrap_or("unknown error").to_string();
-        let kind = match event.get("kind") {
-            Some("input") => TaskErrorKind::Input,
-            Some("fatal") => TaskErrorKind::Fatal,
-            _ => TaskErrorKind::Retryable,
-        };
-        let worker = event.get("w").unwrap_or("?");
-        tracker.failures[p as usize]
-            .push(format!("attempt {} on {worker}: {message}", attempt + 1));
+        let TaskRef {
+            stage,
+            partition: p,
+            attempt,
+        } = failed.task;
+        tracker.failures[p as usize].push(format!(
+            "attempt {} on {}: {message}",
+            attempt + 1,
+            failed.worker
+        ));
         let error = TaskError::new(message.clone()).with_kind_of(kind);
         let failures = tracker.failures[p as usize].len() as u32;
         let will_retry = kind == TaskErrorKind::Retryable && failures < self.config.max_attempts;
@@ -107,4 +118,10 @@ impl Drive<'_> {
             kind,
         }))
     }
+}
+
+/// Which attempt, run where.
+struct Attempt<'a> {
+    task: TaskRef,
+    worker: &'a str,
 }

@@ -9,7 +9,7 @@
 //! per partition, and the driver counts a partition once.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput};
 use shoal_store::Store;
@@ -18,7 +18,9 @@ mod events;
 mod upkeep;
 mod vanished;
 
+use crate::clock::now_ms;
 use crate::control::Control;
+use crate::protocol::{Event, TaskEntry, TaskRef};
 use crate::reply::{stream_entries, Entry};
 use crate::results::{self, ResultSlot};
 use crate::{keys, ClusterError};
@@ -71,12 +73,6 @@ impl ClusterExecutor {
         Store::open(&config.store_url)?;
         Ok(ClusterExecutor { config })
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The command that (re)sets the key telling workers this job's driver is
@@ -145,6 +141,10 @@ struct Drive<'a> {
     run: &'a JobRun,
     progress: &'a dyn ProgressSink,
     control: Control,
+    /// The task stream this job's tasks are queued on.
+    tasks: String,
+    /// This job's event stream.
+    events: String,
     events_from: String,
     run_id: String,
     last_upkeep: Instant,
@@ -166,6 +166,8 @@ impl Executor for ClusterExecutor {
             run,
             progress,
             control,
+            tasks: keys::TASKS.to_string(),
+            events: keys::job_events(&run.id),
             events_from: "0-0".into(),
             run_id: String::new(),
             last_upkeep: Instant::now(),
@@ -217,8 +219,8 @@ impl Drive<'_> {
         let stages = self.run.plan.stages().len();
         let ttl = self.config.worker_timeout.as_millis() as u64;
         self.control.run("publish job", Duration::ZERO, |c| {
-            redis::pipe()
-                .cmd("HSET")
+            let mut pipe = redis::pipe();
+            pipe.cmd("HSET")
                 .arg(keys::job(id))
                 .arg("spec")
                 .arg(&spec)
@@ -237,15 +239,11 @@ impl Drive<'_> {
                 .arg(keys::JOBS)
                 .arg(now_ms())
                 .arg(id)
-                .ignore()
-                // Workers report with NOMKSTREAM, so the stream must exist.
-                .cmd("XADD")
-                .arg(keys::job_events(id))
-                .arg("*")
-                .arg("k")
-                .arg("start")
-                .ignore()
-                .query::<()>(c)
+                .ignore();
+            // Workers report with NOMKSTREAM, so the stream must exist.
+            pipe.cmd("XADD").arg(keys::job_events(id)).arg("*");
+            Event::Start.encode(&mut pipe);
+            pipe.ignore().query::<()>(c)
         })
     }
 
@@ -312,7 +310,7 @@ impl Drive<'_> {
         while tracker.remaining > 0 {
             let events = self.read_events()?;
             for event in events {
-                self.handle_event(stage, &event, &mut tracker)?;
+                self.handle_event(stage, event, &mut tracker)?;
             }
             if self.last_upkeep.elapsed() >= Duration::from_millis(500) {
                 self.upkeep(stage, &mut tracker)?;
@@ -352,8 +350,8 @@ impl Drive<'_> {
     }
 
     fn read_events(&mut self) -> Result<Vec<Entry>, ClusterError> {
-        let key = keys::job_events(&self.run.id);
-        let from = self.events_from.clone();
+        let key = &self.events;
+        let from = &self.events_from;
         let reply = self
             .control
             .run("XREAD events", Duration::from_millis(200), |c| {
@@ -363,8 +361,8 @@ impl Drive<'_> {
                     .arg("BLOCK")
                     .arg(200)
                     .arg("STREAMS")
-                    .arg(&key)
-                    .arg(&from)
+                    .arg(key)
+                    .arg(from)
                     .query::<redis::Value>(c)
             })?;
         let events = stream_entries("XREAD events", &reply)?;
@@ -382,21 +380,22 @@ impl Drive<'_> {
         tracker: &mut StageTracker,
     ) -> Result<(), ClusterError> {
         for chunk in partitions.chunks(1000) {
-            let id = &self.run.id;
+            let mut entry = TaskEntry {
+                job_id: self.run.id.clone(),
+                task: TaskRef {
+                    stage,
+                    partition: 0,
+                    attempt: 0,
+                },
+            };
+            let stream = &self.tasks;
             let ids: Vec<String> = self.control.run("XADD tasks", Duration::ZERO, |c| {
                 let mut pipe = redis::pipe();
                 for &p in chunk {
-                    pipe.cmd("XADD")
-                        .arg(keys::TASKS)
-                        .arg("*")
-                        .arg("j")
-                        .arg(id)
-                        .arg("s")
-                        .arg(stage)
-                        .arg("p")
-                        .arg(p)
-                        .arg("a")
-                        .arg(tracker.attempt[p as usize]);
+                    entry.task.partition = p;
+                    entry.task.attempt = tracker.attempt[p as usize];
+                    pipe.cmd("XADD").arg(stream).arg("*");
+                    entry.encode(&mut pipe);
                 }
                 pipe.query(c)
             })?;

@@ -85,13 +85,12 @@ impl Drive<'_> {
     /// Drops the event entries already read, so a job of many tasks does not
     /// keep one entry per task in Redis until it ends.
     fn trim_events(&mut self) -> Result<(), ClusterError> {
-        let key = keys::job_events(&self.run.id);
-        let read = self.events_from.clone();
+        let (key, read) = (&self.events, &self.events_from);
         self.control.run("XTRIM events", Duration::ZERO, |c| {
             redis::cmd("XTRIM")
-                .arg(&key)
+                .arg(key)
                 .arg("MINID")
-                .arg(&read)
+                .arg(read)
                 .query::<()>(c)
         })
     }
@@ -131,11 +130,9 @@ impl Drive<'_> {
         stage: u32,
         tracker: &mut StageTracker,
     ) -> Result<(), ClusterError> {
+        let stream = &self.tasks;
         let summary: redis::Value = self.control.run("XPENDING", Duration::ZERO, |c| {
-            redis::cmd("XPENDING")
-                .arg(keys::TASKS)
-                .arg(keys::GROUP)
-                .query(c)
+            redis::cmd("XPENDING").arg(stream).arg(keys::GROUP).query(c)
         })?;
         for (consumer, _) in pending_consumers(&summary) {
             let alive: bool = self.control.run("EXISTS worker", Duration::ZERO, |c| {
@@ -147,7 +144,7 @@ impl Drive<'_> {
             let pending: redis::Value =
                 self.control.run("XPENDING consumer", Duration::ZERO, |c| {
                     redis::cmd("XPENDING")
-                        .arg(keys::TASKS)
+                        .arg(&self.tasks)
                         .arg(keys::GROUP)
                         .arg("-")
                         .arg("+")
@@ -169,11 +166,11 @@ impl Drive<'_> {
                     None => foreign.push(id),
                 }
             }
-            crate::sweep::clear_dead_entries(&mut self.control, &foreign)?;
+            crate::sweep::clear_dead_entries(&mut self.control, &self.tasks, &foreign)?;
             if acked.is_empty() {
                 continue;
             }
-            crate::sweep::retire_entries(&mut self.control, &acked)?;
+            crate::sweep::retire_entries(&mut self.control, &self.tasks, &acked)?;
             for p in &ours {
                 self.progress.event(&ProgressEvent::TaskFailed {
                     stage,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use shoal_core::{ProgressEvent, TaskError};
 
 use super::{Drive, StageTracker};
-use crate::{keys, ClusterError};
+use crate::ClusterError;
 
 /// Most partitions whose entries one check looks up.
 const CHECKED_PER_ROUND: usize = 4096;
@@ -83,12 +83,13 @@ impl Drive<'_> {
             .map(|(id, &p)| (id, p))
             .collect();
         let mut missing = partitions.clone();
+        let stream = &self.tasks;
         for chunk in entries.chunks(1000) {
             let found: Vec<redis::Value> =
                 self.control.run("XRANGE tasks", Duration::ZERO, |c| {
                     let mut pipe = redis::pipe();
                     for (id, _) in chunk {
-                        pipe.cmd("XRANGE").arg(keys::TASKS).arg(*id).arg(*id);
+                        pipe.cmd("XRANGE").arg(stream).arg(*id).arg(*id);
                     }
                     pipe.query(c)
                 })?;

@@ -9,6 +9,7 @@
 //! reclaimed like running ones.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -17,7 +18,8 @@ use super::task::Assignment;
 use super::Worker;
 use crate::control::Control;
 use crate::keys;
-use crate::reply::stream_entries;
+use crate::protocol::{DecodeError, TaskEntry};
+use crate::reply::stream_batches;
 
 /// How much work a worker claims ahead of its free slots, in task time.
 const CLAIM_HORIZON: Duration = Duration::from_millis(20);
@@ -89,8 +91,8 @@ impl Worker {
                     .arg(">")
                     .query::<redis::Value>(c)
             });
-            let entries = match reply.and_then(|r| stream_entries("XREADGROUP", &r)) {
-                Ok(entries) => entries,
+            let batches = match reply.and_then(|r| stream_batches("XREADGROUP", &r)) {
+                Ok(batches) => batches,
                 Err(err) if err.is_no_group() => {
                     let _ = control.ensure_group();
                     continue;
@@ -100,19 +102,36 @@ impl Worker {
                     continue;
                 }
             };
-            for entry in entries {
-                let assignment = Assignment {
-                    job_id: entry.get("j").unwrap_or_default().to_string(),
-                    stage: entry.num("s").unwrap_or(0),
-                    partition: entry.num("p").unwrap_or(0),
-                    attempt: entry.num("a").unwrap_or(0),
-                    entry_id: entry.id,
-                };
-                self.held.fetch_add(1, Ordering::Relaxed);
-                if tasks.send(assignment).is_err() {
-                    return;
+            for batch in batches {
+                let stream: Arc<str> = batch.key.into();
+                for entry in batch.entries {
+                    let task = match TaskEntry::decode(&stream, &entry) {
+                        Ok(task) => task,
+                        Err(err) => {
+                            self.drop_entry(control, &stream, &entry.id, &err);
+                            continue;
+                        }
+                    };
+                    let assignment = Assignment {
+                        stream: stream.clone(),
+                        entry_id: entry.id,
+                        task,
+                    };
+                    self.held.fetch_add(1, Ordering::Relaxed);
+                    if tasks.send(assignment).is_err() {
+                        return;
+                    }
                 }
             }
+        }
+    }
+
+    /// An entry no worker can read would be claimed and dropped forever:
+    /// say so once, and take it off the stream.
+    fn drop_entry(&self, control: &mut Control, stream: &str, id: &str, err: &DecodeError) {
+        eprintln!("shoal worker {}: dropping {err}", self.config.name);
+        if let Err(err) = crate::sweep::retire_entries(control, stream, &[id]) {
+            eprintln!("shoal worker {}: {err}", self.config.name);
         }
     }
 }

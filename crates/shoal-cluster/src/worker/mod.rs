@@ -18,15 +18,17 @@ mod task;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use shoal_core::{install_quiet_panic_hook, Registry};
 use shoal_store::Store;
 
+use crate::clock::now_ms;
 use crate::control::Control;
+use crate::protocol::WorkerInfo;
 use crate::{keys, ClusterError};
 use fetch::Pace;
-use task::{Assignment, Jobs, Report};
+use task::{Assignment, Finished, Jobs};
 
 /// How a worker connects and how much it runs at once.
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct WorkerConfig {
 pub struct Worker {
     config: WorkerConfig,
     registry: Registry,
+    /// Fingerprints of the registry's jobs, sorted: what this worker offers.
+    offers: Vec<String>,
     store: Store,
     stop: Arc<AtomicBool>,
     /// Tasks executing right now (reported in heartbeats).
@@ -56,21 +60,21 @@ pub struct Worker {
     pace: Pace,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 impl Worker {
     /// Validates the configuration and opens the store. Nothing connects yet.
     pub fn new(config: WorkerConfig, registry: Registry) -> Result<Worker, ClusterError> {
         crate::control::parse_target(&config.coord_url)?;
         let store = Store::open(&config.store_url)?;
         install_quiet_panic_hook();
+        let mut offers: Vec<String> = registry
+            .jobs()
+            .map(|job| shoal_core::fingerprint(job.as_ref()))
+            .collect();
+        offers.sort();
         Ok(Worker {
             config,
             registry,
+            offers,
             store,
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicUsize::new(0),
@@ -104,7 +108,7 @@ impl Worker {
         self.heartbeat(&mut control)?;
         // Unbounded: the fetch loop bounds what it claims (see fetch.rs).
         let (task_tx, task_rx) = crossbeam_channel::unbounded::<Assignment>();
-        let (report_tx, report_rx) = crossbeam_channel::unbounded::<Report>();
+        let (report_tx, report_rx) = crossbeam_channel::unbounded::<Finished>();
         // Slots signal here when they finish, so a full worker waits for a
         // free slot instead of polling.
         let (freed_tx, freed_rx) = crossbeam_channel::bounded::<()>(self.config.slots);
@@ -131,28 +135,28 @@ impl Worker {
         Ok(())
     }
 
+    /// What this worker says about itself right now.
+    fn info(&self) -> WorkerInfo {
+        WorkerInfo {
+            host: std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+            slots: self.config.slots as u64,
+            running: self.running.load(Ordering::Relaxed) as u64,
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            beat_ms: now_ms(),
+            jobs: self.offers.clone(),
+        }
+    }
+
     fn heartbeat(&self, control: &mut Control) -> Result<(), ClusterError> {
         let key = keys::worker(&self.config.name);
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
         let ttl = self.config.heartbeat_ttl.as_millis().max(1) as u64;
-        let running = self.running.load(Ordering::Relaxed);
+        let info = self.info();
         control.run("heartbeat", Duration::ZERO, |c| {
-            redis::pipe()
-                .cmd("HSET")
-                .arg(&key)
-                .arg("host")
-                .arg(&host)
-                .arg("slots")
-                .arg(self.config.slots)
-                .arg("running")
-                .arg(running)
-                .arg("pid")
-                .arg(std::process::id())
-                .arg("version")
-                .arg(env!("CARGO_PKG_VERSION"))
-                .arg("beat_ms")
-                .arg(now_ms())
-                .ignore()
+            let mut pipe = redis::pipe();
+            pipe.cmd("HSET").arg(&key);
+            info.encode(&mut pipe);
+            pipe.ignore()
                 .cmd("PEXPIRE")
                 .arg(&key)
                 .arg(ttl)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
-use super::task::Report;
+use super::task::Finished;
 use super::Worker;
 use crate::control::Control;
 use crate::{keys, ClusterError};
@@ -22,7 +22,7 @@ const OUTAGE_PATIENCE: Duration = Duration::from_secs(60);
 const STOPPING_PATIENCE: Duration = Duration::from_secs(3);
 
 impl Worker {
-    pub(super) fn report_loop(&self, reports: Receiver<Report>) {
+    pub(super) fn report_loop(&self, reports: Receiver<Finished>) {
         let Ok(mut control) = self.control() else {
             return;
         };
@@ -58,32 +58,37 @@ impl Worker {
     }
 }
 
-fn send_reports(control: &mut Control, batch: &[Report]) -> Result<(), ClusterError> {
+fn send_reports(control: &mut Control, batch: &[Finished]) -> Result<(), ClusterError> {
+    let mut streams: Vec<&str> = batch.iter().map(|f| &*f.stream).collect();
+    streams.sort_unstable();
+    streams.dedup();
     control.run("report", Duration::ZERO, |c| {
         let mut pipe = redis::pipe();
-        for report in batch.iter().filter(|r| !r.fields.is_empty()) {
+        for finished in batch {
             // NOMKSTREAM: a report for a job whose driver has finished (and
             // deleted the stream) must not create a stream nobody reads.
-            let cmd = pipe
-                .cmd("XADD")
-                .arg(keys::job_events(&report.job_id))
+            pipe.cmd("XADD")
+                .arg(keys::job_events(&finished.job_id))
                 .arg("NOMKSTREAM")
                 .arg("*");
-            for (field, value) in &report.fields {
-                cmd.arg(*field).arg(value);
-            }
-            if let Some(result) = &report.result {
-                cmd.arg("r").arg(result.as_ref());
-            }
-            cmd.ignore();
+            finished.report.encode(&mut pipe);
+            pipe.ignore();
         }
-        let ids: Vec<&str> = batch.iter().map(|r| r.entry_id.as_str()).collect();
-        pipe.cmd("XACK")
-            .arg(keys::TASKS)
-            .arg(keys::GROUP)
-            .arg(&ids)
-            .ignore();
-        pipe.cmd("XDEL").arg(keys::TASKS).arg(&ids).ignore();
+        // Acknowledged after the reports, in the same pipeline: an entry
+        // gone from its stream has its report queued (see vanished.rs).
+        for &stream in &streams {
+            let ids: Vec<&str> = batch
+                .iter()
+                .filter(|f| &*f.stream == stream)
+                .map(|f| f.entry_id.as_str())
+                .collect();
+            pipe.cmd("XACK")
+                .arg(stream)
+                .arg(keys::GROUP)
+                .arg(&ids)
+                .ignore();
+            pipe.cmd("XDEL").arg(stream).arg(&ids).ignore();
+        }
         pipe.query::<()>(c)
     })
 }

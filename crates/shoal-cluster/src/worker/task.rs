@@ -9,32 +9,32 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use shoal_core::{
-    run_attempt, Bytes, JobSpec, Plan, ProgressEvent, ProgressSink, TaskContext, TaskErrorKind,
+    run_attempt, JobSpec, Plan, ProgressEvent, ProgressSink, TaskContext, TaskErrorKind,
 };
 
 use super::liveness::{self, Liveness};
 use super::Worker;
+use crate::clock::now_us;
 use crate::control::Control;
 use crate::data::{commit, is_committed, Committed, ResultsCache, StoreData};
 use crate::keys;
+use crate::protocol::{Outcome, Report, TaskEntry, TaskRef};
 
 /// A task handed to a slot.
 pub(super) struct Assignment {
+    /// The task stream the entry came from, where it is acknowledged.
+    pub stream: Arc<str>,
     pub entry_id: String,
-    pub job_id: String,
-    pub stage: u32,
-    pub partition: u32,
-    pub attempt: u32,
+    pub task: TaskEntry,
 }
 
-/// What a slot reports for an assignment: fields of the job's event
-/// stream entry (none: acknowledge only, the job is gone or cancelled)
-/// and an inline result.
-pub(super) struct Report {
+/// A finished assignment: its entry to acknowledge and the report for
+/// the job's event stream.
+pub(super) struct Finished {
+    pub stream: Arc<str>,
     pub entry_id: String,
     pub job_id: String,
-    pub fields: Vec<(&'static str, String)>,
-    pub result: Option<Bytes>,
+    pub report: Report,
 }
 
 /// A job's plan, rebuilt on this node from its spec.
@@ -53,7 +53,7 @@ impl Worker {
     pub(super) fn slot_loop(
         &self,
         tasks: Receiver<Assignment>,
-        reports: Sender<Report>,
+        reports: Sender<Finished>,
         freed: Sender<()>,
         jobs: &Jobs,
     ) {
@@ -61,136 +61,112 @@ impl Worker {
             Ok(control) => control,
             Err(_) => return,
         };
-        for task in tasks {
+        for assignment in tasks {
             let started = Instant::now();
+            let started_us = now_us();
             self.running.fetch_add(1, Ordering::Relaxed);
-            let report = self.run_assignment(&mut control, task, jobs);
+            let outcome = self.run_assignment(&mut control, &assignment.task, jobs);
             self.running.fetch_sub(1, Ordering::Relaxed);
             self.held.fetch_sub(1, Ordering::Relaxed);
             self.pace.record(started.elapsed());
             let _ = freed.try_send(());
-            let _ = reports.send(report);
+            let report = Report {
+                task: assignment.task.task,
+                worker: self.config.name.clone(),
+                started_us,
+                ended_us: now_us(),
+                outcome,
+            };
+            let _ = reports.send(Finished {
+                stream: assignment.stream,
+                entry_id: assignment.entry_id,
+                job_id: assignment.task.job_id,
+                report,
+            });
         }
     }
 
-    /// Runs one assignment and says what to report.
-    fn run_assignment(&self, control: &mut Control, task: Assignment, jobs: &Jobs) -> Report {
-        let started = Instant::now();
-        let mut report = Report {
-            entry_id: task.entry_id.clone(),
-            job_id: task.job_id.clone(),
-            fields: Vec::new(),
-            result: None,
-        };
-        let base = |kind: &str| {
-            vec![
-                ("k", kind.to_string()),
-                ("s", task.stage.to_string()),
-                ("p", task.partition.to_string()),
-                ("a", task.attempt.to_string()),
-                ("w", self.config.name.clone()),
-            ]
-        };
-        let failed = |kind: &str, message: String| {
-            let mut fields = base("fail");
-            fields.push(("kind", kind.to_string()));
-            fields.push(("e", message));
-            fields
-        };
-        let job = match self.load_job(control, &task.job_id, jobs) {
+    /// Runs one attempt and says how it went.
+    fn run_assignment(&self, control: &mut Control, entry: &TaskEntry, jobs: &Jobs) -> Outcome {
+        let job_id = entry.job_id.as_str();
+        let TaskRef {
+            stage,
+            partition,
+            attempt,
+        } = entry.task;
+        let job = match self.load_job(control, job_id, jobs) {
             Ok(Some(job)) => job,
-            Ok(None) => {
-                report.fields = base("skip");
-                return report;
-            }
-            Err(message) => {
-                report.fields = failed("fatal", message);
-                return report;
-            }
+            Ok(None) => return Outcome::Skipped,
+            Err(message) => return fatal(message),
         };
-        if !self.job_alive(control, &task.job_id, &job) {
-            report.fields = base("skip");
-            return report;
+        if !self.job_alive(control, job_id, &job) {
+            return Outcome::Skipped;
         }
         let plan = &job.plan;
-        if task.stage as usize >= plan.stages().len()
-            || task.partition >= plan.stages()[task.stage as usize].partitions()
+        if stage as usize >= plan.stages().len()
+            || partition >= plan.stages()[stage as usize].partitions()
         {
-            let message = format!("no task s{}/p{} in this plan", task.stage, task.partition);
-            report.fields = failed("fatal", message);
-            return report;
+            return fatal(format!("no task s{stage}/p{partition} in this plan"));
         }
+        let done = |rows, bytes, result| Outcome::Done {
+            rows,
+            bytes,
+            result,
+        };
         // A resubmitted task may already be committed (its first worker
         // was only slow): report it done without running it again.
-        if task.attempt > 0
-            && is_committed(&self.store, &task.job_id, plan, task.stage, task.partition)
-                .unwrap_or(false)
+        if attempt > 0 && is_committed(&self.store, job_id, plan, stage, partition).unwrap_or(false)
         {
-            report.fields = base("done");
-            return report;
+            return done(0, 0, None);
         }
         let data = StoreData {
             store: &self.store,
-            job_id: &task.job_id,
+            job_id,
             plan,
             results: &job.results,
         };
         let counter = Counter::default();
         let cancelled = AtomicBool::new(false);
         let mut ctx = TaskContext::new(
-            &task.job_id,
-            plan,
-            task.stage,
-            task.partition,
-            task.attempt,
-            &data,
-            &counter,
-            &cancelled,
+            job_id, plan, stage, partition, attempt, &data, &counter, &cancelled,
         );
-        let task_fn = plan.stages()[task.stage as usize].task();
+        let task_fn = plan.stages()[stage as usize].task();
         let outcome = run_attempt(task_fn, &mut ctx);
         // A worker that was paused or slow may finish after its job ended:
         // then there is nothing to commit to. The skip report reaches a
         // driver only if the job in fact still runs (a finished job's
         // event stream is gone), which then runs the task again.
-        if outcome.is_ok() && !self.job_alive(control, &task.job_id, &job) {
-            report.fields = base("skip");
-            return report;
+        if outcome.is_ok() && !self.job_alive(control, job_id, &job) {
+            return Outcome::Skipped;
         }
         let outcome = outcome.and_then(|()| {
             commit(
                 &self.store,
-                &task.job_id,
+                job_id,
                 plan,
-                task.stage,
-                task.partition,
+                stage,
+                partition,
                 ctx.into_output(),
             )
         });
         match outcome {
             Ok(committed) => {
                 let (rows, bytes) = *counter.0.lock().unwrap_or_else(|p| p.into_inner());
-                let mut fields = base("done");
-                fields.push(("ms", started.elapsed().as_millis().to_string()));
-                fields.push(("rows", rows.to_string()));
-                fields.push(("bytes", bytes.to_string()));
-                report.fields = fields;
-                match committed {
-                    Committed::Inline(result) => report.result = Some(result),
-                    Committed::Written { key } => self.unless_ended(control, &task.job_id, &key),
-                    Committed::Earlier => {}
-                }
-            }
-            Err(err) => {
-                let kind = match err.kind() {
-                    TaskErrorKind::Retryable => "retryable",
-                    TaskErrorKind::Input => "input",
-                    TaskErrorKind::Fatal => "fatal",
+                let result = match committed {
+                    Committed::Inline(result) => Some(result),
+                    Committed::Written { key } => {
+                        self.unless_ended(control, job_id, &key);
+                        None
+                    }
+                    Committed::Earlier => None,
                 };
-                report.fields = failed(kind, err.chain());
+                done(rows, bytes, result)
             }
+            Err(err) => Outcome::Failed {
+                kind: err.kind(),
+                message: err.chain(),
+            },
         }
-        report
     }
 
     /// The job's plan, rebuilt from its spec in Redis. `Ok(None)`: the job
@@ -248,6 +224,13 @@ impl Worker {
     fn job_alive(&self, control: &mut Control, job_id: &str, job: &LoadedJob) -> bool {
         job.liveness
             .is_alive(control, job_id, self.config.heartbeat_ttl)
+    }
+}
+
+fn fatal(message: String) -> Outcome {
+    Outcome::Failed {
+        kind: TaskErrorKind::Fatal,
+        message,
     }
 }
 

@@ -1,0 +1,184 @@
+//! Events on a job's event stream: the driver's opening marker, and the
+//! report of every attempt a worker took up.
+
+use shoal_core::{Bytes, TaskErrorKind};
+
+use super::{describe_entry, field, FieldProblem, FieldSink, Fields, TaskRef};
+use crate::protocol::DecodeError;
+use crate::reply::Entry;
+
+/// Values of the kind field.
+const START: &str = "start";
+const DONE: &str = "done";
+const FAIL: &str = "fail";
+const SKIP: &str = "skip";
+
+/// What a worker did with one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The attempt.
+    pub task: TaskRef,
+    /// The worker's name.
+    pub worker: String,
+    /// When the worker took the attempt up (Unix time, µs, its clock).
+    pub started_us: u64,
+    /// When it had an outcome (Unix time, µs, its clock).
+    pub ended_us: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed. `result` is the task's result when it travels inline
+    /// (small); otherwise it is in the store, or the task has none.
+    Done {
+        /// Rows the task processed.
+        rows: u64,
+        /// Input bytes the task processed.
+        bytes: u64,
+        /// The inline result.
+        result: Option<Bytes>,
+    },
+    /// Failed; `kind` decides whether the driver tries again.
+    Failed {
+        /// Retryable, input or fatal.
+        kind: TaskErrorKind,
+        /// The error chain.
+        message: String,
+    },
+    /// Not run: the worker found the job gone or not running.
+    Skipped,
+}
+
+/// An entry of a job's event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The driver's first entry, which creates the stream (workers append
+    /// with NOMKSTREAM, so that a finished job's stream is never recreated).
+    Start,
+    /// A worker's report.
+    Report(Report),
+}
+
+impl Report {
+    /// How long the attempt took, by the worker's clock.
+    pub fn duration_us(&self) -> u64 {
+        self.ended_us.saturating_sub(self.started_us)
+    }
+
+    /// Appends the fields of the event reporting this (after `XADD key id`).
+    pub(crate) fn encode(&self, out: &mut impl FieldSink) {
+        let report = self;
+        let kind = match &report.outcome {
+            Outcome::Done { .. } => DONE,
+            Outcome::Failed { .. } => FAIL,
+            Outcome::Skipped => SKIP,
+        };
+        out.field(field::KIND, kind);
+        report.task.encode(out);
+        out.field(field::WORKER, &report.worker);
+        out.field(field::STARTED, report.started_us);
+        out.field(field::ENDED, report.ended_us);
+        match &report.outcome {
+            Outcome::Done {
+                rows,
+                bytes,
+                result,
+            } => {
+                out.field(field::ROWS, rows);
+                out.field(field::BYTES, bytes);
+                if let Some(result) = result {
+                    out.field(field::RESULT, result.as_ref());
+                }
+            }
+            Outcome::Failed { kind, message } => {
+                out.field(field::FAILURE, failure_name(*kind));
+                out.field(field::ERROR, message);
+            }
+            Outcome::Skipped => {}
+        }
+    }
+}
+
+impl Event {
+    /// Appends the event's fields (after `XADD key id`).
+    pub(crate) fn encode(&self, out: &mut impl FieldSink) {
+        match self {
+            Event::Start => out.field(field::KIND, START),
+            Event::Report(report) => report.encode(out),
+        }
+    }
+
+    /// Reads an entry of event stream `stream` (consumed: an inline result
+    /// is moved, not copied).
+    pub(crate) fn decode(stream: &str, entry: Entry) -> Result<Event, DecodeError> {
+        let fields = Fields {
+            describe: &|| describe_entry("event", stream, &entry),
+            pairs: &entry.fields,
+        };
+        let kind = fields.text(field::KIND)?;
+        if kind == START {
+            return Ok(Event::Start);
+        }
+        if ![DONE, FAIL, SKIP].contains(&kind) {
+            let problem = FieldProblem::Invalid(kind.to_string());
+            return Err(fields.error(field::KIND, problem));
+        }
+        let task = TaskRef::decode(&fields)?;
+        let worker = fields.text(field::WORKER)?.to_string();
+        let started_us = fields.num(field::STARTED)?;
+        let ended_us = fields.num(field::ENDED)?;
+        let outcome = match kind {
+            DONE => {
+                let rows = fields.num_or_zero(field::ROWS)?;
+                let bytes = fields.num_or_zero(field::BYTES)?;
+                let result = take_field(entry, field::RESULT).map(Bytes::from);
+                Outcome::Done {
+                    rows,
+                    bytes,
+                    result,
+                }
+            }
+            FAIL => Outcome::Failed {
+                kind: failure_kind(&fields)?,
+                message: fields.text(field::ERROR)?.to_string(),
+            },
+            _ => Outcome::Skipped,
+        };
+        Ok(Event::Report(Report {
+            task,
+            worker,
+            started_us,
+            ended_us,
+            outcome,
+        }))
+    }
+}
+
+fn failure_name(kind: TaskErrorKind) -> &'static str {
+    match kind {
+        TaskErrorKind::Retryable => "retryable",
+        TaskErrorKind::Input => "input",
+        TaskErrorKind::Fatal => "fatal",
+    }
+}
+
+fn failure_kind(fields: &Fields<'_>) -> Result<TaskErrorKind, DecodeError> {
+    match fields.text(field::FAILURE)? {
+        "retryable" => Ok(TaskErrorKind::Retryable),
+        "input" => Ok(TaskErrorKind::Input),
+        "fatal" => Ok(TaskErrorKind::Fatal),
+        other => Err(fields.error(field::FAILURE, FieldProblem::Invalid(other.into()))),
+    }
+}
+
+/// The value of `name`, moved out of `entry`.
+fn take_field(entry: Entry, name: &str) -> Option<Vec<u8>> {
+    entry
+        .fields
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}

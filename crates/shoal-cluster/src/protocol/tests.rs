@@ -1,0 +1,148 @@
+//! Every message survives encode → decode, unknown fields are ignored, and
+//! a bad entry is named in its error.
+
+use shoal_core::{Bytes, TaskErrorKind};
+
+use super::*;
+
+fn entry(id: &str, encode: impl FnOnce(&mut Vec<(String, Vec<u8>)>)) -> Entry {
+    let mut fields = Vec::new();
+    encode(&mut fields);
+    Entry {
+        id: id.to_string(),
+        fields,
+    }
+}
+
+const TASK: TaskRef = TaskRef {
+    stage: 2,
+    partition: 17,
+    attempt: 1,
+};
+
+fn report(outcome: Outcome) -> Event {
+    Event::Report(Report {
+        task: TASK,
+        worker: "w-1".into(),
+        started_us: 1_700_000_000_000_000,
+        ended_us: 1_700_000_000_000_250,
+        outcome,
+    })
+}
+
+#[test]
+fn a_task_entry_round_trips() {
+    let sent = TaskEntry {
+        job_id: "noop-18c2f0a4b1d3".into(),
+        task: TASK,
+    };
+    let got = TaskEntry::decode("shoal:tasks:noop@1", &entry("1-0", |f| sent.encode(f)));
+    assert_eq!(got.unwrap(), sent);
+}
+
+#[test]
+fn every_event_round_trips_with_binary_results_intact() {
+    let events = [
+        Event::Start,
+        report(Outcome::Done {
+            rows: 10,
+            bytes: 2048,
+            result: Some(Bytes::from_static(&[0, 0xff, b'\n', 0xfe])),
+        }),
+        report(Outcome::Done {
+            rows: 0,
+            bytes: 0,
+            result: None,
+        }),
+        report(Outcome::Failed {
+            kind: TaskErrorKind::Input,
+            message: "bad row at a.csv:3".into(),
+        }),
+        report(Outcome::Failed {
+            kind: TaskErrorKind::Fatal,
+            message: String::new(),
+        }),
+        report(Outcome::Skipped),
+    ];
+    for sent in events {
+        let got = Event::decode("events", entry("5-1", |f| sent.encode(f))).unwrap();
+        assert_eq!(got, sent);
+    }
+}
+
+#[test]
+fn unknown_fields_are_ignored() {
+    let sent = report(Outcome::Skipped);
+    let got = Event::decode(
+        "events",
+        entry("5-1", |f| {
+            f.field("future", "field");
+            sent.encode(f);
+            f.field("zz", 1u8);
+        }),
+    );
+    assert_eq!(got.unwrap(), sent);
+}
+
+#[test]
+fn a_missing_or_malformed_field_names_the_entry_and_the_field() {
+    let missing = TaskEntry::decode(
+        "shoal:tasks:noop@1",
+        &entry("7-0", |f| {
+            f.field(field::JOB, "j1");
+            f.field(field::STAGE, 0u32);
+            f.field(field::ATTEMPT, 0u32);
+        }),
+    )
+    .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "bad task entry 7-0 of shoal:tasks:noop@1: field 'p' is missing"
+    );
+    let malformed = Event::decode(
+        "shoal:job:x:events",
+        entry("8-0", |f| {
+            f.field(field::KIND, "done");
+            f.field(field::STAGE, "two");
+        }),
+    )
+    .unwrap_err();
+    assert_eq!(
+        malformed.to_string(),
+        "bad event 8-0 of shoal:job:x:events: field 's' has unexpected value 'two'"
+    );
+    let kind = Event::decode("e", entry("9-0", |f| f.field(field::KIND, "maybe")));
+    assert_eq!(
+        kind.unwrap_err().problem,
+        FieldProblem::Invalid("maybe".into())
+    );
+}
+
+#[test]
+fn a_worker_registration_round_trips_and_an_old_one_offers_nothing() {
+    let sent = WorkerInfo {
+        host: "h1".into(),
+        slots: 4,
+        running: 2,
+        pid: 99,
+        version: "0.1.0".into(),
+        beat_ms: 1_700_000_000_000,
+        jobs: vec!["noop@1".into(), "odd name, with \"quotes\"@3".into()],
+    };
+    let mut hash = Vec::new();
+    sent.encode(&mut hash);
+    let got = WorkerInfo::decode("shoal:worker:w1", &hash).unwrap();
+    assert_eq!(got, sent);
+    assert!(got.offers("noop@1") && !got.offers("noop@2"));
+
+    hash.retain(|(k, _)| k != "jobs");
+    let old = WorkerInfo::decode("shoal:worker:w1", &hash).unwrap();
+    assert!(old.jobs.is_empty());
+
+    hash.push(("jobs".into(), b"not json".to_vec()));
+    let err = WorkerInfo::decode("shoal:worker:w1", &hash).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bad worker registration shoal:worker:w1: field 'jobs' has unexpected value 'not json'"
+    );
+}

@@ -1,0 +1,79 @@
+//! A worker's registration: the hash its heartbeats keep alive, saying
+//! where it runs, how busy it is and which jobs it can run.
+
+use super::{FieldProblem, FieldSink, Fields};
+use crate::protocol::DecodeError;
+
+const HOST: &str = "host";
+const SLOTS: &str = "slots";
+const RUNNING: &str = "running";
+const PID: &str = "pid";
+const VERSION: &str = "version";
+const BEAT_MS: &str = "beat_ms";
+const JOBS: &str = "jobs";
+
+/// What a worker says about itself in every heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// Host name.
+    pub host: String,
+    /// Task slots.
+    pub slots: u64,
+    /// Tasks running at this heartbeat.
+    pub running: u64,
+    /// Process id.
+    pub pid: u32,
+    /// Version of the binary (its crate version).
+    pub version: String,
+    /// When this heartbeat was sent (Unix time, ms, the worker's clock).
+    pub beat_ms: u64,
+    /// Fingerprints (`name@version`) of every job in its registry, sorted:
+    /// it claims tasks of these jobs and of no others.
+    pub jobs: Vec<String>,
+}
+
+impl WorkerInfo {
+    /// Appends the hash's fields (after `HSET key`).
+    pub(crate) fn encode(&self, out: &mut impl FieldSink) {
+        out.field(HOST, &self.host);
+        out.field(SLOTS, self.slots);
+        out.field(RUNNING, self.running);
+        out.field(PID, self.pid);
+        out.field(VERSION, &self.version);
+        out.field(BEAT_MS, self.beat_ms);
+        // Names are the job author's strings: JSON keeps any of them intact.
+        let jobs = serde_json::to_string(&self.jobs).unwrap_or_else(|_| "[]".into());
+        out.field(JOBS, jobs);
+    }
+
+    /// Reads the hash at `key` (the field/value pairs HGETALL returns). A
+    /// worker that predates routing has no job list: it offers nothing.
+    pub(crate) fn decode(key: &str, hash: &[(String, Vec<u8>)]) -> Result<WorkerInfo, DecodeError> {
+        let fields = Fields {
+            describe: &|| format!("worker registration {key}"),
+            pairs: hash,
+        };
+        let jobs = match fields.bytes(JOBS) {
+            None => Vec::new(),
+            Some(_) => {
+                let text = fields.text(JOBS)?;
+                serde_json::from_str(text)
+                    .map_err(|_| fields.error(JOBS, FieldProblem::Invalid(text.to_string())))?
+            }
+        };
+        Ok(WorkerInfo {
+            host: fields.text(HOST)?.to_string(),
+            slots: fields.num(SLOTS)?,
+            running: fields.num_or_zero(RUNNING)?,
+            pid: fields.num_or_zero(PID)?,
+            version: fields.text(VERSION).unwrap_or_default().to_string(),
+            beat_ms: fields.num(BEAT_MS)?,
+            jobs,
+        })
+    }
+
+    /// Whether this worker runs tasks of the job with `fingerprint`.
+    pub fn offers(&self, fingerprint: &str) -> bool {
+        self.jobs.iter().any(|job| job == fingerprint)
+    }
+}

@@ -22,6 +22,10 @@ pub fn render(stats: &JobStats) -> String {
         stats.tasks,
         stats.attempts,
     );
+    if stats.runs > 1 {
+        // A review set the first run's results aside (see `Job::review`).
+        let _ = write!(out, " over {} runs", stats.runs);
+    }
     out.push_str(&volume(
         stats.failed_attempts,
         stats.rows,

@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use crate::stats::{peak_rss_bytes, StatsRecorder};
-use crate::{JobError, JobSpec, JobStats, OutputFormat, Plan, ProgressSink, Registry};
+use crate::{Job, JobError, JobSpec, JobStats, OutputFormat, Plan, ProgressSink, Registry};
 
 /// A prepared, planned job ready to run.
 pub struct JobRun {
@@ -82,9 +82,9 @@ fn new_job_id(job: &str) -> String {
 }
 
 /// Looks up `spec.job`, prepares and plans it on this (driver) node, runs
-/// it on `executor`, and finishes it ([`Job::finish`](crate::Job::finish),
-/// once, here): the output carries the stage results, the job's result and
-/// the run's statistics.
+/// it on `executor` — twice when [`Job::review`] asks for a corrected run —
+/// and finishes it ([`Job::finish`], once, here): the output carries the
+/// stage results, the job's result and the statistics of every run.
 pub fn run_job(
     executor: &dyn Executor,
     registry: &Registry,
@@ -94,29 +94,122 @@ pub fn run_job(
     let started = Instant::now();
     let job = registry.get(&spec.job)?;
     let params = job.prepare(spec.params)?;
+    let (mut run, mut output) =
+        run_planned(executor, job.as_ref(), &spec.job, params, progress, started)?;
+    if let Some(corrected) = job.review(&run.spec.params, &output.results)? {
+        let first = output.stats;
+        (run, output) = run_planned(
+            executor,
+            job.as_ref(),
+            &spec.job,
+            corrected,
+            progress,
+            Instant::now(),
+        )?;
+        output.stats.absorb_earlier_run(first);
+    }
+    let finishing = Instant::now();
+    output.result = job.finish(&run.spec.params, output.results.clone())?;
+    output.format = job.output_format();
+    let stats = &mut output.stats;
+    stats.job = run.spec.job.clone();
+    stats.job_id = output.job_id.clone();
+    stats.finish = finishing.elapsed();
+    stats.wall = started.elapsed();
+    stats.peak_rss_bytes = peak_rss_bytes();
+    Ok(output)
+}
+
+/// Plans `job` from prepared `params` and runs it; the statistics count
+/// planning from `planning_started` and the stages of this run.
+fn run_planned(
+    executor: &dyn Executor,
+    job: &dyn Job,
+    name: &str,
+    params: serde_json::Value,
+    progress: &dyn ProgressSink,
+    planning_started: Instant,
+) -> Result<(JobRun, JobOutput), JobError> {
     let plan = job.plan(&params)?;
     plan.validate(job.name())?;
-    let planning = started.elapsed();
+    let planning = planning_started.elapsed();
     let names = plan.stages().iter().map(|s| s.name().to_string()).collect();
     let recorder = StatsRecorder::new(names, progress);
     let run = JobRun::new(
         JobSpec {
-            job: spec.job,
+            job: name.to_string(),
             params,
         },
         plan,
     );
     let mut output = executor.execute(&run, &recorder)?;
-    let finishing = Instant::now();
-    output.result = job.finish(&run.spec.params, output.results.clone())?;
-    output.format = job.output_format();
-    let stats = &mut output.stats;
-    stats.set_stages(recorder.stats().stages);
-    stats.job = run.spec.job.clone();
-    stats.job_id = output.job_id.clone();
-    stats.planning = planning;
-    stats.finish = finishing.elapsed();
-    stats.wall = started.elapsed();
-    stats.peak_rss_bytes = peak_rss_bytes();
-    Ok(output)
+    let recorded = recorder.stats();
+    output.stats.set_stages(recorded.stages);
+    output.stats.memory = output.stats.memory.or(recorded.memory);
+    output.stats.planning = planning;
+    output.stats.runs = 1;
+    Ok((run, output))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::{EmbeddedConfig, EmbeddedExecutor, NoProgress, Stage};
+
+    /// Results in its guess; its review corrects a wrong guess once.
+    struct Guessing;
+
+    impl Job for Guessing {
+        fn name(&self) -> &'static str {
+            "guessing"
+        }
+
+        fn describe(&self) -> &'static str {
+            "guesses, then is corrected"
+        }
+
+        fn plan(&self, params: &Value) -> Result<Plan, JobError> {
+            let guess = params["guess"].as_u64().unwrap_or_default();
+            let mut plan = Plan::new();
+            plan.add_stage(Stage::new("answer", 1, move |ctx| {
+                ctx.set_result(Bytes::from(guess.to_string()));
+                Ok(())
+            }));
+            Ok(plan)
+        }
+
+        fn review(&self, _: &Value, results: &[Bytes]) -> Result<Option<Value>, JobError> {
+            // Any guess is checked; only 42 stands.
+            Ok((results[0] != "42").then(|| json!({"guess": 42})))
+        }
+    }
+
+    #[test]
+    fn a_reviewed_job_runs_once_more_with_corrected_params() {
+        let registry = Registry::new().with(Arc::new(Guessing));
+        let executor = EmbeddedExecutor::new(EmbeddedConfig::default());
+        let run = |guess: u64| {
+            let spec = JobSpec::new("guessing", json!({ "guess": guess }));
+            run_job(&executor, &registry, spec, &NoProgress)
+                .unwrap()
+                .results
+        };
+        assert_eq!(run(7), vec![Bytes::from("42")]);
+        assert_eq!(run(42), vec![Bytes::from("42")]);
+    }
+
+    #[test]
+    fn a_reviewed_run_counts_both_runs_and_finishes_once() {
+        let registry = Registry::new().with(Arc::new(Guessing));
+        let executor = EmbeddedExecutor::new(EmbeddedConfig::default());
+        let spec = JobSpec::new("guessing", json!({ "guess": 7 }));
+        let output = run_job(&executor, &registry, spec, &NoProgress).unwrap();
+        assert_eq!(&output.result[..], b"42\n");
+        assert_eq!((output.stats.runs, output.stats.tasks), (2, 2));
+        assert_eq!(output.stats.stages.len(), 2);
+    }
 }

@@ -35,6 +35,9 @@ pub struct JobStats {
     /// Preparing and planning on the driver (listing inputs, splits).
     #[serde(rename = "planning_seconds", with = "seconds")]
     pub planning: Duration,
+    /// Runs of the plan: 1, or 2 when [`Job::review`](crate::Job::review)
+    /// asked for a corrected run (the stages of both are counted).
+    pub runs: u32,
     /// Turning the last stage's results into the job's result
     /// ([`Job::finish`](crate::Job::finish)).
     #[serde(rename = "finish_seconds", with = "seconds")]
@@ -83,6 +86,16 @@ pub struct StageStats {
 }
 
 impl JobStats {
+    /// Adds the cost of an `earlier` run whose results a review set aside:
+    /// its planning time and stages (listed first) count too.
+    pub fn absorb_earlier_run(&mut self, earlier: JobStats) {
+        let mut stages = earlier.stages;
+        stages.append(&mut self.stages);
+        self.set_stages(stages);
+        self.planning += earlier.planning;
+        self.runs += earlier.runs;
+    }
+
     /// Sets `stages` and the totals over them (`tasks`, `attempts`, `rows`, …).
     pub fn set_stages(&mut self, stages: Vec<StageStats>) {
         self.stages = stages;

@@ -60,6 +60,9 @@ pub struct WorkerAttempt {
     pub sample: TaskSample,
 }
 
+/// A job's hash, field by field.
+type JobHash = HashMap<String, String>;
+
 /// A connection for dashboard reads.
 pub struct DashboardReader {
     control: Control,
@@ -142,13 +145,13 @@ impl DashboardReader {
             return Ok(Vec::new());
         }
         let wanted: Vec<&String> = ids.iter().filter(|id| with_trace(id)).collect();
-        let (hashes, traces): (Vec<HashMap<String, String>>, Vec<Option<Vec<u8>>>) =
+        let (hashes, traces): (Vec<JobHash>, Vec<Option<Vec<u8>>>) =
             self.control.run("HGETALL jobs", Duration::ZERO, |c| {
                 let mut pipe = redis::pipe();
                 for id in ids {
                     pipe.cmd("HGETALL").arg(keys::job(id));
                 }
-                let hashes: Vec<HashMap<String, String>> = pipe.query(c)?;
+                let hashes: Vec<JobHash> = pipe.query(c)?;
                 let mut pipe = redis::pipe();
                 for id in &wanted {
                     pipe.cmd("GET").arg(keys::job_trace(id));

@@ -23,7 +23,7 @@ use shoal_jobs::stable_hash;
 
 use crate::array::{decode_blocks, Lower, Lowered};
 use crate::codec::{encode_frame, Element};
-use crate::part::Part;
+use crate::part::{Flow, Part};
 use crate::DistArray;
 
 /// A local hash map with fixed seeds: iteration order never matters for
@@ -46,10 +46,10 @@ pub(crate) fn key_hash<K: Element>(key: &K) -> u64 {
 /// Merges values of equal keys with `f` (values of a key in input order).
 /// Keys come out in the map's iteration order: unspecified, but the same
 /// for the same input because the seeds are fixed.
-fn combine<K: Hash + Eq, V>(
-    items: impl IntoIterator<Item = (K, V)>,
+fn combine<K: Hash + Eq + Clone, V: Clone>(
+    items: Part<(K, V)>,
     f: &impl Fn(&V, &V) -> V,
-) -> Part<(K, V)> {
+) -> Flow<(K, V)> {
     let mut sums: Map<K, V> = new_map();
     for (key, value) in items {
         match sums.entry(key) {
@@ -62,11 +62,11 @@ fn combine<K: Hash + Eq, V>(
             }
         }
     }
-    Part::Owned(sums.into_iter().collect())
+    Flow::Ready(Part::Owned(sums.into_iter().collect()))
 }
 
 /// Concatenates the value lists of equal keys, keys in order of first appearance.
-fn group<K: Hash + Eq + Clone, V>(items: impl Iterator<Item = (K, Vec<V>)>) -> Part<(K, Vec<V>)> {
+fn group<K: Hash + Eq + Clone, V>(items: impl Iterator<Item = (K, Vec<V>)>) -> Flow<(K, Vec<V>)> {
     let mut index: Map<K, usize> = new_map();
     let mut out: Vec<(K, Vec<V>)> = Vec::new();
     for (key, values) in items {
@@ -78,18 +78,18 @@ fn group<K: Hash + Eq + Clone, V>(items: impl Iterator<Item = (K, Vec<V>)>) -> P
             }
         }
     }
-    Part::Owned(out)
+    Flow::Ready(Part::Owned(out))
 }
 
 /// Keeps the first of equal elements.
-fn dedup<T: Hash + Eq + Clone>(items: Part<T>) -> Part<T> {
+fn dedup<T: Hash + Eq + Clone>(items: Part<T>) -> Flow<T> {
     let mut seen: Map<T, ()> = new_map();
-    Part::Owned(
+    Flow::Ready(Part::Owned(
         items
             .into_iter()
             .filter(|item| seen.insert(item.clone(), ()).is_none())
             .collect(),
-    )
+    ))
 }
 
 impl<T: Element> DistArray<T> {
@@ -108,14 +108,18 @@ impl<T: Element> DistArray<T> {
             let (compute, hash) = (up.compute.clone(), hash.clone());
             let stage = Stage::new("hash-shuffle", up.partitions, move |ctx| {
                 let mut routed: Vec<Vec<T>> = (0..parts).map(|_| Vec::new()).collect();
-                for item in compute(ctx)? {
-                    routed[(hash(&item) % u64::from(parts)) as usize].push(item);
-                }
-                for (bucket, items) in ctx.buckets().iter_mut().zip(&routed) {
-                    if !items.is_empty() {
-                        encode_frame(items, bucket)
-                            .map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+                for batch in compute(ctx)?.batches() {
+                    for item in batch? {
+                        routed[(hash(&item) % u64::from(parts)) as usize].push(item);
                     }
+                    for (bucket, items) in ctx.buckets().iter_mut().zip(&mut routed) {
+                        if !items.is_empty() {
+                            encode_frame(items, bucket)
+                                .map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+                            items.clear();
+                        }
+                    }
+                    ctx.spill_output_if_needed()?;
                 }
                 Ok(())
             })
@@ -125,7 +129,8 @@ impl<T: Element> DistArray<T> {
                 partitions: parts,
                 reads: vec![map],
                 compute: Arc::new(move |ctx| {
-                    decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle").map(Part::Owned)
+                    decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle")
+                        .map(|items| Flow::Ready(Part::Owned(items)))
                 }),
             }
         });
@@ -137,9 +142,9 @@ impl<T: Element + Hash + Eq> DistArray<T> {
     /// Each distinct element once (the first occurrence survives), in
     /// `stable_hash` partitions.
     pub fn distinct(&self) -> DistArray<T> {
-        self.narrow(false, |_, items| Ok(dedup(items)))
+        self.narrow(false, |_, items| Ok(dedup(items.part()?)))
             .hash_partition(self.partitions, key_hash::<T>)
-            .narrow(false, |_, items| Ok(dedup(items)))
+            .narrow(false, |_, items| Ok(dedup(items.part()?)))
     }
 }
 
@@ -152,18 +157,18 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
     ) -> DistArray<(K, V)> {
         let f = Arc::new(f);
         let g = f.clone();
-        self.narrow(false, move |_, items| Ok(combine(items, &*f)))
+        self.narrow(false, move |_, items| Ok(combine(items.part()?, &*f)))
             .hash_partition(self.partitions, |(k, _)| key_hash(k))
-            .narrow(false, move |_, items| Ok(combine(items, &*g)))
+            .narrow(false, move |_, items| Ok(combine(items.part()?, &*g)))
     }
 
     /// One `(key, values)` per distinct key, values in input order.
     pub fn group_by_key(&self) -> DistArray<(K, Vec<V>)> {
         self.narrow(false, |_, items| {
-            Ok(group(items.into_iter().map(|(k, v)| (k, vec![v]))))
+            Ok(group(items.part()?.into_iter().map(|(k, v)| (k, vec![v]))))
         })
         .hash_partition(self.partitions, |(k, _)| key_hash(k))
-        .narrow(false, |_, items| Ok(group(items.into_iter())))
+        .narrow(false, |_, items| Ok(group(items.part()?.into_iter())))
     }
 
     /// Inner join on the key: `(k, (v, w))` for every pair of rows with
@@ -212,14 +217,10 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
                 reads,
                 compute: Arc::new(move |ctx| {
                     let mut index: Map<K, Vec<W>> = new_map();
-                    for (k, w) in cr(ctx)? {
-                        index.entry(k).or_default().push(w);
-                    }
+                    cr(ctx)?.for_each(|(k, w)| index.entry(k).or_default().push(w))?;
                     let mut out = Vec::new();
-                    for (k, v) in cl(ctx)? {
-                        emit(&k, &v, index.get(&k), &mut out);
-                    }
-                    Ok(Part::Owned(out))
+                    cl(ctx)?.for_each(|(k, v)| emit(&k, &v, index.get(&k), &mut out))?;
+                    Ok(Flow::Ready(Part::Owned(out)))
                 }),
             }
         });

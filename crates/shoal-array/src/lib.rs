@@ -56,6 +56,7 @@ pub mod jobs;
 mod keyed;
 mod part;
 pub mod persist;
+mod runs;
 mod session;
 mod sort;
 mod sources;

@@ -209,6 +209,26 @@ impl<T: Element> DistArray<T> {
         }
     }
 
+    /// Like `narrow`, for transformations that need their task's memory
+    /// and spill space (aggregations that spill).
+    pub(crate) fn narrow_in_task<U: Element>(
+        &self,
+        f: impl Fn(&TaskContext<'_>, Flow<T>) -> Result<Flow<U>, TaskError> + Send + Sync + 'static,
+    ) -> DistArray<U> {
+        let f = Arc::new(f);
+        let upstream = self.lower.clone();
+        let lower: Lower<U> = Arc::new(move |plan: &mut Plan| {
+            let up = upstream(plan);
+            let (f, compute) = (f.clone(), up.compute.clone());
+            Lowered {
+                partitions: up.partitions,
+                reads: up.reads,
+                compute: Arc::new(move |ctx| f(ctx, compute(ctx)?)),
+            }
+        });
+        DistArray::from_lower(self.session.clone(), self.partitions, None, lower)
+    }
+
     /// An action whose last stage runs `task` on every partition and whose
     /// result blobs `finish` turns into the answer on the driver.
     pub(crate) fn action<R: 'static>(

@@ -53,12 +53,10 @@ proptest! {
             let arr = s.from_partitions(parts.clone());
             let keyed = arr.map(|(k, v)| (k, u64::from(v)));
             let right = s.from_partitions(parts.clone()).map(|(k, v)| (k, v % 7));
-            let mut reduced = keyed.reduce_by_key(|a, b| a.wrapping_add(*b)).collect().unwrap();
-            reduced.sort();
-            let mut grouped = arr.group_by_key().collect().unwrap();
-            grouped.sort();
-            let mut distinct = arr.map(|(k, _)| k).distinct().collect().unwrap();
-            distinct.sort();
+            // Keyed results come in the same order whatever the budget.
+            let reduced = keyed.reduce_by_key(|a, b| a.wrapping_add(*b)).collect().unwrap();
+            let grouped = arr.group_by_key().collect().unwrap();
+            let distinct = arr.map(|(k, _)| k).distinct().collect().unwrap();
             (
                 arr.sort().collect().unwrap(),
                 arr.sort_by_key(|x| x.0).collect().unwrap(),

@@ -132,9 +132,7 @@ impl<K: Element + Hash + Eq, S: Element> Iterator for PartialAgg<K, S> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let Some(input) = self.input.as_mut() else {
-                return None;
-            };
+            let input = self.input.as_mut()?;
             match input.next() {
                 Some(Ok(batch)) => {
                     for (key, state) in batch {
@@ -214,18 +212,17 @@ where
 /// (routing hash, first appearance, key, state).
 type Spilled<K, S> = (u64, u64, K, S);
 
+/// Orders spilled entries by routing hash.
+type ByHash<K, S> = fn(&Spilled<K, S>, &Spilled<K, S>) -> std::cmp::Ordering;
+
 /// A stable external sort of spilled entries by routing hash.
-fn by_hash<K: Element, S: Element>(
-    memory: &TaskMemory,
-    spill: &SpillSpace,
-) -> ExternalSorter<
-    Spilled<K, S>,
-    ArrayCodec<Spilled<K, S>>,
-    impl Fn(&Spilled<K, S>, &Spilled<K, S>) -> std::cmp::Ordering + Send + Sync + 'static,
-> {
+type HashSorter<K, S> = ExternalSorter<Spilled<K, S>, ArrayCodec<Spilled<K, S>>, ByHash<K, S>>;
+
+fn by_hash<K: Element, S: Element>(memory: &TaskMemory, spill: &SpillSpace) -> HashSorter<K, S> {
+    let cmp: ByHash<K, S> = |a, b| a.0.cmp(&b.0);
     ExternalSorter::new(
         ArrayCodec::new(),
-        |a: &Spilled<K, S>, b: &Spilled<K, S>| a.0.cmp(&b.0),
+        cmp,
         memory,
         spill,
         SortOptions::default(),
@@ -233,14 +230,11 @@ fn by_hash<K: Element, S: Element>(
 }
 
 /// Moves the table's entries into `sorter`; returns the keys seen so far.
-fn flush<K: Element + Hash + Eq, S: Element, F>(
+fn flush<K: Element + Hash + Eq, S: Element>(
     table: &mut Table<K, S>,
-    sorter: &mut ExternalSorter<Spilled<K, S>, ArrayCodec<Spilled<K, S>>, F>,
+    sorter: &mut HashSorter<K, S>,
     seen: u64,
-) -> Result<u64, TaskError>
-where
-    F: Fn(&Spilled<K, S>, &Spilled<K, S>) -> std::cmp::Ordering + Send + Sync + 'static,
-{
+) -> Result<u64, TaskError> {
     let entries = table.take();
     let count = entries.len() as u64;
     for (i, (key, state)) in entries.into_iter().enumerate() {

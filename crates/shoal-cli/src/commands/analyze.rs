@@ -150,6 +150,7 @@ pub fn analyze(
         splits: Vec::new(),
         partitions,
         min_partitions: Some(threads.saturating_mul(2)),
+        ..AnalyzeParams::default()
     };
     let params = serde_json::to_value(params).context("encoding analyze parameters")?;
     let output = run.run_job(registry, JobSpec::new(JOB_NAME, params))?;

@@ -64,6 +64,7 @@ pub mod jobs;
 mod keyed;
 mod part;
 pub mod persist;
+mod radix;
 mod runs;
 mod session;
 mod sort;

@@ -27,6 +27,7 @@ use crate::array::{Lower, Lowered};
 use crate::codec::{decode, encode_frame, is_plain_integer, Element};
 use crate::error::corrupt_task;
 use crate::part::{Flow, Part, BATCH};
+use crate::radix;
 use crate::runs::{write_frames, ArrayCodec, BlockFrames};
 use crate::DistArray;
 
@@ -148,6 +149,12 @@ fn route<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
         ctx.spill_space(),
         options,
     );
+    if unstable {
+        // Plain integers (what `unstable` means here) sort by radix.
+        sorter = sorter.with_in_memory_sort(|items| {
+            radix::sort_plain(items);
+        });
+    }
     for batch in items.batches() {
         sorter.extend(batch?)?;
     }
@@ -182,6 +189,7 @@ fn merge_runs<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
     ctx: &TaskContext<'_>,
     input: ShuffleInput,
     cmp: Arc<C>,
+    unstable: bool,
 ) -> Result<Flow<T>, TaskError> {
     let mut reservation = ctx.memory().reservation();
     let in_memory = input.blocks().iter().all(|b| b.is_in_memory());
@@ -194,8 +202,11 @@ fn merge_runs<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
                 items.extend(batch);
             }
         }
-        // Concatenated sorted runs: a run-adaptive stable sort merges them.
-        items.sort_by(|a, b| cmp(a, b));
+        // Concatenated sorted runs: a radix sort for plain integers, else a
+        // run-adaptive stable sort that merges them.
+        if !(unstable && radix::sort_plain(&mut items)) {
+            items.sort_by(|a, b| cmp(a, b));
+        }
         return Ok(Flow::Ready(Part::Owned(items)));
     }
     drop(reservation);
@@ -250,7 +261,9 @@ impl<T: Element> DistArray<T> {
             Lowered {
                 partitions: parts,
                 reads: vec![map],
-                compute: Arc::new(move |ctx| merge_runs(ctx, ctx.shuffle_input(map)?, cmp.clone())),
+                compute: Arc::new(move |ctx| {
+                    merge_runs(ctx, ctx.shuffle_input(map)?, cmp.clone(), unstable)
+                }),
             }
         });
         DistArray::from_lower(self.session.clone(), parts, None, lower)

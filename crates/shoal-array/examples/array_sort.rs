@@ -61,7 +61,8 @@ fn main() {
         "{}",
         serde_json::to_string(&summary).expect("summary as JSON")
     );
-    if let Some(stats) = *memory.0.lock().unwrap_or_else(|p| p.into_inner()) {
+    let stats = *memory.0.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(stats) = stats {
         eprintln!(
             "peak held {} MiB of a {} MiB budget, spilled {} MiB in {} files",
             stats.peak_held >> 20,

@@ -69,7 +69,7 @@ fn radix_sort<K: RadixKey + Ord>(items: &mut Vec<K>) {
     let mut scratch: Vec<K> = Vec::with_capacity(items.len());
     let n = items.len();
     for (byte, count) in counts.iter().enumerate() {
-        if count.iter().any(|&c| c == n) {
+        if count.contains(&n) {
             continue; // every value has the same byte here
         }
         let mut offsets = [0usize; 256];

@@ -36,6 +36,7 @@ mod reply;
 mod results;
 mod status;
 mod sweep;
+pub mod trace;
 mod worker;
 
 pub use control::Control;

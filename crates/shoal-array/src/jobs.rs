@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use shoal_core::TaskError;
+
+use crate::array::{decode_result, encode_blob};
+use crate::part::Flow;
 use crate::{Action, ArrayError, ArrayJob, DistArray, Session};
 
 /// Parameters of [`SortJob`] (`array-sort`).
@@ -52,7 +56,8 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// What one sorted partition contributes to the summary.
+/// What one sorted partition contributes to the summary, accumulated
+/// value by value so a partition can stream past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct PartSummary {
     len: u64,
@@ -62,13 +67,38 @@ struct PartSummary {
     checksum: u64,
 }
 
-fn part_summary(items: &[u64]) -> PartSummary {
-    PartSummary {
-        len: items.len() as u64,
-        first: items.first().copied().unwrap_or(0),
-        last: items.last().copied().unwrap_or(0),
-        ordered: items.windows(2).all(|w| w[0] <= w[1]),
-        checksum: items.iter().fold(0u64, |sum, &x| sum.wrapping_add(x)),
+impl PartSummary {
+    const EMPTY: PartSummary = PartSummary {
+        len: 0,
+        first: 0,
+        last: 0,
+        ordered: true,
+        checksum: 0,
+    };
+
+    fn push(&mut self, x: u64) {
+        if self.len == 0 {
+            self.first = x;
+        } else {
+            self.ordered &= self.last <= x;
+        }
+        self.last = x;
+        self.len += 1;
+        self.checksum = self.checksum.wrapping_add(x);
+    }
+
+    /// Of a partition in memory (one being saved).
+    fn of_slice(items: &[u64]) -> PartSummary {
+        let mut summary = PartSummary::EMPTY;
+        items.iter().for_each(|&x| summary.push(x));
+        summary
+    }
+
+    /// Of a partition as it streams by.
+    fn of_flow(items: Flow<u64>) -> Result<PartSummary, TaskError> {
+        let mut summary = PartSummary::EMPTY;
+        items.for_each(|x| summary.push(x))?;
+        Ok(summary)
     }
 }
 
@@ -122,15 +152,24 @@ impl ArrayJob for SortJob {
                 reason: e.to_string(),
             })?;
         let sorted = sorted_numbers(session, &p);
-        Ok(match &p.output {
-            Some(url) => sorted
-                .save_summarised_action(url, part_summary)
-                .map(|(_, parts)| summarise(parts)),
-            None => sorted
-                .map_partitions(|items: Vec<u64>| vec![part_summary(&items)])
-                .collect_action()
-                .map(summarise),
-        })
+        if let Some(url) = &p.output {
+            return Ok(sorted
+                .save_summarised_action(url, PartSummary::of_slice)
+                .map(|(_, parts)| summarise(parts)));
+        }
+        // Streamed partition by partition: the sorted array is never whole
+        // in memory, so n may far exceed the memory budget.
+        Ok(sorted.action(
+            "array-sort",
+            |ctx, compute| encode_blob(&[PartSummary::of_flow(compute(ctx)?)?]),
+            |results| {
+                let mut parts = Vec::with_capacity(results.len());
+                for (index, blob) in results.iter().enumerate() {
+                    parts.extend(decode_result::<PartSummary>(blob, index)?);
+                }
+                Ok(summarise(parts))
+            },
+        ))
     }
 }
 
@@ -179,7 +218,11 @@ mod tests {
 
     #[test]
     fn the_summary_notices_disorder_within_and_across_partitions() {
-        let parts = |runs: &[&[u64]]| runs.iter().map(|r| part_summary(r)).collect::<Vec<_>>();
+        let parts = |runs: &[&[u64]]| {
+            runs.iter()
+                .map(|r| PartSummary::of_slice(r))
+                .collect::<Vec<_>>()
+        };
         assert!(summarise(parts(&[&[1, 2], &[], &[2, 5]])).sorted);
         assert!(!summarise(parts(&[&[1, 3], &[2, 5]])).sorted);
         assert!(!summarise(parts(&[&[2, 1], &[3]])).sorted);

@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use shoal_core::TaskError;
+
+use crate::array::{decode_result, encode_blob};
+use crate::part::Flow;
 use crate::{Action, ArrayError, ArrayJob, Session};
 
 /// Parameters of [`SortJob`] (`array-sort`).
@@ -30,6 +34,9 @@ pub struct SortSummary {
     pub first: u64,
     /// Largest element (0 when empty).
     pub last: u64,
+    /// The wrapping (mod 2^64) sum of the elements: independent of their
+    /// order, so input and output can be compared.
+    pub checksum: u64,
     /// Whether the output is globally ordered (checked partition by partition).
     pub sorted: bool,
     /// Largest partition, to judge balance.
@@ -50,8 +57,24 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// (len, first, last, ordered) of one sorted partition.
-type PartSummary = (u64, u64, u64, bool);
+/// (len, first, last, ordered, checksum) of one sorted partition.
+type PartSummary = (u64, u64, u64, bool, u64);
+
+/// Summarises one partition as it streams by.
+fn summarise_partition(items: Flow<u64>) -> Result<PartSummary, TaskError> {
+    let (mut len, mut first, mut last, mut ordered, mut checksum) = (0u64, 0, 0, true, 0u64);
+    items.for_each(|x| {
+        if len == 0 {
+            first = x;
+        } else {
+            ordered &= last <= x;
+        }
+        last = x;
+        len += 1;
+        checksum = checksum.wrapping_add(x);
+    })?;
+    Ok((len, first, last, ordered, checksum))
+}
 
 fn summarise(parts: Vec<PartSummary>) -> SortSummary {
     let mut out = SortSummary {
@@ -59,7 +82,8 @@ fn summarise(parts: Vec<PartSummary>) -> SortSummary {
         ..SortSummary::default()
     };
     let mut previous: Option<u64> = None;
-    for (len, first, last, ordered) in parts.into_iter().filter(|p| p.0 > 0) {
+    for (len, first, last, ordered, checksum) in parts.into_iter().filter(|p| p.0 > 0) {
+        out.checksum = out.checksum.wrapping_add(checksum);
         out.sorted &= ordered && previous.is_none_or(|p| p <= first);
         if out.count == 0 {
             out.first = first;
@@ -109,15 +133,19 @@ impl ArrayJob for SortJob {
                 }
             }));
         }
-        Ok(sorted
-            .map_partitions(|items: Vec<u64>| {
-                let ordered = items.windows(2).all(|w| w[0] <= w[1]);
-                let first = items.first().copied().unwrap_or(0);
-                let last = items.last().copied().unwrap_or(0);
-                vec![(items.len() as u64, first, last, ordered)]
-            })
-            .collect_action()
-            .map(summarise))
+        // Streamed partition by partition: the sorted array is never whole
+        // in memory, so n may far exceed the memory budget.
+        Ok(sorted.action(
+            "array-sort",
+            |ctx, compute| encode_blob(&[summarise_partition(compute(ctx)?)?]),
+            |results| {
+                let mut parts = Vec::with_capacity(results.len());
+                for (index, blob) in results.iter().enumerate() {
+                    parts.extend(decode_result::<PartSummary>(blob, index)?);
+                }
+                Ok(summarise(parts))
+            },
+        ))
     }
 }
 
@@ -132,6 +160,8 @@ mod tests {
         let summary = s.run_job(&SortJob, params).unwrap();
         assert_eq!(summary.count, 10_000);
         assert!(summary.sorted && summary.first <= summary.last);
+        let input = s.range(10_000, 7).map(|i| mix(i ^ mix(3)));
+        assert_eq!(summary.checksum, input.sum().unwrap());
         assert!(summary.max_partition < 10_000 / 7 * 2, "{summary:?}");
         let err = s
             .run_job(&SortJob, serde_json::json!({"n": "x"}))

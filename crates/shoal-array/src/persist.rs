@@ -26,7 +26,7 @@ use shoal_store::Store;
 use crate::array::{encode_blob, Compute};
 use crate::codec::{codec_name, decode, Element};
 use crate::error::corrupt_task;
-use crate::part::Part;
+use crate::part::{Flow, Part};
 use crate::{Action, ArrayError, DistArray, Session};
 
 /// The `format` field of every manifest.
@@ -66,7 +66,7 @@ impl<T: Element> DistArray<T> {
         self.action(
             "save",
             move |ctx, compute| {
-                let items = compute(ctx)?;
+                let items = compute(ctx)?.part()?;
                 let store = Store::open(&task_url)?;
                 store.put(&part_file(ctx.partition()), encode_blob(items.as_slice())?)?;
                 Ok(Bytes::from((items.len() as u64).to_le_bytes().to_vec()))
@@ -154,8 +154,9 @@ impl Session {
         let parts = manifest.lengths.len() as u32;
         let lengths = manifest.lengths.clone();
         let (url, manifest) = (url.to_string(), Arc::new(manifest));
-        let compute: Compute<T> =
-            Arc::new(move |ctx| read_part(&url, &manifest, ctx.partition()).map(Part::Owned));
+        let compute: Compute<T> = Arc::new(move |ctx| {
+            read_part(&url, &manifest, ctx.partition()).map(|v| Flow::Ready(Part::Owned(v)))
+        });
         Ok(DistArray::source(
             self.clone(),
             parts,

@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use shoal_core::{
-    Bytes, Job, JobError, Plan, Stage, StageRef, TaskContext, TaskError, TaskErrorKind,
+    Bytes, Job, JobError, OutputFormat, Plan, Stage, StageRef, TaskContext, TaskError,
+    TaskErrorKind,
 };
 use shoal_events::{
     plan_chunks, read_split, settle_quote_states, Event, Format, InputError, ReadOptions, Split,
@@ -166,6 +167,21 @@ impl Job for AnalyzeJob {
             .unwrap_or_else(|| choose_partitions(&p.splits).max(min));
         p.partitions = Some(partitions.clamp(1, MAX_PARTITIONS));
         serde_json::to_value(&p).map_err(|e| invalid(format!("analyze parameters: {e}")))
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Json
+    }
+
+    /// The report as JSON (the rejected-row samples stay in the stage
+    /// result, for front ends that show them on stderr).
+    fn finish(&self, _params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+        let blob = results.first().cloned().unwrap_or_default();
+        let output = AnalyzeOutput::from_bytes(&blob).map_err(|e| JobError::Finish {
+            job: JOB_NAME.into(),
+            message: format!("the merge stage's result does not decode: {e}"),
+        })?;
+        Ok(Bytes::from(output.report.to_json()))
     }
 
     fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError> {

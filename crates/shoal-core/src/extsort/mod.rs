@@ -66,7 +66,7 @@ use std::sync::Arc;
 
 pub use codec::{KeyValueCodec, RunCodec};
 pub use merge::{merge_sorted, BatchSource, Compare, SortedStream};
-pub use run::RunReader;
+pub use run::{RunReader, RunWriter};
 
 use crate::{Reservation, SpillFile, SpillSpace, TaskError, TaskMemory};
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use shoal_core::extsort::{merge_sorted, BatchSource, Compare, RunReader, RunWriter};
+use shoal_core::extsort::{merge_sorted, BatchSource, RunReader, RunWriter};
 use shoal_core::{Reservation, SpillFile, SpillSpace, TaskContext, TaskError, TaskMemory};
 
 use crate::codec::Element;
@@ -211,7 +211,7 @@ where
             ArrayCodec::<(u64, R)>::new(),
         )));
     }
-    let by_position: Compare<(u64, R)> = Arc::new(|a, b| a.0.cmp(&b.0));
+    let by_position = Arc::new(|a: &(u64, R), b: &(u64, R)| a.0.cmp(&b.0));
     let merged = merge_sorted(
         outputs,
         by_position,

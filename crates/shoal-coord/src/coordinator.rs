@@ -165,6 +165,10 @@ impl Coordinator {
         on_backend!(self, b => b.acquire(attempt).await)
     }
 
+    pub(crate) fn abandon_wait(&self, kind: LeaseKind, name: &str, owner: OwnerId) {
+        on_backend!(self, b => b.abandon_wait(kind, name, owner))
+    }
+
     pub(crate) fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
         on_backend!(self, b => b.wake_handle(kind, name))
     }

@@ -143,8 +143,21 @@ impl Coordinator {
         validate::ttl("lease TTL", request.options.ttl)?;
         let owner = OwnerId::next();
         let start = Instant::now();
+        // A waiting attempt that finds the resource busy queues us: leave
+        // the queue however this ends without a grant (timeout, error, or
+        // the caller dropping this future — even mid-request).
+        let mut queued = QueuedWaiter {
+            coord: self,
+            kind,
+            name,
+            owner,
+            armed: wait,
+        };
         let mut busy_for = match self.attempt(request, owner, start, wait, false).await? {
-            Ok(granted) => return Ok(granted),
+            Ok(granted) => {
+                queued.armed = false;
+                return Ok(granted);
+            }
             Err(_) if !wait => return Err(wait_timeout(kind, name, Duration::ZERO)),
             Err(busy_for) => busy_for,
         };
@@ -171,7 +184,11 @@ impl Coordinator {
             }
             let sent_at = Instant::now();
             match self.attempt(request, owner, sent_at, true, true).await? {
-                Ok(granted) => return Ok(granted),
+                Ok(granted) => {
+                    // The grant took us out of the queue.
+                    queued.armed = false;
+                    return Ok(granted);
+                }
                 Err(rest) => busy_for = rest,
             }
         }
@@ -212,6 +229,24 @@ impl Coordinator {
             }
             Acquire::Busy(rest) => Err(rest),
         })
+    }
+}
+
+/// A waiter that may be in its resource's queue; dropped while armed (no
+/// grant yet), it leaves.
+struct QueuedWaiter<'a> {
+    coord: &'a Coordinator,
+    kind: LeaseKind,
+    name: &'a str,
+    owner: OwnerId,
+    armed: bool,
+}
+
+impl Drop for QueuedWaiter<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.coord.abandon_wait(self.kind, self.name, self.owner);
+        }
     }
 }
 

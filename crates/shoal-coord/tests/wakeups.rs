@@ -120,3 +120,56 @@ async fn a_freed_permit_wakes_a_fresh_waiter() {
     let woken = waiter.next_wake(Duration::from_secs(5)).await;
     assert_eq!(woken.as_deref(), Some("sem:pool"));
 }
+
+/// The members of lock `name`'s waiter order (`...:s`).
+async fn queued(conn: &mut MultiplexedConnection, name: &str) -> Vec<String> {
+    conn.zrange(format!("shoal:{{lock:{name}}}:s"), 0, -1)
+        .await
+        .unwrap()
+}
+
+/// A waiter that times out, or whose wait is dropped, leaves the queue at
+/// once, so later releases wake live waiters instead of it. (Left alone, its
+/// entry would stay up to 2 s: the checks allow well under that.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_that_gives_up_leaves_the_queue() {
+    let server = RedisServer::start();
+    let holder = Coordinator::open(&server.url()).await.unwrap();
+    let guard = holder.lock("busy", &LockOptions::default()).await.unwrap();
+    let raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+
+    let waiter = Coordinator::open(&server.url()).await.unwrap();
+    let short = LockOptions::default().wait(Duration::from_millis(100));
+    let err = waiter.lock("busy", &short).await.unwrap_err();
+    assert!(
+        matches!(err, shoal_coord::CoordError::WaitTimeout { .. }),
+        "{err}"
+    );
+    let left = common::eventually(Duration::from_millis(800), || {
+        let mut raw = raw.clone();
+        async move { queued(&mut raw, "busy").await.is_empty() }
+    })
+    .await;
+    assert!(left, "a timed-out waiter is still queued");
+
+    let patient = LockOptions::default().wait(Duration::from_secs(60));
+    let waiting = tokio::spawn(async move { waiter.lock("busy", &patient).await.map(drop) });
+    let joined = common::eventually(Duration::from_secs(2), || {
+        let mut raw = raw.clone();
+        async move { queued(&mut raw, "busy").await.len() == 1 }
+    })
+    .await;
+    assert!(joined, "the waiter never queued");
+    waiting.abort();
+    let left = common::eventually(Duration::from_millis(800), || {
+        let mut raw = raw.clone();
+        async move { queued(&mut raw, "busy").await.is_empty() }
+    })
+    .await;
+    assert!(left, "a cancelled waiter is still queued");
+    guard.release().await.unwrap();
+}

@@ -103,6 +103,10 @@ impl CoordBackend for EmbeddedBackend {
         Ok(self.release_now(release))
     }
 
+    fn abandon_wait(&self, _kind: LeaseKind, _name: &str, _owner: OwnerId) {
+        // Waiters are not queued here: a release wakes every local waiter.
+    }
+
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
         self.leases.wake_handle(kind, name)
     }

@@ -220,6 +220,26 @@ impl CoordBackend for RedisBackend {
         }
     }
 
+    fn abandon_wait(&self, kind: LeaseKind, name: &str, owner: OwnerId) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // The entry ages out of the queue within a second anyway.
+            return;
+        };
+        let base = lease_base(kind, name);
+        let member = self.waiter_member(owner);
+        let mut leave = redis::pipe();
+        leave
+            .zrem(format!("{base}:q"), &member)
+            .ignore()
+            .zrem(format!("{base}:s"), &member)
+            .ignore();
+        let mut conn = self.conn();
+        let within = self.op_timeout;
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(within, leave.query_async::<()>(&mut conn)).await;
+        });
+    }
+
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
         self.wake.handle(wake_payload(kind, name))
     }

@@ -39,6 +39,8 @@ need_apt openssl openssl
 # The network-namespace tests (tests/netns): iproute2, jq, GlusterFS.
 need_apt ip iproute2
 need_apt jq jq
+# A pseudo-terminal for the "no binary output on a terminal" test.
+need_apt script bsdutils
 need_apt glusterd glusterfs-server
 need_apt mount.glusterfs glusterfs-client
 # The dashboard tests: a real browser (headless Chromium) looks at `shoal ui`,

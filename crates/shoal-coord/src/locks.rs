@@ -167,6 +167,10 @@ impl Coordinator {
         loop {
             let now = Instant::now();
             if now >= deadline {
+                // Leave before answering, so that a release right after
+                // this cannot hand the lease to us.
+                queued.armed = false;
+                let _ = self.abandon_wait(kind, name, owner).await;
                 return Err(wait_timeout(kind, name, now - start));
             }
             // Register for the wake-up *before* retrying, so a release that
@@ -245,7 +249,8 @@ struct QueuedWaiter<'a> {
 impl Drop for QueuedWaiter<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.coord.abandon_wait(self.kind, self.name, self.owner);
+            self.coord
+                .abandon_wait_in_background(self.kind, self.name, self.owner);
         }
     }
 }

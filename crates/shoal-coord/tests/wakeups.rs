@@ -90,20 +90,39 @@ async fn a_relocking_holder_wakes_a_fresh_waiter_only_at_its_last_release() {
     assert_eq!(woken.as_deref(), Some("lock:hot"));
 }
 
-/// A waiter that has waited past the bypass bound is woken by the very
-/// release, even when the holder relocks at once.
+/// A waiter that has waited past the bypass bound is handed the lock by
+/// the very release: the lock stays reserved for it (nobody else gets it)
+/// and it is woken. Left unclaimed, the reservation runs out; the waiter is
+/// then presumed gone and the next release frees the lock for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_waiter_is_woken_by_the_release_itself() {
+async fn a_long_waiter_is_handed_the_lock() {
     let server = RedisServer::start();
     let coord = Coordinator::open(&server.url()).await.unwrap();
     let mut waiter = FakeWaiter::queue(&server, "shoal:{lock:old}", 60_000).await;
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     let opts = LockOptions::default();
     let guard = coord.lock("old", &opts).await.unwrap();
     guard.release().await.unwrap();
-    let held = coord.lock("old", &opts).await.unwrap();
+    let holder: Option<String> = raw.get("shoal:{lock:old}").await.unwrap();
+    assert_eq!(holder.as_deref(), Some("~fake|1"));
+    assert!(coord.try_lock("old", &opts).await.unwrap().is_none());
     let woken = waiter.next_wake(Duration::from_secs(5)).await;
     assert_eq!(woken.as_deref(), Some("lock:old"));
-    held.release().await.unwrap();
+
+    // The fake never claims: once the reservation runs out the lock is
+    // free again, and the release after that drops the fake instead of
+    // reserving the lock for it again.
+    let patient = opts.wait(Duration::from_secs(5));
+    let guard = coord.lock("old", &patient).await.unwrap();
+    guard.release().await.unwrap();
+    let holder: Option<String> = raw.get("shoal:{lock:old}").await.unwrap();
+    assert_eq!(holder, None);
+    let queued: Vec<String> = raw.zrange("shoal:{lock:old}:s", 0, -1).await.unwrap();
+    assert!(queued.is_empty(), "{queued:?}");
 }
 
 /// A semaphore permit freed with a fresh waiter queued is handed on too.
@@ -172,4 +191,30 @@ async fn a_waiter_that_gives_up_leaves_the_queue() {
     .await;
     assert!(left, "a cancelled waiter is still queued");
     guard.release().await.unwrap();
+}
+
+/// A freed permit is handed to a semaphore waiter past the bypass bound:
+/// it stays taken, reserved for that waiter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_waiter_is_handed_a_permit() {
+    let server = RedisServer::start();
+    let coord = Coordinator::open(&server.url()).await.unwrap();
+    let mut waiter = FakeWaiter::queue(&server, "shoal:{sem:one}", 60_000).await;
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let opts = LockOptions::default();
+    let permit = coord.acquire_permit("one", 1, &opts).await.unwrap();
+    permit.release().await.unwrap();
+    let holders: Vec<String> = raw.zrange("shoal:{sem:one}", 0, -1).await.unwrap();
+    assert_eq!(holders, ["~fake|1"]);
+    assert!(coord
+        .try_acquire_permit("one", 1, &opts)
+        .await
+        .unwrap()
+        .is_none());
+    let woken = waiter.next_wake(Duration::from_secs(5)).await;
+    assert_eq!(woken.as_deref(), Some("sem:one"));
 }

@@ -92,7 +92,8 @@ impl CoordBackend for RedisBackend {
         }
         call.key(format!("{base}:t"))
             .key(format!("{base}:q"))
-            .key(format!("{base}:s"));
+            .key(format!("{base}:s"))
+            .key(format!("{base}:h"));
         let read_keys: Vec<String> = attempt.reads.iter().map(|k| kv_key(k)).collect();
         for key in &read_keys {
             call.key(key);
@@ -170,7 +171,9 @@ impl CoordBackend for RedisBackend {
             Holder::Owner(key) => OWNER_RELEASE.key(key),
             Holder::Member(key) => MEMBER_RELEASE.key(key),
         };
-        call.key(format!("{base}:q")).key(format!("{base}:s"));
+        call.key(format!("{base}:q"))
+            .key(format!("{base}:s"))
+            .key(format!("{base}:h"));
         let write_keys: Vec<String> = release.writes.iter().map(|(k, _)| kv_key(k)).collect();
         for key in &write_keys {
             call.key(key);
@@ -220,11 +223,7 @@ impl CoordBackend for RedisBackend {
         }
     }
 
-    fn abandon_wait(&self, kind: LeaseKind, name: &str, owner: OwnerId) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // The entry ages out of the queue within a second anyway.
-            return;
-        };
+    async fn abandon_wait(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> Result<()> {
         let base = lease_base(kind, name);
         let member = self.waiter_member(owner);
         let mut leave = redis::pipe();
@@ -233,11 +232,12 @@ impl CoordBackend for RedisBackend {
             .ignore()
             .zrem(format!("{base}:s"), &member)
             .ignore();
-        let mut conn = self.conn();
-        let within = self.op_timeout;
-        runtime.spawn(async move {
-            let _ = tokio::time::timeout(within, leave.query_async::<()>(&mut conn)).await;
-        });
+        self.run(
+            "leave waiter queue",
+            &[],
+            leave.query_async::<()>(&mut self.conn()),
+        )
+        .await
     }
 
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, AsyncConnectionConfig, PushInfo, PushKind, Value};
-use shoal_coord::test_support::RedisServer;
 use shoal_coord::{Coordinator, LockOptions};
+use shoal_testkit::{eventually_async, RedisServer};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// A fake waiter on lease `base` (`shoal:{lock:NAME}`...): queued as
@@ -168,28 +168,33 @@ async fn a_waiter_that_gives_up_leaves_the_queue() {
         matches!(err, shoal_coord::CoordError::WaitTimeout { .. }),
         "{err}"
     );
-    let left = common::eventually(Duration::from_millis(800), || {
-        let mut raw = raw.clone();
-        async move { queued(&mut raw, "busy").await.is_empty() }
-    })
+    eventually_async(
+        Duration::from_millis(800),
+        "the timed-out waiter to leave the queue",
+        || {
+            let mut raw = raw.clone();
+            async move { queued(&mut raw, "busy").await.is_empty() }
+        },
+    )
     .await;
-    assert!(left, "a timed-out waiter is still queued");
 
     let patient = LockOptions::default().wait(Duration::from_secs(60));
     let waiting = tokio::spawn(async move { waiter.lock("busy", &patient).await.map(drop) });
-    let joined = common::eventually(Duration::from_secs(2), || {
+    eventually_async(Duration::from_secs(2), "the waiter to queue", || {
         let mut raw = raw.clone();
         async move { queued(&mut raw, "busy").await.len() == 1 }
     })
     .await;
-    assert!(joined, "the waiter never queued");
     waiting.abort();
-    let left = common::eventually(Duration::from_millis(800), || {
-        let mut raw = raw.clone();
-        async move { queued(&mut raw, "busy").await.is_empty() }
-    })
+    eventually_async(
+        Duration::from_millis(800),
+        "the cancelled waiter to leave the queue",
+        || {
+            let mut raw = raw.clone();
+            async move { queued(&mut raw, "busy").await.is_empty() }
+        },
+    )
     .await;
-    assert!(left, "a cancelled waiter is still queued");
     guard.release().await.unwrap();
 }
 

@@ -55,20 +55,20 @@ say "cargo fmt --check"
 cargo fmt --all --check
 
 say "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 say "cargo clippy with TLS (rediss://), which the default build leaves out"
 cargo clippy -p shoal-coord -p shoal-cli --all-targets \
-    --features shoal-cli/tls,shoal-coord/tls,shoal-coord/test-support -- -D warnings
+    --features shoal-cli/tls,shoal-coord/tls -- -D warnings
 
 say "cargo check: optional storage backends (gs://, az://, hdfs:// — no servers here)"
 cargo check -p shoal-store --features gcp,azure,hdfs
 
 say "cargo test"
-cargo test --workspace --features shoal-coord/test-support
+cargo test --workspace
 
 say "TLS: rediss:// with a private CA, client certificates and an ACL user (real redis-server)"
-cargo test -p shoal-coord -p shoal-cli --features shoal-cli/tls,shoal-coord/tls,shoal-coord/test-support --test tls
+cargo test -p shoal-coord -p shoal-cli --features shoal-cli/tls,shoal-coord/tls --test tls
 
 say "analytics cross-check against DuckDB (SQL written from the report definitions)"
 ./tests/crosscheck/run.sh

@@ -12,26 +12,32 @@
 //!
 //! ```text
 //!  release of a lock or permit, waiters queued
-//!    ├─ longest waiter waited ≥ BYPASS ms ─▶ hand-off: the lease stays
-//!    │     taken, reserved for that waiter for RESERVE ms (`~MEMBER`),
-//!    │     which is woken now and takes it over; nobody else can
-//!    └─ otherwise ─▶ reply "pending": the releasing client sends NUDGE
-//!                    (wake if still free) unless it takes the lock
+//!    ├─ longest waiter waited ≥ BYPASS ms, and the last hand-off is
+//!    │  ≥ BYPASS ms old ─▶ hand-off: the lease stays taken, reserved for
+//!    │     that waiter for RESERVE ms (`~MEMBER`); it is woken and takes
+//!    │     it over; nobody else can
+//!    └─ otherwise ─▶ freed, reply "pending": the releasing client sends
+//!                    NUDGE (wake if still free) unless it takes the lock
 //!                    back first, in which case its next release decides
 //!  release of a rwlock hold ─▶ PUBLISH to every waiting client (readers
 //!                               may all proceed)
 //! ```
 //!
-//! A holder that releases and relocks in a loop (a hot lock) thus keeps it
-//! without waking anyone on every cycle — a woken waiter would race it for
-//! the lock and usually lose, at the cost of a wasted attempt and a
-//! process switch per cycle (measured: 8 contending processes ran at a
-//! third of one process's rate). Once a waiter has been bypassed for
-//! `BYPASS` ms the lock is handed to it: a woken waiter that merely raced
-//! the holder again lost nearly every race on a loaded machine (waits of
-//! 400 ms measured). A waiter that leaves a hand-off unclaimed (`...:h`
-//! still names it at the next release) is presumed gone and dropped, so a
-//! crashed waiter costs the lock at most RESERVE ms once.
+//! A holder that releases and relocks in a loop (a hot lock) keeps it
+//! without waking anyone — a woken waiter would race it for the lock and
+//! usually lose, at the cost of a wasted attempt and a process switch per
+//! cycle (measured: 8 contending processes ran at a third of one
+//! process's rate, with a PUBLISH and a failed attempt per cycle). Waiters
+//! get the lock by hand-off instead: a waiter that merely raced the holder
+//! again lost nearly every race on a loaded machine (waits of 400 ms
+//! measured). At most one hand-off per BYPASS ms gives every holder a slice
+//! of that long, so hand-offs — each of which waits for a sleeping process
+//! to be scheduled — stay off most cycles (measured under load: one
+//! PUBLISH per 20 cycles instead of one every other cycle, 3.2 scripts per
+//! cycle instead of 4.5), and a waiter behind N others gets the lock
+//! within about (N + 1) × BYPASS ms. A waiter that leaves a hand-off
+//! unclaimed (`...:h` still names it at the next one) is presumed gone and
+//! dropped, so a crashed waiter costs the lock at most RESERVE ms once.
 
 use std::sync::LazyLock;
 
@@ -53,10 +59,10 @@ local function enqueue(q, s, member)
   redis.call('PEXPIRE', s, 2 * WINDOW)
 end
 -- Takes a granted waiter out of the queue (and settles its hand-off).
-local function dequeue(q, s, r, member)
+local function dequeue(q, s, h, member)
   redis.call('ZREM', q, member)
   redis.call('ZREM', s, member)
-  if redis.call('GET', r) == member then redis.call('DEL', r) end
+  if redis.call('HGET', h, 'm') == member then redis.call('HDEL', h, 'm') end
 end
 -- Drops waiters that stopped attempting; returns the live ones, longest
 -- waiting first, as {member, since, member, since, ...}: the first only
@@ -81,21 +87,27 @@ local function publish(member, payload)
   local client = string.match(member, '^[^|]+')
   if client then redis.call('PUBLISH', 'shoal:wake:' .. client, payload) end
 end
--- The longest waiter if it has waited BYPASS ms or more, else nil. A
--- waiter that left its last hand-off (r) unclaimed is presumed gone and
--- dropped first.
-local function starving(q, s, r)
+-- The waiter to hand the lease to now, if any: the longest waiter, once
+-- it has waited BYPASS ms — but at most one hand-off per BYPASS ms, so
+-- each holder gets a slice of that long before the next hand-off (the
+-- hand-off record h: 't' its time, 'm' its waiter until claimed). A
+-- waiter that left its hand-off unclaimed is presumed gone and dropped.
+local function starving(q, s, h)
+  local last = redis.call('HMGET', h, 'm', 't')
+  if last[2] and now_ms() - tonumber(last[2]) < BYPASS then return nil end
   for _ = 1, 4 do
     local head = waiters(q, s, 0)
     if #head == 0 or now_ms() - tonumber(head[2]) < BYPASS then return nil end
-    if redis.call('GET', r) ~= head[1] then return head[1] end
-    dequeue(q, s, r, head[1])
+    if last[1] ~= head[1] then return head[1] end
+    dequeue(q, s, h, head[1])
+    last[1] = false
   end
   return nil
 end
 -- Records a hand-off to member and wakes it.
-local function hand_off(r, member, payload)
-  redis.call('SET', r, member, 'PX', 2 * WINDOW)
+local function hand_off(h, member, payload)
+  redis.call('HSET', h, 'm', member, 't', now_ms())
+  redis.call('PEXPIRE', h, 2 * WINDOW)
   publish(member, payload)
 end
 -- After a release that handed nothing off: wakes the waiter(s) now, or

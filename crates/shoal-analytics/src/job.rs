@@ -4,7 +4,7 @@
 //!   into concrete [`Split`]s and picks the user-partition count P, so every
 //!   node plans from identical params.
 //! - stage **read** (one task per split): parses rows and routes each to
-//!   bucket `stable_hash(user_id) % P`; rejected-row statistics travel as
+//!   bucket `partition_of(user_id, P)` (`shoal_core::route`, FNV-1a); rejected-row statistics travel as
 //!   one extra entry in bucket 0 (a stage has buckets or results, not both,
 //!   and the statistics are tiny).
 //! - stage **users** (P tasks): decodes its buckets, applies every
@@ -15,15 +15,16 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use shoal_core::route::partition_of;
 use shoal_core::{
-    Bytes, Job, JobError, Plan, Stage, StageRef, TaskContext, TaskError, TaskErrorKind,
+    Bytes, Job, JobError, OutputFormat, Plan, Stage, StageRef, TaskContext, TaskError,
+    TaskErrorKind,
 };
 use shoal_events::{
     plan_chunks, read_split, settle_quote_states, Event, Format, InputError, ReadOptions, Split,
 };
 
 use crate::config::AnalyzeConfig;
-use crate::hash::stable_hash;
 use crate::index::PartitionIndex;
 use crate::partial::{Merger, Partial};
 use crate::reads::settle_reads;
@@ -168,6 +169,21 @@ impl Job for AnalyzeJob {
         serde_json::to_value(&p).map_err(|e| invalid(format!("analyze parameters: {e}")))
     }
 
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Json
+    }
+
+    /// The report as JSON (the rejected-row samples stay in the stage
+    /// result, for front ends that show them on stderr).
+    fn finish(&self, _params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+        let blob = results.first().cloned().unwrap_or_default();
+        let output = AnalyzeOutput::from_bytes(&blob).map_err(|e| JobError::Finish {
+            job: JOB_NAME.into(),
+            message: format!("the merge stage's result does not decode: {e}"),
+        })?;
+        Ok(Bytes::from(output.report.to_json()))
+    }
+
     fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError> {
         let p = Arc::new(params_of(params)?);
         p.config.validate().map_err(invalid)?;
@@ -254,7 +270,7 @@ fn read_task(
     let progress = &*ctx;
     let mut sink = |e: &Event<'_>| {
         let user = e.user_id.as_bytes();
-        let b = (stable_hash(user) % u64::from(partitions)) as u32;
+        let b = partition_of(user, partitions);
         let out = &mut buckets[b as usize];
         encoder.push_row(out, b, user, e.ts_ms, e.event.as_bytes(), e.item.as_bytes());
         pending += 1;

@@ -9,8 +9,9 @@
 //!
 //! Stages exchange data in two ways:
 //! - **shuffle**: a task of a map stage appends bytes to one bucket per
-//!   downstream partition ([`TaskContext::bucket`]); task *p* of a later
-//!   stage reads bucket *p* of every map task ([`TaskContext::shuffle_input`]);
+//!   downstream partition ([`TaskContext::bucket`]), chosen by
+//!   [`route::partition_of`] for keyed data; task *p* of a later stage
+//!   reads bucket *p* of every map task ([`TaskContext::shuffle_input`]);
 //! - **results**: a task sets one result blob ([`TaskContext::set_result`]),
 //!   which a later stage reads whole ([`TaskContext::results_of`]) and which
 //!   the last stage hands back to the caller ([`JobOutput`]).
@@ -58,6 +59,10 @@
 //! let spec = JobSpec::new("sum", serde_json::json!({"n": 100}));
 //! let output = run_job(&executor, &registry, spec, &NoProgress).unwrap();
 //! assert_eq!(&output.results[0][..], b"4950");
+//! // The job's result is what `Job::finish` made of the last stage's
+//! // blobs (by default each on a line); what the run cost is apart.
+//! assert_eq!(&output.result[..], b"4950\n");
+//! assert_eq!(output.stats.tasks, 5);
 //! ```
 #![deny(missing_docs)]
 
@@ -71,7 +76,9 @@ mod job;
 mod memory;
 mod plan;
 mod progress;
+pub mod route;
 mod spill;
+mod stats;
 mod task;
 
 pub use attempt::{install_quiet_panic_hook, run_attempt};
@@ -84,6 +91,7 @@ pub use memory::{MemoryPool, MemoryStats, Reservation, TaskMemory};
 pub use plan::{Plan, Stage, StageOutput, StageRef, TaskFn};
 pub use progress::{NoProgress, ProgressEvent, ProgressSink};
 pub use spill::{SpillError, SpillFile, SpillSpace, SpillWriter};
+pub use stats::{peak_rss_bytes, JobStats, StageStats, StatsRecorder};
 pub use task::{Segment, StageData, TaskContext, TaskId, TaskOutput};
 
 /// Re-exported so jobs need no direct dependency to build blobs.

@@ -33,9 +33,10 @@ type Fetch = JoinHandle<object_store::Result<Bytes>>;
 
 /// Streams bytes `range` of one object as consecutive ranged GETs growing
 /// from [`FIRST`] to [`CHUNK`] bytes, the next ones already in flight while
-/// the current one is consumed: one ahead at first, one more each time the reader had to wait for a
-/// request still under way (up to [`MAX_AHEAD`]), so a fast consumer gets
-/// parallel streams and a slow one costs no extra memory. Each request is
+/// the current one is consumed: one ahead at first, one more each time the
+/// reader had to wait for a request still under way (up to [`MAX_AHEAD`]),
+/// so a fast consumer gets parallel streams and a slow one costs no extra
+/// memory. Each request is
 /// retried and timed out by the store's client, so a server that goes
 /// away mid-read ends in an error naming the object, never a hang.
 pub struct ObjectReader {
@@ -127,6 +128,7 @@ impl Read for ObjectReader {
         }
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
+        crate::io_counters::count_read(n);
         self.current.advance(n);
         Ok(n)
     }

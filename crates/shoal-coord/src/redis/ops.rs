@@ -1,4 +1,5 @@
-//! [`CoordBackend`] on Redis: argument marshalling around the scripts.
+//! [`CoordBackend`] on Redis: the lease steps delegate to `lease_ops.rs`;
+//! counters and key-value are marshalled here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,101 +8,18 @@ use bytes::Bytes;
 use redis::{AsyncCommands, Value};
 use tokio::sync::Notify;
 
-use super::scripts::{
-    COMMIT, KV_CAS, KV_PUT, KV_PUT_FENCED, MEMBER_RELEASE, MEMBER_RENEW, MUTEX_ACQUIRE,
-    OWNER_RELEASE, OWNER_RENEW, RW_ACQUIRE, SEM_ACQUIRE,
-};
-use super::{kv_key, lease_base, wake_payload, RedisBackend};
-use crate::backend::{CoordBackend, TxWrite};
+use super::lease_ops::versioned;
+use super::scripts::{COMMIT, KV_CAS, KV_PUT, KV_PUT_FENCED};
+use super::{kv_key, wake_payload, RedisBackend};
+use crate::backend::{Attempt, Conflict, CoordBackend, Release, Released, TxWrite};
 use crate::error::Result;
 use crate::kv::{CasOutcome, Versioned};
 use crate::lease::{Acquire, LeaseKind, OwnerId};
 use crate::validate::millis;
 
-/// Where a lease's ownership lives: a string key (mutex, writer) or a
-/// member of a sorted set (permit, reader).
-enum Holder {
-    Owner(String),
-    Member(String),
-}
-
-fn holder(kind: LeaseKind, name: &str) -> Holder {
-    let base = lease_base(kind, name);
-    match kind {
-        LeaseKind::Mutex => Holder::Owner(base),
-        LeaseKind::Semaphore { .. } => Holder::Member(base),
-        LeaseKind::Read => Holder::Member(format!("{base}:r")),
-        LeaseKind::Write => Holder::Owner(format!("{base}:w")),
-    }
-}
-
-impl RedisBackend {
-    fn grant(&self, op: &'static str, reply: &[i64]) -> Result<Acquire> {
-        match reply {
-            [1, token] => Ok(Acquire::Granted(*token as u64)),
-            [0, rest] => Ok(Acquire::Busy(
-                u64::try_from(*rest).ok().map(Duration::from_millis),
-            )),
-            _ => Err(self.protocol(op, "expected {granted, token-or-ttl}")),
-        }
-    }
-}
-
 impl CoordBackend for RedisBackend {
-    async fn acquire(
-        &self,
-        kind: LeaseKind,
-        name: &str,
-        owner: OwnerId,
-        ttl: Duration,
-        _renewing: bool,
-        waiting: bool,
-    ) -> Result<Acquire> {
-        let op = "lease acquire";
-        let base = lease_base(kind, name);
-        let token_key = format!("{base}:t");
-        let ttl_ms = millis(ttl);
-        let mut conn = self.conn();
-        let mut call = match kind {
-            LeaseKind::Mutex => MUTEX_ACQUIRE.key(&base),
-            LeaseKind::Semaphore { .. } => SEM_ACQUIRE.key(&base),
-            LeaseKind::Read | LeaseKind::Write => RW_ACQUIRE.key(format!("{base}:w")),
-        };
-        if matches!(kind, LeaseKind::Read | LeaseKind::Write) {
-            call.key(format!("{base}:r"));
-        }
-        call.key(&token_key)
-            .key(format!("{base}:q"))
-            .arg(owner.hex())
-            .arg(ttl_ms);
-        match kind {
-            LeaseKind::Semaphore { permits } => {
-                call.arg(permits);
-            }
-            LeaseKind::Read => {
-                call.arg("r");
-            }
-            LeaseKind::Write => {
-                call.arg("w");
-            }
-            LeaseKind::Mutex => {}
-        }
-        call.arg(if waiting {
-            self.waiter_member(owner)
-        } else {
-            String::new()
-        });
-        let reply: Vec<i64> = self.run(op, &[], call.invoke_async(&mut conn)).await?;
-        let answer = self.grant(op, &reply)?;
-        if let Acquire::Granted(_) = answer {
-            if let Err(err) = self.wait_for_replicas(op).await {
-                // Not safe to hand out: give it back (best effort; if this
-                // fails too, the lease expires after its TTL).
-                let _ = self.release(kind, name, owner).await;
-                return Err(err);
-            }
-        }
-        Ok(answer)
+    async fn acquire(&self, attempt: &Attempt<'_>) -> Result<Acquire> {
+        self.acquire_lease(attempt).await
     }
 
     async fn renew(
@@ -111,39 +29,15 @@ impl CoordBackend for RedisBackend {
         owner: OwnerId,
         ttl: Duration,
     ) -> Result<bool> {
-        let mut conn = self.conn();
-        let mut call = match holder(kind, name) {
-            Holder::Owner(key) => OWNER_RENEW.key(key),
-            Holder::Member(key) => MEMBER_RENEW.key(key),
-        };
-        call.arg(owner.hex()).arg(millis(ttl));
-        let renewed: i64 = self
-            .run("lease renew", &[], call.invoke_async(&mut conn))
-            .await?;
-        if renewed == 1 {
-            // An extension a failover could forget is not one to count on.
-            self.wait_for_replicas("lease renew").await?;
-        }
-        Ok(renewed == 1)
+        self.renew_lease(kind, name, owner, ttl).await
     }
 
-    async fn release(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> Result<bool> {
-        let mut conn = self.conn();
-        let mut call = match holder(kind, name) {
-            Holder::Owner(key) => OWNER_RELEASE.key(key),
-            Holder::Member(key) => MEMBER_RELEASE.key(key),
-        };
-        // One freed slot wakes one waiter; a rwlock release may let many
-        // readers in, so it wakes them all.
-        let everyone = matches!(kind, LeaseKind::Read | LeaseKind::Write);
-        call.key(format!("{}:q", lease_base(kind, name)))
-            .arg(owner.hex())
-            .arg(wake_payload(kind, name))
-            .arg(if everyone { "1" } else { "0" });
-        let released: i64 = self
-            .run("lease release", &[], call.invoke_async(&mut conn))
-            .await?;
-        Ok(released == 1)
+    async fn release(&self, release: &Release<'_>) -> Result<Released> {
+        self.release_lease(release).await
+    }
+
+    async fn abandon_wait(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> Result<()> {
+        self.leave_queue(kind, name, owner).await
     }
 
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
@@ -240,7 +134,8 @@ impl CoordBackend for RedisBackend {
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Conflict>> {
+        let op = "transaction commit";
         let keys: Vec<String> = reads
             .iter()
             .map(|(k, _)| kv_key(k))
@@ -261,18 +156,26 @@ impl CoordBackend for RedisBackend {
             };
         }
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut conn = self.conn();
-        let conflict: i64 = self
-            .run(
-                "transaction commit",
-                &key_refs,
-                call.invoke_async(&mut conn),
-            )
+        let reply: Vec<Value> = self
+            .run(op, &key_refs, call.invoke_async(&mut self.conn()))
             .await?;
-        Ok(usize::try_from(conflict)
-            .ok()
-            .filter(|i| *i >= 1)
-            .and_then(|i| reads.get(i - 1))
-            .map(|(k, _)| k.clone()))
+        let malformed = || self.protocol(op, "expected {0} or {conflict index, reads...}");
+        match &reply[..] {
+            [Value::Int(0)] => Ok(None),
+            [Value::Int(index), current @ ..] if current.len() == 2 * reads.len() => {
+                let key = usize::try_from(*index)
+                    .ok()
+                    .and_then(|i| reads.get(i.checked_sub(1)?))
+                    .ok_or_else(malformed)?
+                    .0
+                    .clone();
+                let current = current
+                    .chunks(2)
+                    .map(|pair| versioned(&pair[0], &pair[1]).ok_or_else(malformed))
+                    .collect::<Result<_>>()?;
+                Ok(Some(Conflict { key, current }))
+            }
+            _ => Err(malformed()),
+        }
     }
 }

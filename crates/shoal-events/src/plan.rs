@@ -1,6 +1,6 @@
 //! Driver side: from the user's inputs to a list of [`Split`]s.
 
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -60,16 +60,7 @@ pub(crate) fn resolve_format(
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
-        (stem, Compression::Gzip)
-    } else if let Some(stem) = name
-        .strip_suffix(".zst")
-        .or_else(|| name.strip_suffix(".zstd"))
-    {
-        (stem, Compression::Zstd)
-    } else {
-        (name.as_str(), Compression::None)
-    };
+    let (stem, compression) = Compression::strip(&name);
     let unknown = |reason: String| InputError::UnknownFormat {
         path: path.to_path_buf(),
         reason,
@@ -174,13 +165,9 @@ fn byte_splits(
 fn open_stream(source: &Source, compression: Compression) -> Result<Box<dyn Read>, InputError> {
     let path = source.path();
     let file = source.open()?;
-    Ok(match compression {
-        Compression::None => Box::new(file),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
-        Compression::Zstd => {
-            Box::new(zstd::Decoder::new(file).map_err(|e| InputError::io(path, e))?)
-        }
-    })
+    compression
+        .decoder(file)
+        .map_err(|e| InputError::io(path, e))
 }
 
 /// Reads more of `reader` into `buf`; returns false at end of input.

@@ -15,5 +15,5 @@ mod wordcount;
 
 pub use hash::stable_hash;
 pub use noop::Noop;
-pub use splits::{plan_line_splits, read_line_split, LineSplit};
+pub use splits::{open_line_split, plan_line_splits, read_line_split, LineSplit};
 pub use wordcount::{WordCount, WordCountParams, WordCountResult};

@@ -14,6 +14,7 @@ mkdir -p "$OUT"
 cargo build --release -q -p shoal-cli
 SHOAL=$PWD/target/release/shoal
 command -v redis-server >/dev/null || { echo "redis-server missing: run scripts/test.sh once or apt-get install redis-server"; exit 1; }
+command -v jq >/dev/null || { echo "jq missing: run scripts/test.sh once or apt-get install jq"; exit 1; }
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$OUT/redis.log" 2>&1 &
@@ -34,11 +35,15 @@ for i in 1 2; do
     WORKERS+=($!)
 done
 
+# Task rate from a run's --stats file (the result itself goes to stdout).
+rate() { jq -r '"\(.tasks) tasks in \(.wall_seconds * 1000 | round / 1000)s = \(.tasks / .wall_seconds | round) tasks/s"' "$1"; }
 echo "== no-op task throughput ($TASKS tasks)"
 for run in 1 2 3; do
-    echo "shoal cluster (run $run): $("$SHOAL" run noop --params "{\"tasks\": $TASKS}" --coord "$URL" --store "$STORE" --timing --quiet)"
+    "$SHOAL" run noop --params "{\"tasks\": $TASKS}" --coord "$URL" --store "$STORE" --quiet --stats "$OUT/noop.json" >/dev/null
+    echo "shoal cluster (run $run): $(rate "$OUT/noop.json")"
 done
-echo "shoal embedded: $("$SHOAL" run noop --params '{"tasks": 1000000}' --timing --quiet --threads 2)"
+"$SHOAL" run noop --params '{"tasks": 1000000}' --quiet --threads 2 --stats "$OUT/noop.json" >/dev/null
+echo "shoal embedded: $(rate "$OUT/noop.json")"
 
 if [ -z "${SKIP_PEERS:-}" ]; then
     VENV=${SHOAL_PEERS_VENV:-$HOME/.cache/shoal-peers-venv}

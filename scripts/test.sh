@@ -2,7 +2,7 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 #
 # Installs what the tests need when it is missing (redis-server, openssl, iproute2,
-# jq and GlusterFS from apt, s3s-fs with cargo install, DuckDB in a private
+# jq, GlusterFS, Chromium and prometheus (promtool) from apt, s3s-fs with cargo install, DuckDB in a private
 # virtualenv for the analytics cross-check), then runs formatting and lint checks and every
 # test in the workspace. The network-namespace tests (tests/netns) need root.
 set -euo pipefail
@@ -41,6 +41,10 @@ need_apt ip iproute2
 need_apt jq jq
 need_apt glusterd glusterfs-server
 need_apt mount.glusterfs glusterfs-client
+# The dashboard tests: a real browser (headless Chromium) looks at `shoal ui`,
+# and promtool (Debian's prometheus package) checks every /metrics endpoint.
+need_apt chromium chromium
+need_apt promtool prometheus
 # A real S3 server for the object-store tests. 0.14.1 is the last release
 # building with rustc 1.95 (later ones need 1.96).
 need_cargo_bin s3s-fs s3s-fs --version 0.14.1 --features binary

@@ -26,7 +26,7 @@ use shoal_store::Store;
 use crate::array::{encode_blob, Compute};
 use crate::codec::{codec_name, decode, Element};
 use crate::error::corrupt_task;
-use crate::part::Part;
+use crate::part::{Flow, Part};
 use crate::{Action, ArrayError, DistArray, Session};
 
 /// The `format` field of every manifest.
@@ -61,22 +61,44 @@ pub fn part_file(partition: u32) -> String {
 impl<T: Element> DistArray<T> {
     /// The action behind [`DistArray::save`], for registered jobs.
     pub fn save_action(&self, url: &str) -> Action<Manifest> {
+        self.save_summarised_action(url, |_| ())
+            .map(|(manifest, _)| manifest)
+    }
+
+    /// Saves the array at `url` like [`DistArray::save_action`] and, in the
+    /// same pass, computes `summarise` of each saved partition: the answer
+    /// is the manifest and the summaries, by partition. For jobs that save
+    /// a result and report on it (count, checksum, order) without reading
+    /// it back.
+    pub fn save_summarised_action<S: Element>(
+        &self,
+        url: &str,
+        summarise: impl Fn(&[T]) -> S + Send + Sync + 'static,
+    ) -> Action<(Manifest, Vec<S>)> {
         let task_url = url.to_string();
         let url = url.to_string();
         self.action(
             "save",
             move |ctx, compute| {
-                let items = compute(ctx)?;
+                let items = compute(ctx)?.part()?;
                 let store = Store::open(&task_url)?;
                 store.put(&part_file(ctx.partition()), encode_blob(items.as_slice())?)?;
-                Ok(Bytes::from((items.len() as u64).to_le_bytes().to_vec()))
+                let summary = summarise(items.as_slice());
+                encode_blob(&[(items.len() as u64, summary)])
             },
             move |results| {
-                let lengths = results
-                    .iter()
-                    .map(|b| b.as_ref().try_into().map(u64::from_le_bytes))
-                    .collect::<Result<Vec<u64>, _>>()
-                    .map_err(|_| ArrayError::corrupt("save result", "not 8 bytes"))?;
+                let mut lengths = Vec::with_capacity(results.len());
+                let mut summaries = Vec::with_capacity(results.len());
+                for (partition, blob) in results.iter().enumerate() {
+                    let what = || format!("save result of partition {partition}");
+                    let decoded: Vec<(u64, S)> =
+                        decode(blob).map_err(|e| ArrayError::corrupt(what(), e))?;
+                    let [(length, summary)]: [(u64, S); 1] = decoded
+                        .try_into()
+                        .map_err(|_| ArrayError::corrupt(what(), "not one entry"))?;
+                    lengths.push(length);
+                    summaries.push(summary);
+                }
                 let manifest = Manifest {
                     format: FORMAT.to_string(),
                     version: VERSION,
@@ -88,7 +110,7 @@ impl<T: Element> DistArray<T> {
                 let json = serde_json::to_vec_pretty(&manifest)
                     .map_err(|e| ArrayError::corrupt("manifest", e.to_string()))?;
                 Store::open(&url)?.put(MANIFEST, Bytes::from(json))?;
-                Ok(manifest)
+                Ok((manifest, summaries))
             },
         )
     }
@@ -154,8 +176,9 @@ impl Session {
         let parts = manifest.lengths.len() as u32;
         let lengths = manifest.lengths.clone();
         let (url, manifest) = (url.to_string(), Arc::new(manifest));
-        let compute: Compute<T> =
-            Arc::new(move |ctx| read_part(&url, &manifest, ctx.partition()).map(Part::Owned));
+        let compute: Compute<T> = Arc::new(move |ctx| {
+            read_part(&url, &manifest, ctx.partition()).map(|v| Flow::Ready(Part::Owned(v)))
+        });
         Ok(DistArray::source(
             self.clone(),
             parts,

@@ -14,7 +14,7 @@ use shoal_store::inputs::InputFile;
 
 use crate::array::Compute;
 use crate::codec::Element;
-use crate::part::Part;
+use crate::part::{Flow, Part, BATCH};
 use crate::{ArrayError, DistArray, Session};
 
 /// Bounds of partition `p` when `n` items are cut into `parts` even runs.
@@ -46,10 +46,10 @@ impl Session {
         let items = Arc::new(items);
         let compute: Compute<T> = Arc::new(move |ctx| {
             let r = even_range(n, parts, ctx.partition());
-            Ok(Part::Shared(
+            Ok(Flow::Ready(Part::Shared(
                 items.clone(),
                 r.start as usize..r.end as usize,
-            ))
+            )))
         });
         DistArray::source(self.clone(), parts, Some(even_lengths(n, parts)), compute)
     }
@@ -63,8 +63,11 @@ impl Session {
         let lengths = partitions.iter().map(|p| p.len() as u64).collect();
         let parts = partitions.len() as u32;
         let partitions = Arc::new(partitions);
-        let compute: Compute<T> =
-            Arc::new(move |ctx| Ok(Part::Owned(partitions[ctx.partition() as usize].clone())));
+        let compute: Compute<T> = Arc::new(move |ctx| {
+            Ok(Flow::Ready(Part::Owned(
+                partitions[ctx.partition() as usize].clone(),
+            )))
+        });
         DistArray::source(self.clone(), parts, Some(lengths), compute)
     }
 
@@ -80,8 +83,14 @@ impl Session {
     /// `0..n` in `partitions` even partitions, generated inside the tasks.
     pub fn range(&self, n: u64, partitions: u32) -> DistArray<u64> {
         let parts = partitions.max(1);
-        let compute: Compute<u64> =
-            Arc::new(move |ctx| Ok(Part::Owned(even_range(n, parts, ctx.partition()).collect())));
+        // Generated batch by batch: a partition never has to fit in memory.
+        let compute: Compute<u64> = Arc::new(move |ctx| {
+            let range = even_range(n, parts, ctx.partition());
+            let batches = (range.start..range.end)
+                .step_by(BATCH)
+                .map(move |start| Ok((start..(start + BATCH as u64).min(range.end)).collect()));
+            Ok(Flow::Stream(Box::new(batches)))
+        });
         DistArray::source(self.clone(), parts, Some(even_lengths(n, parts)), compute)
     }
 
@@ -102,14 +111,14 @@ impl Session {
         let splits = Arc::new(splits);
         let compute: Compute<String> = Arc::new(move |ctx| {
             let Some(split) = splits.get(ctx.partition() as usize) else {
-                return Ok(Part::Owned(Vec::new()));
+                return Ok(Flow::Ready(Part::Owned(Vec::new())));
             };
             let mut lines = Vec::new();
             read_line_split(split, |line| {
                 lines.push(String::from_utf8_lossy(line).into_owned())
             })
             .map_err(|e| TaskError::caused_by(format!("reading {}", split.path), e))?;
-            Ok(Part::Owned(lines))
+            Ok(Flow::Ready(Part::Owned(lines)))
         });
         Ok(DistArray::source(self.clone(), parts, None, compute))
     }
@@ -132,9 +141,9 @@ impl Session {
         let parts = files.len().max(1) as u32;
         let compute: Compute<R> = Arc::new(move |ctx| {
             let Some(path) = files.get(ctx.partition() as usize) else {
-                return Ok(Part::Owned(Vec::new()));
+                return Ok(Flow::Ready(Part::Owned(Vec::new())));
             };
-            read_csv(path, has_headers).map(Part::Owned)
+            read_csv(path, has_headers).map(|rows| Flow::Ready(Part::Owned(rows)))
         });
         Ok(DistArray::source(self.clone(), parts, None, compute))
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use common::{config, partitions, plain, session, threads};
 use proptest::prelude::*;
+use shoal_array::jobs::{SortJob, SortSummary};
 use shoal_array::{Action, ArrayError, ArrayJob, AsJob, Session};
 use shoal_core::{
     run_job, EmbeddedConfig, EmbeddedExecutor, JobSpec, NoProgress, ProgressEvent, ProgressSink,
@@ -151,8 +152,36 @@ fn registered_jobs_rebuild_the_same_plan_from_name_and_params() {
         &NoProgress,
     )
     .unwrap();
-    let action = SquaresJob.build(&Session::planning(), &params).unwrap();
-    assert_eq!(action.finish(output.results).unwrap(), direct);
+    // The driver finishes it through the Job trait: the answer as JSON.
+    let finished: Vec<u64> = serde_json::from_slice(&output.result).unwrap();
+    assert_eq!(finished, direct);
+    assert_eq!(output.result.last(), Some(&b'\n'));
+}
+
+#[test]
+fn a_registered_job_that_saves_writes_its_manifest_through_the_job_trait() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("sorted").to_string_lossy().into_owned();
+    let registry = Registry::new().with(Arc::new(AsJob(SortJob)));
+    let executor = EmbeddedExecutor::new(EmbeddedConfig::default());
+    let params = serde_json::json!({"n": 5000, "partitions": 4, "seed": 1});
+    let mut save_params = params.clone();
+    save_params["output"] = url.clone().into();
+    let output = run_job(
+        &executor,
+        &registry,
+        JobSpec::new("array-sort", save_params),
+        &NoProgress,
+    )
+    .unwrap();
+    let saved: SortSummary = serde_json::from_slice(&output.result).unwrap();
+    let unsaved = plain(2).run_job(&SortJob, params).unwrap();
+    assert_eq!(saved, unsaved);
+    let loaded = plain(2).load::<u64>(&url).unwrap().collect().unwrap();
+    assert_eq!(loaded.len(), 5000);
+    assert!(loaded.windows(2).all(|w| w[0] <= w[1]));
+    let checksum = loaded.iter().fold(0u64, |a, &x| a.wrapping_add(x));
+    assert_eq!(checksum, saved.checksum);
 }
 
 #[test]

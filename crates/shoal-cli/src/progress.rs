@@ -87,22 +87,7 @@ fn volume(state: &StageState) -> String {
     parts.join(", ")
 }
 
-/// What a job held at its peak against its budget, and what it spilled.
-fn memory_line(stats: &shoal_core::MemoryStats) -> String {
-    let budget = if stats.budget == u64::MAX {
-        "unbounded".to_string()
-    } else {
-        human(stats.budget as f64, "B")
-    };
-    format!(
-        "memory: peak {} held (budget {budget}), spilled {} in {} files",
-        human(stats.peak_held as f64, "B"),
-        human(stats.spilled_bytes as f64, "B"),
-        stats.spill_files
-    )
-}
-
-fn human(value: f64, unit: &str) -> String {
+pub(crate) fn human(value: f64, unit: &str) -> String {
     const PREFIXES: [&str; 5] = ["", "k", "M", "G", "T"];
     let mut v = value;
     let mut i = 0;
@@ -173,7 +158,8 @@ impl ProgressSink for CliProgress {
                     error.chain()
                 ));
             }
-            ProgressEvent::Memory(stats) => self.line(memory_line(&stats)),
+            // Part of the run summary (`summary.rs`), shown once the job ends.
+            ProgressEvent::Memory(_) => {}
             ProgressEvent::StageFinished {
                 stage,
                 name,

@@ -8,9 +8,10 @@ use shoal_core::{
     run_job, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec, Registry,
 };
 
+use crate::dashboard::{RunDashboard, Tee};
 use crate::progress::CliProgress;
 use crate::size::parse_size;
-use crate::CliError;
+use crate::{summary, CliError};
 
 /// How to run a job: embedded flags (and, with `--coord`, cluster flags).
 #[derive(Debug, Clone, Args)]
@@ -29,9 +30,13 @@ pub struct RunArgs {
     /// anonymous, so nothing is left there after a job, even a killed one.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
-    /// No progress output.
+    /// No progress and no run summary on stderr (errors still show).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write the run's statistics (times, tasks, attempts, spilled
+    /// bytes, peak memory) to this file as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
     /// Run on a cluster: the `redis://` control plane that `shoal worker`
     /// processes listen on (default: embedded, this process only).
     #[arg(long, value_name = "URL", env = "SHOAL_COORD", hide_env_values = true)]
@@ -43,6 +48,15 @@ pub struct RunArgs {
     /// On a cluster: a worker silent this long has its tasks run elsewhere.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub worker_timeout: std::time::Duration,
+    /// Serve this run's live dashboard while it runs: `--ui` on
+    /// 127.0.0.1:4040 (or a free port when taken), `--ui=ADDR` elsewhere.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = crate::dashboard::DEFAULT_ADDR)]
+    pub ui: Option<std::net::SocketAddr>,
+    /// The token viewers of `--ui` need (first line of FILE); required when
+    /// ADDR is not a loopback address.
+    #[arg(long, value_name = "FILE")]
+    pub ui_token_file: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -81,7 +95,9 @@ impl RunArgs {
     }
 
     /// Runs `spec` (a job of `registry`) with progress display, embedded
-    /// or on the cluster, mapping failures to exit codes.
+    /// or on the cluster, mapping failures to exit codes; then shows the
+    /// run's statistics on stderr and writes them to `--stats FILE`. The
+    /// caller prints the result.
     pub fn run_job(&self, registry: &Registry, spec: JobSpec) -> Result<JobOutput, CliError> {
         let executor: Box<dyn Executor> = match self.cluster_config()? {
             Some(config) => {
@@ -90,9 +106,35 @@ impl RunArgs {
             None => Box::new(EmbeddedExecutor::new(self.embedded_config())),
         };
         let progress = CliProgress::new(self.quiet);
-        let result = run_job(executor.as_ref(), registry, spec, &progress);
+        let dashboard = match self.ui {
+            Some(addr) => Some(RunDashboard::start(
+                addr,
+                self.ui_token_file.as_deref(),
+                &spec.job,
+            )?),
+            None => None,
+        };
+        let result = match &dashboard {
+            Some(ui) => run_job(
+                executor.as_ref(),
+                registry,
+                spec,
+                &Tee(&progress, ui.sink()),
+            ),
+            None => run_job(executor.as_ref(), registry, spec, &progress),
+        };
         progress.finish();
-        result.map_err(job_error)
+        if let Some(ui) = dashboard {
+            ui.finish(&result);
+        }
+        let output = result.map_err(job_error)?;
+        if !self.quiet {
+            eprint!("{}", summary::render(&output.stats));
+        }
+        if let Some(path) = &self.stats {
+            summary::write_json(&output.stats, path)?;
+        }
+        Ok(output)
     }
 }
 

@@ -159,8 +159,8 @@ fn wide_corpus(dir: &Path) -> PathBuf {
 }
 
 /// Runs `shoal ARGS` embedded and on `cluster`; both must succeed with
-/// byte-identical output.
-fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) {
+/// byte-identical output, which is returned.
+fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) -> Vec<u8> {
     let embedded = shoal(args);
     assert_eq!(
         embedded.status.code(),
@@ -188,6 +188,7 @@ fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) {
     );
     let status = cluster.status();
     assert_eq!(status.jobs[0].state, "succeeded", "{status:?}");
+    clustered.stdout
 }
 
 #[test]
@@ -231,6 +232,20 @@ fn analyze_on_three_workers_matches_embedded_byte_for_byte() {
     assert_eq!(generated.status.code(), Some(0), "{generated:?}");
     let args = ["analyze", events, "--json", "--quiet", "--threads", "2"];
     assert_cluster_matches_embedded(&cluster, &args);
+}
+
+/// A DistArray job through the `Job` trait: its action's answer (the
+/// summary, as JSON) is the result, the same on workers as embedded.
+#[test]
+fn array_sort_prints_the_same_summary_on_two_workers_as_embedded() {
+    let cluster = Cluster::start(2);
+    let params = r#"{"n": 200000, "partitions": 6, "seed": 4}"#;
+    let args = ["run", "array-sort", "--params", params, "--quiet"];
+    let stdout = assert_cluster_matches_embedded(&cluster, &args);
+    let summary: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(summary["count"], 200_000, "{summary}");
+    assert_eq!(summary["sorted"], true, "{summary}");
+    assert!(summary["checksum"].is_u64(), "{summary}");
 }
 
 fn slow_echo(tasks: u32, sleep_ms: u64) -> JobSpec {

@@ -27,6 +27,7 @@
 
 mod clock;
 mod control;
+pub mod dashboard;
 mod data;
 mod driver;
 mod error;
@@ -36,10 +37,11 @@ mod reply;
 mod results;
 mod status;
 mod sweep;
+pub mod trace;
 mod worker;
 
 pub use control::Control;
 pub use driver::{ClusterConfig, ClusterExecutor};
 pub use error::ClusterError;
 pub use status::{cancel_job, cluster_status, ClusterStatus, JobStatus, WorkerStatus};
-pub use worker::{Worker, WorkerConfig};
+pub use worker::{Activity, ActivitySnapshot, StageCounts, Worker, WorkerConfig};

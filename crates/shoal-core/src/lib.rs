@@ -58,6 +58,10 @@
 //! let spec = JobSpec::new("sum", serde_json::json!({"n": 100}));
 //! let output = run_job(&executor, &registry, spec, &NoProgress).unwrap();
 //! assert_eq!(&output.results[0][..], b"4950");
+//! // The job's result is what `Job::finish` made of the last stage's
+//! // blobs (by default each on a line); what the run cost is apart.
+//! assert_eq!(&output.result[..], b"4950\n");
+//! assert_eq!(output.stats.tasks, 5);
 //! ```
 #![deny(missing_docs)]
 
@@ -72,6 +76,7 @@ mod memory;
 mod plan;
 mod progress;
 mod spill;
+mod stats;
 mod task;
 
 pub use attempt::{install_quiet_panic_hook, run_attempt};
@@ -84,6 +89,7 @@ pub use memory::{MemoryPool, MemoryStats, Reservation, TaskMemory};
 pub use plan::{Plan, Stage, StageOutput, StageRef, TaskFn};
 pub use progress::{NoProgress, ProgressEvent, ProgressSink};
 pub use spill::{SpillError, SpillFile, SpillSpace, SpillWriter};
+pub use stats::{peak_rss_bytes, JobStats, StageStats, StatsRecorder};
 pub use task::{Segment, StageData, TaskContext, TaskId, TaskOutput};
 
 /// Re-exported so jobs need no direct dependency to build blobs.

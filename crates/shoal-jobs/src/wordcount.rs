@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use shoal_core::{Bytes, Job, JobError, Plan, Stage, StageRef, TaskContext, TaskError};
+use shoal_core::{
+    Bytes, Job, JobError, OutputFormat, Plan, Stage, StageRef, TaskContext, TaskError,
+};
 
 use crate::{plan_line_splits, read_line_split, stable_hash, LineSplit};
 
@@ -65,6 +67,11 @@ impl Job for WordCount {
 
     fn describe(&self) -> &'static str {
         "count words in text files and report the most frequent"
+    }
+
+    /// One JSON object ([`WordCountResult`]) and a newline.
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Json
     }
 
     fn prepare(&self, params: serde_json::Value) -> Result<serde_json::Value, JobError> {

@@ -17,6 +17,7 @@ pub mod kv;
 pub mod lock;
 pub mod run;
 pub mod status;
+pub mod ui;
 pub mod wordcount;
 pub mod worker;
 
@@ -62,7 +63,7 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Count words in text files and print the most frequent.
     Wordcount(wordcount::WordCountArgs),
-    /// Run any registered job with JSON parameters.
+    /// Run any job by name (see `jobs`) with JSON parameters.
     Run(run::RunJobArgs),
     /// Serve tasks for cluster jobs (see --coord on job commands).
     Worker(worker::WorkerArgs),
@@ -70,6 +71,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Cancel a running cluster job.
     Cancel(status::CancelArgs),
+    /// Serve a live web dashboard of a cluster (and Prometheus /metrics).
+    Ui(ui::UiArgs),
 }
 
 /// Runs the parsed command with the jobs of `registry`.
@@ -90,5 +93,6 @@ pub fn dispatch(cli: Cli, registry: &Registry) -> Result<ExitCode, CliError> {
         Command::Worker(args) => worker::run(args, registry),
         Command::Status(args) => status::run(args),
         Command::Cancel(args) => status::cancel(args),
+        Command::Ui(args) => ui::run(args),
     }
 }

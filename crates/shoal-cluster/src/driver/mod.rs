@@ -15,6 +15,7 @@ use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressS
 use shoal_store::Store;
 
 mod events;
+mod record;
 mod upkeep;
 mod vanished;
 
@@ -24,6 +25,7 @@ use crate::protocol::{Event, TaskEntry, TaskRef};
 use crate::reply::{stream_entries, Entry};
 use crate::results::{self, ResultSlot};
 use crate::{keys, ClusterError};
+use record::Record;
 
 /// How the driver runs jobs on the cluster.
 #[derive(Debug, Clone)]
@@ -150,6 +152,8 @@ struct Drive<'a> {
     last_upkeep: Instant,
     /// Result locations of the last finished results stage.
     last_results: Vec<ResultSlot>,
+    /// What the dashboard and `/metrics` learn of this job.
+    record: Record,
 }
 
 impl Executor for ClusterExecutor {
@@ -172,6 +176,7 @@ impl Executor for ClusterExecutor {
             run_id: String::new(),
             last_upkeep: Instant::now(),
             last_results: Vec::new(),
+            record: Record::new(&run.spec.job, &stage_list(run), now_ms()),
         };
         let outcome = drive.start().and_then(|()| drive.stages(&store));
         let (state, error) = match &outcome {
@@ -249,31 +254,34 @@ impl Drive<'_> {
 
     fn finish(&mut self, state: &str, error: &str) {
         let id = self.run.id.clone();
-        let _ = self.control.run("finish job", Duration::ZERO, |c| {
-            redis::pipe()
-                .cmd("HSET")
-                .arg(keys::job(&id))
-                .arg("state")
-                .arg(state)
-                .arg("error")
-                .arg(error)
-                .arg("finished_ms")
-                .arg(now_ms())
-                .ignore()
-                .cmd("HDEL")
-                .arg(keys::job(&id))
-                .arg("spec")
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(keys::job(&id))
-                .arg(86_400)
-                .ignore()
-                .cmd("DEL")
-                .arg(keys::job_alive(&id))
-                .arg(keys::job_events(&id))
-                .ignore()
-                .query::<()>(c)
-        });
+        // The final record, kept as long as the job's hash.
+        let mut pipe = redis::pipe();
+        self.record.touch();
+        self.record.flush(&mut pipe, &id, Some(HISTORY_SECONDS));
+        pipe.cmd("HSET")
+            .arg(keys::job(&id))
+            .arg("state")
+            .arg(state)
+            .arg("error")
+            .arg(error)
+            .arg("finished_ms")
+            .arg(now_ms())
+            .ignore()
+            .cmd("HDEL")
+            .arg(keys::job(&id))
+            .arg("spec")
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(keys::job(&id))
+            .arg(HISTORY_SECONDS)
+            .ignore()
+            .cmd("DEL")
+            .arg(keys::job_alive(&id))
+            .arg(keys::job_events(&id))
+            .ignore();
+        let _ = self
+            .control
+            .run("finish job", Duration::ZERO, |c| pipe.query::<()>(c));
     }
 
     fn stages(&mut self, store: &Store) -> Result<JobOutput, JobError> {
@@ -298,15 +306,13 @@ impl Drive<'_> {
         let last = plan.stages().len() as u32 - 1;
         let slots = std::mem::take(&mut self.last_results);
         let results = results::resolve(store, &self.run.id, last, slots)?;
-        Ok(JobOutput {
-            job_id: self.run.id.clone(),
-            results,
-        })
+        Ok(JobOutput::new(self.run.id.clone(), results))
     }
 
     fn run_stage(&mut self, stage: u32, store: &Store) -> Result<(), Failure> {
         let partitions = self.run.plan.stages()[stage as usize].partitions();
         let mut tracker = StageTracker::new(partitions);
+        self.record.trace.stage_started(stage, now_ms());
         self.set_stage_progress(stage, &tracker)?;
         let all: Vec<u32> = (0..partitions).collect();
         self.submit(stage, &all, &mut tracker)?;
@@ -320,6 +326,7 @@ impl Drive<'_> {
                 self.last_upkeep = Instant::now();
             }
         }
+        self.record.trace.stage_finished(stage, now_ms());
         self.set_stage_progress(stage, &tracker)?;
         self.keep_results(stage, tracker, store)?;
         Ok(())
@@ -419,8 +426,28 @@ impl Drive<'_> {
         for &p in partitions {
             tracker.attempt[p as usize] += 1;
         }
+        let speculative = partitions
+            .iter()
+            .filter(|&&p| tracker.speculated[p as usize] && !tracker.done[p as usize])
+            .count() as u64;
+        let trace = &mut self.record.trace;
+        trace.resubmitted(stage, partitions.len() as u64 - speculative, false);
+        trace.resubmitted(stage, speculative, true);
         self.submit(stage, partitions, tracker)
     }
+}
+
+/// How long a finished job's records (hash, trace) stay for `shoal status`
+/// and the dashboard.
+pub(crate) const HISTORY_SECONDS: u64 = 86_400;
+
+/// The plan's stages as the record lists them: name and tasks.
+fn stage_list(run: &JobRun) -> Vec<(String, u64)> {
+    run.plan
+        .stages()
+        .iter()
+        .map(|s| (s.name().to_string(), s.partitions() as u64))
+        .collect()
 }
 
 /// Why a stage stopped: the job failed, or the cluster did.

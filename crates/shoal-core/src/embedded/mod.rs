@@ -274,9 +274,6 @@ impl EmbeddedExecutor {
             .outputs
             .results_of(StageRef(last as u32))
             .map_err(|e| JobError::Executor { message: e.chain() })?;
-        Ok(JobOutput {
-            job_id: state.run.id.clone(),
-            results,
-        })
+        Ok(JobOutput::new(state.run.id.clone(), results))
     }
 }

@@ -33,6 +33,12 @@ pub struct EmbeddedConfig {
     /// directory). Spill files are anonymous: nothing is left there when a
     /// job ends, fails, is cancelled or its process is killed.
     pub work_dir: PathBuf,
+    /// Setting this flag cancels the running job (Ctrl-C in the CLI):
+    /// tasks see [`TaskContext::is_cancelled`], no new task starts, and
+    /// the run ends with [`JobError::Cancelled`]. The executor sets it
+    /// too when a task fails for good, to stop the others. None: a flag
+    /// of each run's own.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for EmbeddedConfig {
@@ -42,6 +48,7 @@ impl Default for EmbeddedConfig {
             max_attempts: 3,
             memory_budget: 512 << 20,
             work_dir: std::env::temp_dir(),
+            cancel: None,
         }
     }
 }
@@ -61,7 +68,7 @@ struct RunState<'a> {
     pool: MemoryPool,
     spill: SpillSpace,
     progress: &'a dyn ProgressSink,
-    cancelled: AtomicBool,
+    cancelled: Arc<AtomicBool>,
     failure: Mutex<Option<JobError>>,
 }
 
@@ -223,7 +230,7 @@ impl Executor for EmbeddedExecutor {
             pool,
             spill,
             progress,
-            cancelled: AtomicBool::new(false),
+            cancelled: self.config.cancel.clone().unwrap_or_default(),
             failure: Mutex::new(None),
         };
         let result = self.execute_stages(&state);
@@ -258,6 +265,11 @@ impl EmbeddedExecutor {
                 .take()
             {
                 return Err(err);
+            }
+            if state.cancelled.load(Ordering::Relaxed) {
+                return Err(JobError::Cancelled {
+                    job_id: state.run.id.clone(),
+                });
             }
             state.progress.event(&ProgressEvent::StageFinished {
                 stage: index as u32,

@@ -141,7 +141,9 @@ impl Read for OwnedLines {
             return Ok(0);
         }
         if !self.finishing_line {
-            let want = buf.len().min(self.left_before_end.try_into().unwrap_or(usize::MAX));
+            let want = buf
+                .len()
+                .min(self.left_before_end.try_into().unwrap_or(usize::MAX));
             let n = self.reader.read(&mut buf[..want])?;
             if n == 0 {
                 self.done = true;
@@ -240,7 +242,10 @@ mod tests {
             read_line_split(split, |_| lines += 1).unwrap();
             assert_eq!(lines, 3000, "{}", split.path);
             let mut all = String::new();
-            open_line_split(split).unwrap().read_to_string(&mut all).unwrap();
+            open_line_split(split)
+                .unwrap()
+                .read_to_string(&mut all)
+                .unwrap();
             assert_eq!(all, text);
         }
     }

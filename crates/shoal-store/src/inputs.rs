@@ -434,7 +434,10 @@ mod tests {
         assert_eq!(Compression::of(Path::new("a/b.CSV.GZ")), Compression::Gzip);
         assert_eq!(Compression::of(Path::new("b.txt.zstd")), Compression::Zstd);
         assert_eq!(Compression::of(Path::new("b.gz.txt")), Compression::None);
-        assert_eq!(Compression::strip("e.jsonl.zst"), ("e.jsonl", Compression::Zstd));
+        assert_eq!(
+            Compression::strip("e.jsonl.zst"),
+            ("e.jsonl", Compression::Zstd)
+        );
         let dir = tempfile::tempdir().unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(b"one\ntwo\n").unwrap();

@@ -130,7 +130,9 @@ fn staging_path(path: &Path) -> Path {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let text = path.to_string();
-    let (dir, name) = text.rsplit_once('/').map_or(("", text.as_str()), |(d, n)| (d, n));
+    let (dir, name) = text
+        .rsplit_once('/')
+        .map_or(("", text.as_str()), |(d, n)| (d, n));
     let hidden = format!(
         ".{name}.staging-{}-{nanos}-{}",
         std::process::id(),
@@ -350,12 +352,11 @@ impl Store {
             let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
             loop {
                 let mut part = vec![0u8; PART_SIZE];
-                let n = read_full(&mut reader, &mut part).map_err(|e| {
-                    object_store::Error::Generic {
+                let n =
+                    read_full(&mut reader, &mut part).map_err(|e| object_store::Error::Generic {
                         store: "local file",
                         source: Box::new(io(e)),
-                    }
-                });
+                    });
                 let n = match n {
                     Ok(n) => n,
                     Err(err) => {
@@ -588,8 +589,7 @@ mod tests {
         options.set("multipart_threshold", "5MiB");
         let stores = [
             Store::open_with(dir.path().join("root").to_str().unwrap(), &options).unwrap(),
-            Store::open_with(&format!("memory://files-{}", std::process::id()), &options)
-                .unwrap(),
+            Store::open_with(&format!("memory://files-{}", std::process::id()), &options).unwrap(),
         ];
         let big: Vec<u8> = (0..12u32 << 20).map(|i| (i % 251) as u8).collect();
         let (small_file, big_file) = (dir.path().join("small"), dir.path().join("big"));
@@ -605,7 +605,12 @@ mod tests {
                 assert!(store.get(key).unwrap() == bytes, "{store:?} {key}");
             }
             // No staging object is left behind.
-            let keys: Vec<String> = store.list("out").unwrap().into_iter().map(|o| o.key).collect();
+            let keys: Vec<String> = store
+                .list("out")
+                .unwrap()
+                .into_iter()
+                .map(|o| o.key)
+                .collect();
             assert_eq!(keys, ["out/part-00000", "out/part-00001"], "{store:?}");
             let missing = store
                 .put_file_if_absent("out/x", &dir.path().join("nope"))

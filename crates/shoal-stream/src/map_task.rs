@@ -15,7 +15,7 @@ use shoal_store::inputs::{is_store_url, InputFile};
 
 use crate::job::TaskReport;
 use crate::process::{self, Limits, PipeWriter, Program};
-use crate::record::Record;
+use crate::record::{encode_report, Record};
 use crate::task::{deadline, environment, feed_sorted, into_file, into_sorter, sorter};
 use crate::taskdir::TaskDir;
 use crate::{output, MapParams, SHOAL_GROUP};
@@ -72,7 +72,9 @@ pub(crate) fn run(ctx: &mut TaskContext<'_>, params: &MapParams) -> Result<(), T
             absorb(&mut report, ran.stderr);
             let sorted = sorter.finish()?;
             Some(match &params.combiner {
-                Some(combiner) => combine(ctx, params, combiner, &dir, &limits, sorted, &mut report)?,
+                Some(combiner) => {
+                    combine(ctx, params, combiner, &dir, &limits, sorted, &mut report)?
+                }
                 None => sorted,
             })
         }
@@ -83,6 +85,9 @@ pub(crate) fn run(ctx: &mut TaskContext<'_>, params: &MapParams) -> Result<(), T
         count(&mut report, "map_input_bytes", bytes);
     }
     if let Some(sorted) = sorted {
+        // A shuffle stage hands no result to the driver: the report rides
+        // at the head of bucket 0, and reduce task 0 passes it on.
+        encode_report(&report.to_blob()?, &mut ctx.buckets()[0]);
         route(ctx, params, sorted)?;
     }
     ctx.add_progress(lines, bytes);
@@ -121,7 +126,10 @@ fn feed_split(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(TaskError::new(reading(&e))),
         };
-        lines.fetch_add(memchr::memchr_iter(b'\n', &buf[..n]).count() as u64, Ordering::Relaxed);
+        lines.fetch_add(
+            memchr::memchr_iter(b'\n', &buf[..n]).count() as u64,
+            Ordering::Relaxed,
+        );
         bytes.fetch_add(n as u64, Ordering::Relaxed);
         last = buf[n - 1];
         stdin.write_all(&buf[..n])?;
@@ -140,7 +148,10 @@ fn per_file_command(mapper: &str, split: &LineSplit, dir: &TaskDir) -> Result<St
         let name = split.path.rsplit('/').next().unwrap_or("input");
         let target = dir.path().join(name);
         let fetch = |e: &dyn std::fmt::Display| {
-            TaskError::new(format!("fetching {} into the task directory: {e}", split.path))
+            TaskError::new(format!(
+                "fetching {} into the task directory: {e}",
+                split.path
+            ))
         };
         let mut source = InputFile::of(Path::new(&split.path))
             .and_then(|f| f.open())
@@ -202,7 +213,6 @@ fn route(
 ) -> Result<(), TaskError> {
     let reducers = u64::from(params.reducers);
     let separator = params.keys.separator.as_bytes();
-    ctx.buckets();
     for batch in sorted {
         let batch = batch?;
         let buckets = ctx.buckets();

@@ -157,6 +157,32 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
+/// Marks a map task's report at the start of its bucket 0 (a key length
+/// no record can have): `[varint MARK][varint len][report JSON]`.
+const REPORT_MARK: u64 = u64::MAX;
+
+/// Appends a map task's report entry (see [`take_report`]).
+pub fn encode_report(report: &[u8], out: &mut Vec<u8>) {
+    put_varint(out, REPORT_MARK);
+    put_varint(out, report.len() as u64);
+    out.extend_from_slice(report);
+}
+
+/// If `bytes` starts with a report entry: the report and the bytes after
+/// it. `None` when it starts with a record; an error when the entry is cut
+/// short (reports are small and written whole, so never split).
+pub fn take_report(bytes: &Bytes) -> Result<Option<(Bytes, usize)>, String> {
+    let mut at = 0;
+    if get_varint(bytes, &mut at) != Some(REPORT_MARK) {
+        return Ok(None);
+    }
+    let len = get_varint(bytes, &mut at).ok_or("report entry cut short")? as usize;
+    if at + len > bytes.len() {
+        return Err(format!("report entry of {len} bytes cut short"));
+    }
+    Ok(Some((bytes.slice(at..at + len), at + len)))
+}
+
 /// Decodes up to `max` complete records at the start of `bytes` (slices
 /// of it); returns how many bytes they took. A record cut short at the end
 /// is left for the caller to complete with more bytes.
@@ -280,7 +306,8 @@ impl<R: Read> LineReader<R> {
         };
         let mut start = 0;
         while start < complete.len() {
-            let end = memchr::memchr(b'\n', &complete[start..]).map_or(complete.len(), |i| start + i);
+            let end =
+                memchr::memchr(b'\n', &complete[start..]).map_or(complete.len(), |i| start + i);
             line(complete.slice(start..end))?;
             start = end + 1;
         }
@@ -345,7 +372,10 @@ mod tests {
         assert!(decode_records(&wire, 2, &mut decoded).unwrap() < wire.len());
         assert_eq!(decoded.len(), 2);
         decoded.clear();
-        assert_eq!(decode_records(&wire, 100, &mut decoded).unwrap(), wire.len());
+        assert_eq!(
+            decode_records(&wire, 100, &mut decoded).unwrap(),
+            wire.len()
+        );
         assert!(used < wire.len());
         let keys: Vec<&[u8]> = decoded.iter().map(Record::key).collect();
         assert_eq!(keys, [&b"a\tb"[..], b"a", b"x\ty", b""]);

@@ -64,7 +64,7 @@ pub enum ShipError {
         /// The file's name.
         name: String,
         /// The store's error.
-        source: StoreError,
+        source: Box<StoreError>,
     },
 }
 
@@ -136,7 +136,10 @@ impl ShippedFile {
             && !self.name.contains(['/', '\0']);
         match plain {
             true => Ok(()),
-            false => Err(format!("shipped file name {:?} is not a file name", self.name)),
+            false => Err(format!(
+                "shipped file name {:?} is not a file name",
+                self.name
+            )),
         }
     }
 }
@@ -162,7 +165,7 @@ impl Uploaded {
 pub fn upload(files: &mut [ShippedFile], store_url: &str) -> Result<Uploaded, ShipError> {
     let failed = |name: &str, source| ShipError::Upload {
         name: name.to_string(),
-        source,
+        source: Box::new(source),
     };
     let store = Store::open(store_url).map_err(|e| failed("(store)", e))?;
     let nanos = std::time::SystemTime::now()
@@ -229,8 +232,13 @@ pub fn place(files: &[ShippedFile], job_id: &str, root: &Path, dir: &Path) -> Re
         let cached = fetched.as_ref().expect("fetched above");
         let target = dir.join(&file.name);
         if std::fs::hard_link(cached, &target).is_err() {
-            std::fs::copy(cached, &target)
-                .map_err(|e| format!("copying shipped file {} into {}: {e}", file.name, dir.display()))?;
+            std::fs::copy(cached, &target).map_err(|e| {
+                format!(
+                    "copying shipped file {} into {}: {e}",
+                    file.name,
+                    dir.display()
+                )
+            })?;
         }
     }
     Ok(())
@@ -239,7 +247,8 @@ pub fn place(files: &[ShippedFile], job_id: &str, root: &Path, dir: &Path) -> Re
 /// Copies `file` from its source into `job_dir`, verifying its checksum.
 fn fetch(file: &ShippedFile, job_dir: &Path) -> Result<PathBuf, String> {
     let fail = |what: String| format!("shipped file {} from {}: {what}", file.name, file.source);
-    std::fs::create_dir_all(job_dir).map_err(|e| fail(format!("creating {}: {e}", job_dir.display())))?;
+    std::fs::create_dir_all(job_dir)
+        .map_err(|e| fail(format!("creating {}: {e}", job_dir.display())))?;
     let target = job_dir.join(&file.name);
     let partial = job_dir.join(format!(".{}.partial", file.name));
     let source: Box<dyn Read> = if is_store_url(&file.source) {
@@ -249,7 +258,8 @@ fn fetch(file: &ShippedFile, job_dir: &Path) -> Result<PathBuf, String> {
     } else {
         Box::new(File::open(&file.source).map_err(|e| fail(e.to_string()))?)
     };
-    let mut out = File::create(&partial).map_err(|e| fail(format!("writing {}: {e}", partial.display())))?;
+    let mut out =
+        File::create(&partial).map_err(|e| fail(format!("writing {}: {e}", partial.display())))?;
     let sha256 = sha256_of(source, Some(&mut out)).map_err(|e| fail(e.to_string()))?;
     drop(out);
     if sha256 != file.sha256 {

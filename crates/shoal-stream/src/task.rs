@@ -34,7 +34,10 @@ pub(crate) fn environment(
         ("SHOAL_PARTITION".to_string(), id.partition.to_string()),
         ("SHOAL_ATTEMPT".to_string(), id.attempt.to_string()),
         ("mapreduce_job_id".to_string(), id.job_id.clone()),
-        ("mapreduce_task_partition".to_string(), id.partition.to_string()),
+        (
+            "mapreduce_task_partition".to_string(),
+            id.partition.to_string(),
+        ),
     ];
     if let Some(input) = input {
         env.push(("SHOAL_INPUT_FILE".to_string(), input.to_string()));

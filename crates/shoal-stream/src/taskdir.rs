@@ -31,7 +31,10 @@ pub fn process_root(base: &Path) -> Result<PathBuf, TaskError> {
         sweep_dead_roots(base);
     }
     std::fs::create_dir_all(&root).map_err(|e| {
-        TaskError::caused_by(format!("creating the task directory root {}", root.display()), e)
+        TaskError::caused_by(
+            format!("creating the task directory root {}", root.display()),
+            e,
+        )
     })?;
     Ok(root)
 }

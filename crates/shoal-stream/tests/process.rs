@@ -34,7 +34,13 @@ fn processes_marked(mark: &str) -> Vec<u32> {
             continue;
         };
         let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
             .unwrap_or(true);
         if !zombie && environ.split(|&b| b == 0).any(|v| v == needle.as_bytes()) {
             found.push(pid);
@@ -92,7 +98,9 @@ fn no_limits() -> Limits<'static> {
     }
 }
 
-fn feed_bytes(data: &[u8]) -> impl FnOnce(&mut PipeWriter<'_>) -> Result<(), TaskError> + Send + '_ {
+fn feed_bytes(
+    data: &[u8],
+) -> impl FnOnce(&mut PipeWriter<'_>) -> Result<(), TaskError> + Send + '_ {
     move |w| Ok(w.write_all(data)?)
 }
 
@@ -108,7 +116,12 @@ fn run_simple(
     input: &[u8],
     limits: &Limits<'_>,
 ) -> Result<Ran<Vec<u8>>, ProgramError> {
-    run(&program(setup, command), limits, feed_bytes(input), read_all)
+    run(
+        &program(setup, command),
+        limits,
+        feed_bytes(input),
+        read_all,
+    )
 }
 
 #[test]
@@ -169,13 +182,17 @@ fn a_failing_program_reports_its_status_and_stderr_tail() {
     assert_eq!(stderr.tail.back().unwrap(), "err 30");
     let text = err.to_string();
     assert!(text.starts_with("mapper `for i in"), "{text}");
-    assert!(text.contains("exited with status 3; last 20 of 30 stderr lines:"), "{text}");
+    assert!(
+        text.contains("exited with status 3; last 20 of 30 stderr lines:"),
+        "{text}"
+    );
     assert!(text.contains("\n  | err 11\n"), "{text}");
     assert!(!text.contains("err 10\n"), "{text}");
 
     let err = run_simple(&setup, "kill -9 $$", b"", &no_limits()).unwrap_err();
     assert!(
-        err.to_string().contains("was killed by signal 9 (SIGKILL); stderr was empty"),
+        err.to_string()
+            .contains("was killed by signal 9 (SIGKILL); stderr was empty"),
         "{err}"
     );
 }
@@ -293,7 +310,8 @@ fn a_missing_working_directory_fails_to_start() {
     };
     let err = run(&program, &no_limits(), |_| Ok(()), read_all).unwrap_err();
     assert!(
-        err.to_string().starts_with("could not start reducer `true` in "),
+        err.to_string()
+            .starts_with("could not start reducer `true` in "),
         "{err}"
     );
 }

@@ -154,7 +154,9 @@ mod tests {
         assert_eq!(report.tail.len(), TAIL_LINES);
         assert_eq!(report.tail.back().unwrap(), &format!("line {:030}", 4999));
         assert!(report.log.len() <= LOG_BYTES);
-        assert!(report.tail_text().starts_with("last 20 of 5000 stderr lines:"));
+        assert!(report
+            .tail_text()
+            .starts_with("last 20 of 5000 stderr lines:"));
         let long = "x".repeat(5000);
         report.line(long.as_bytes());
         assert_eq!(report.tail.back().unwrap().chars().count(), LINE_CHARS + 1);

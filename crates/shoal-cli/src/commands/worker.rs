@@ -86,7 +86,10 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
         "{program} worker {}: {} slots, store {}",
         config.name, config.slots, config.store_url
     );
-    worker.run().map_err(worker_error)?;
+    let ran = worker.run().map_err(worker_error);
+    // Task directories and fetched shipped files of `map` tasks.
+    shoal_stream::remove_process_root(&std::env::temp_dir());
+    ran?;
     drop(metrics);
     if stop.load(Ordering::Relaxed) {
         eprintln!("{program} worker {}: stopped", config.name);

@@ -39,6 +39,8 @@ need_apt openssl openssl
 # The network-namespace tests (tests/netns): iproute2, jq, GlusterFS.
 need_apt ip iproute2
 need_apt jq jq
+# A pseudo-terminal for the "no binary output on a terminal" test.
+need_apt script bsdutils
 need_apt glusterd glusterfs-server
 need_apt mount.glusterfs glusterfs-client
 # The dashboard tests: a real browser (headless Chromium) looks at `shoal ui`,
@@ -53,20 +55,20 @@ say "cargo fmt --check"
 cargo fmt --all --check
 
 say "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 say "cargo clippy with TLS (rediss://), which the default build leaves out"
 cargo clippy -p shoal-coord -p shoal-cli --all-targets \
-    --features shoal-cli/tls,shoal-coord/tls,shoal-coord/test-support -- -D warnings
+    --features shoal-cli/tls,shoal-coord/tls -- -D warnings
 
 say "cargo check: optional storage backends (gs://, az://, hdfs:// — no servers here)"
 cargo check -p shoal-store --features gcp,azure,hdfs
 
 say "cargo test"
-cargo test --workspace --features shoal-coord/test-support
+cargo test --workspace
 
 say "TLS: rediss:// with a private CA, client certificates and an ACL user (real redis-server)"
-cargo test -p shoal-coord -p shoal-cli --features shoal-cli/tls,shoal-coord/tls,shoal-coord/test-support --test tls
+cargo test -p shoal-coord -p shoal-cli --features shoal-cli/tls,shoal-coord/tls --test tls
 
 say "analytics cross-check against DuckDB (SQL written from the report definitions)"
 ./tests/crosscheck/run.sh

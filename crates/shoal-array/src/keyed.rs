@@ -13,7 +13,6 @@
 //! appearance within a partition. Aggregation within memory and spilling
 //! beyond it is `hashagg.rs`.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -23,16 +22,9 @@ use shoal_jobs::stable_hash;
 use crate::array::{decode_blocks, Lower, Lowered};
 use crate::codec::{encode_frame, Element};
 use crate::hashagg::{aggregate, Merge, Mode, Weigh};
+use crate::join::{hash_join, Emit};
 use crate::part::{Flow, Part};
 use crate::DistArray;
-
-/// A local hash map with fixed seeds: iteration order never matters for
-/// results here, but fixed seeds keep runs reproducible bit for bit.
-type Map<K, V> = HashMap<K, V, ahash::RandomState>;
-
-fn new_map<K, V>() -> Map<K, V> {
-    HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))
-}
 
 /// The routing hash of a key: FNV-1a of its postcard bytes.
 pub(crate) fn key_hash<K: Element>(key: &K) -> u64 {
@@ -177,7 +169,7 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
         let parts = self.partitions;
         let left = self.hash_partition(parts, |(k, _)| key_hash(k)).lower;
         let right = other.hash_partition(parts, |(k, _)| key_hash(k)).lower;
-        let emit = Arc::new(emit);
+        let emit: Emit<K, V, W, R> = Arc::new(emit);
         let lower: Lower<R> = Arc::new(move |plan: &mut Plan| {
             let (l, r) = (left(plan), right(plan));
             let (cl, cr, emit) = (l.compute.clone(), r.compute.clone(), emit.clone());
@@ -186,13 +178,7 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
             Lowered {
                 partitions: parts,
                 reads,
-                compute: Arc::new(move |ctx| {
-                    let mut index: Map<K, Vec<W>> = new_map();
-                    cr(ctx)?.for_each(|(k, w)| index.entry(k).or_default().push(w))?;
-                    let mut out = Vec::new();
-                    cl(ctx)?.for_each(|(k, v)| emit(&k, &v, index.get(&k), &mut out))?;
-                    Ok(Flow::Ready(Part::Owned(out)))
-                }),
+                compute: Arc::new(move |ctx| hash_join(ctx, cl(ctx)?, cr(ctx)?, emit.clone())),
             }
         });
         DistArray::from_lower(self.session.clone(), parts, None, lower)

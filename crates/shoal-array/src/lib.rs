@@ -61,6 +61,7 @@ pub mod codec;
 mod error;
 mod hashagg;
 pub mod jobs;
+mod join;
 mod keyed;
 mod part;
 pub mod persist;

@@ -20,11 +20,11 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use shoal_core::extsort::{merge_sorted, BatchSource, Compare, ExternalSorter, SortOptions};
+use shoal_core::extsort::{merge_sorted, BatchSource, ExternalSorter, SortOptions};
 use shoal_core::{Bytes, Plan, ShuffleInput, Stage, StageRef, TaskContext, TaskError};
 
 use crate::array::{Lower, Lowered};
-use crate::codec::{decode, encode_frame, is_plain_integer, Element};
+use crate::codec::{decode, decode_into, encode_frame, is_plain_integer, Element};
 use crate::error::corrupt_task;
 use crate::part::{Flow, Part, BATCH};
 use crate::radix;
@@ -155,8 +155,13 @@ fn route<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
             radix::sort_plain(items);
         });
     }
-    for batch in items.batches() {
-        sorter.extend(batch?)?;
+    // A partition already in memory goes in whole: one copy at most.
+    let batches = match items {
+        Flow::Ready(part) => Box::new(std::iter::once(Ok(part.into_vec()))),
+        stream => stream.batches(),
+    };
+    for batch in batches {
+        sorter.push_batch(batch?)?;
     }
     // Bucket b holds the elements <= bounds[b] (and > bounds[b - 1]);
     // sorted batches arrive in order, so the bucket only moves forward.
@@ -170,7 +175,10 @@ fn route<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
                 None => items.len(),
             };
             if end > start {
-                write_frames(&items[start..end], BATCH, &mut ctx.buckets()[bucket])?;
+                let out = &mut ctx.buckets()[bucket];
+                let frames = (end - start).div_ceil(BATCH);
+                out.reserve((end - start) * std::mem::size_of::<T>() + 16 * frames);
+                write_frames(&items[start..end], BATCH, out)?;
             }
             if end < items.len() {
                 bucket += 1;
@@ -180,6 +188,33 @@ fn route<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
         ctx.spill_output_if_needed()?;
     }
     Ok(())
+}
+
+/// How many elements the in-memory blocks of `input` hold (a hint for
+/// plain numbers, whose width is known; 0 otherwise).
+fn frames_count<T: Element>(input: &ShuffleInput) -> usize {
+    if is_plain_integer::<T>() {
+        (input.len() / std::mem::size_of::<T>() as u64) as usize
+    } else {
+        0
+    }
+}
+
+/// Decodes the length-prefixed frames of one whole block into `out`.
+fn decode_frames<T: Element>(mut bytes: &[u8], out: &mut Vec<T>) -> Result<(), TaskError> {
+    while let Some((len, rest)) = bytes.split_first_chunk::<8>() {
+        let len = u64::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(corrupt_task("sort run", "frame cut short"));
+        }
+        decode_into(&rest[..len], out).map_err(|e| corrupt_task("sort run", e))?;
+        bytes = &rest[len..];
+    }
+    if bytes.is_empty() {
+        Ok(())
+    } else {
+        Err(corrupt_task("sort run", "frame header cut short"))
+    }
 }
 
 /// The merge stage's partition: its runs (one per map task and spilled
@@ -192,15 +227,15 @@ fn merge_runs<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
     unstable: bool,
 ) -> Result<Flow<T>, TaskError> {
     let mut reservation = ctx.memory().reservation();
-    let in_memory = input.blocks().iter().all(|b| b.is_in_memory());
-    let decoded = input.len() * 2 + 8 * input.blocks().len() as u64;
-    if in_memory || reservation.try_grow(decoded) {
-        let mut items = Vec::new();
+    let decoded = if is_plain_integer::<T>() {
+        input.len()
+    } else {
+        input.len() * 2 + 8 * input.blocks().len() as u64
+    };
+    if reservation.try_grow(decoded) {
+        let mut items = Vec::with_capacity(frames_count::<T>(&input));
         for block in input.blocks() {
-            let mut frames = BlockFrames::<T>::new(block, u64::MAX);
-            while let Some(batch) = frames.next_batch()? {
-                items.extend(batch);
-            }
+            decode_frames(&block.read_all()?, &mut items)?;
         }
         // Concatenated sorted runs: a radix sort for plain integers, else a
         // run-adaptive stable sort that merges them.
@@ -216,10 +251,9 @@ fn merge_runs<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
         .into_iter()
         .map(|block| Box::new(BlockFrames::<T>::new(&block, frame)) as Box<dyn BatchSource<T>>)
         .collect();
-    let compare: Compare<T> = cmp;
     let stream = merge_sorted(
         sources,
-        compare,
+        cmp,
         ArrayCodec::<T>::new(),
         ctx.memory(),
         ctx.spill_space(),

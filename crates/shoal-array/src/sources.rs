@@ -147,6 +147,58 @@ impl Session {
         });
         Ok(DistArray::source(self.clone(), parts, None, compute))
     }
+
+    /// The values of column `column` of CSV files with a header (local or
+    /// store URLs, as for [`Session::text_lines`]), one partition per
+    /// file, in row order. A file without that column, or a row with a
+    /// different number of fields than the header, fails the job with a
+    /// user input error naming the file (and line).
+    pub fn csv_column(
+        &self,
+        paths: &[String],
+        column: &str,
+    ) -> Result<DistArray<String>, ArrayError> {
+        let files = plan_line_splits(paths, u64::MAX).map_err(|e| ArrayError::Input {
+            path: paths.join(", "),
+            reason: e.to_string(),
+        })?;
+        let files: Arc<Vec<String>> = Arc::new(files.into_iter().map(|s| s.path).collect());
+        let parts = files.len().max(1) as u32;
+        let column = column.to_string();
+        let compute: Compute<String> = Arc::new(move |ctx| {
+            let Some(path) = files.get(ctx.partition() as usize) else {
+                return Ok(Flow::Ready(Part::Owned(Vec::new())));
+            };
+            read_csv_column(path, &column).map(|values| Flow::Ready(Part::Owned(values)))
+        });
+        Ok(DistArray::source(self.clone(), parts, None, compute))
+    }
+}
+
+/// One column of one CSV file with a header.
+fn read_csv_column(path: &str, column: &str) -> Result<Vec<String>, TaskError> {
+    let file = InputFile::of(Path::new(path))
+        .and_then(|file| file.open())
+        .map_err(|e| TaskError::caused_by(format!("opening {path}"), e))?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(file);
+    let bad_row = |e: csv::Error| {
+        let line = e.position().map_or(0, |p| p.line());
+        TaskError::input(format!("{path}:{line}: {e}"))
+    };
+    let headers = reader.headers().map_err(bad_row)?;
+    let Some(index) = headers.iter().position(|h| h == column) else {
+        let known: Vec<&str> = headers.iter().collect();
+        return Err(TaskError::input(format!(
+            "{path}: no column '{column}' in the header (columns: {})",
+            known.join(", ")
+        )));
+    };
+    let mut values = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(bad_row)?;
+        values.push(record.get(index).unwrap_or_default().to_string());
+    }
+    Ok(values)
 }
 
 /// Every record of one CSV file.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use shoal_array::jobs::SortJob;
 use shoal_array::{AsJob, Session};
 use shoal_cluster::{ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
-use shoal_coord::test_support::RedisServer;
 use shoal_core::Registry;
+use shoal_testkit::RedisServer;
 
 #[test]
 fn array_sort_job_runs_on_a_worker_and_matches_embedded() {

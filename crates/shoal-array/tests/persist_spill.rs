@@ -238,6 +238,37 @@ fn text_lines_and_csv_sources() {
 }
 
 #[test]
+fn a_csv_column_is_read_by_header_name_and_bad_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("1.csv"), "n,name\n1,a\n2,\"b,c\"\n").unwrap();
+    std::fs::write(dir.path().join("2.csv"), "name,n\nd,3\n").unwrap();
+    let inputs = [dir.path().to_string_lossy().into_owned()];
+    let s = plain(2);
+    let names = s.csv_column(&inputs, "name").unwrap().collect().unwrap();
+    assert_eq!(names, ["a", "b,c", "d"]);
+    let missing = s
+        .csv_column(&inputs, "nope")
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(missing.is_user_input(), "{missing}");
+    assert!(
+        missing.to_string().contains("1.csv: no column 'nope'"),
+        "{missing}"
+    );
+    std::fs::write(dir.path().join("3.csv"), "name,n\ne\n").unwrap();
+    let short = s
+        .csv_column(&inputs, "name")
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(
+        short.is_user_input() && short.to_string().contains("3.csv:2"),
+        "{short}"
+    );
+}
+
+#[test]
 fn cache_materialises_once_and_errors_name_their_input() {
     let s = plain(2);
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));

@@ -4,8 +4,8 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use shoal_coord::test_support::RedisServer;
 use shoal_coord::{Coordinator, LockOptions};
+use shoal_testkit::RedisServer;
 
 fn shoal(args: &[&str], coord: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_shoal"));

@@ -11,10 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use shoal_coord::test_support::RedisServer;
+use shoal_testkit::{eventually, wait_for_status, RedisServer, WorkerSpec, Workers};
 
 mod common;
-use common::{shoal_cmd, spawn_worker, wait_for_status, SHOAL};
+use common::{shoal_cmd, SHOAL};
 
 #[path = "../../shoal-ui/tests/common/mod.rs"]
 mod http;
@@ -87,10 +87,11 @@ fn addr_of(url: &str) -> SocketAddr {
 
 /// Redis, a store directory, two workers (with `/metrics`) and `shoal ui`.
 struct Cluster {
-    redis: RedisServer,
+    // Workers stop before the server they talk to.
+    _workers: Workers,
+    _redis: RedisServer,
     coord: String,
     dir: tempfile::TempDir,
-    workers: Vec<Child>,
     worker_metrics: Vec<SocketAddr>,
 }
 
@@ -100,27 +101,18 @@ impl Cluster {
         let coord = coord_of(&redis);
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store").display().to_string();
-        let mut workers = Vec::new();
-        for name in ["w0", "w1"] {
-            let log = dir.path().join(format!("{name}.log"));
-            let extra = ["--metrics", "127.0.0.1:0", "--heartbeat-ttl", "3s"];
-            workers.push(spawn_worker(&coord, &store, name, &extra, &[], &log));
-        }
-        wait_for_status(&coord, |s| s.workers.len() == 2, "two workers");
+        let spec = WorkerSpec::new(SHOAL, &coord, &store, dir.path());
+        let extra = ["--metrics", "127.0.0.1:0", "--heartbeat-ttl", "3s"];
+        let workers = Workers::start(spec.args(extra), 2);
         let worker_metrics = ["w0", "w1"]
             .iter()
-            .map(|name| {
-                addr_of(&url_in_log(
-                    &dir.path().join(format!("{name}.log")),
-                    "metrics at",
-                ))
-            })
+            .map(|name| addr_of(&url_in_log(&workers.spec().log_path(name), "metrics at")))
             .collect();
         Cluster {
-            redis,
+            _workers: workers,
+            _redis: redis,
             coord,
             dir,
-            workers,
             worker_metrics,
         }
     }
@@ -155,44 +147,26 @@ impl Cluster {
 
     /// The id of the job the cluster runs (or ran) most recently.
     fn job_id(&self) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
+        eventually(DEADLINE, "a job to appear", || {
             let status = shoal_cluster::cluster_status(&self.coord, 1).expect("status");
-            if let Some(job) = status.jobs.first() {
-                return job.id.clone();
-            }
-            assert!(Instant::now() < deadline, "no job appeared");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for child in &mut self.workers {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = &self.redis;
+            status.jobs.first().map(|job| job.id.clone())
+        })
     }
 }
 
 /// Polls `log` until a line holds `marker`, and returns the URL on it.
 fn url_in_log(log: &Path, marker: &str) -> String {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    let what = format!("{marker:?} in {}", log.display());
+    eventually(DEADLINE, &what, || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.contains(marker)) {
-            let url = line.split_whitespace().find(|w| w.starts_with("http://"));
-            return url.expect("URL").to_string();
+        match text.lines().find(|l| l.contains(marker)) {
+            Some(line) => {
+                let url = line.split_whitespace().find(|w| w.starts_with("http://"));
+                Ok(url.expect("URL").to_string())
+            }
+            None => Err(text),
         }
-        assert!(
-            Instant::now() < deadline,
-            "no {marker:?} in {}: {text}",
-            log.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
 }
 
 /// Runs headless Chromium with a fresh profile and returns its stdout.
@@ -231,18 +205,14 @@ fn rendered(url: &str) -> String {
 
 /// Renders `url` until `holds(dom)`, failing with the last DOM at the deadline.
 fn rendered_until(url: &str, what: &str, holds: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    eventually(DEADLINE, &format!("{what} at {url}"), || {
         let dom = rendered(url);
         if holds(&dom) {
-            return dom;
+            Ok(dom)
+        } else {
+            Err(dom)
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what} never showed at {url}:\n{dom}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    })
 }
 
 /// Where screenshots are kept for people to look at.
@@ -363,8 +333,7 @@ fn metrics_of_the_ui_and_of_every_worker_count_a_thousand_task_job() {
     assert!(ui_metrics.contains("shoal_queue_pending_tasks"));
     // Workers count their own attempts; the last may still be on its way
     // into the counters when the job ends, so poll briefly.
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    let texts = eventually(DEADLINE, "workers to count 1000 tasks", || {
         let texts: Vec<String> = cluster
             .worker_metrics
             .iter()
@@ -375,18 +344,15 @@ fn metrics_of_the_ui_and_of_every_worker_count_a_thousand_task_job() {
             .map(|t| metric_sum(t, "shoal_tasks_total", &done))
             .sum();
         if total == 1000.0 {
-            for (i, text) in texts.iter().enumerate() {
-                promtool_accepts(text, &format!("worker w{i}"));
-                assert_eq!(metric_sum(text, "shoal_worker_slots", &[]), 2.0);
-                assert!(text.contains("shoal_store_bytes_written_total"));
-            }
-            break;
+            Ok(texts)
+        } else {
+            Err((total, texts))
         }
-        assert!(
-            Instant::now() < deadline,
-            "workers count {total}: {texts:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    });
+    for (i, text) in texts.iter().enumerate() {
+        promtool_accepts(text, &format!("worker w{i}"));
+        assert_eq!(metric_sum(text, "shoal_worker_slots", &[]), 2.0);
+        assert!(text.contains("shoal_store_bytes_written_total"));
     }
     // A worker's endpoint serves nothing else and changes nothing.
     let w0 = cluster.worker_metrics[0];
@@ -498,8 +464,9 @@ fn tokens_guard_viewing_and_cancelling_and_no_password_is_ever_served() {
     assert!(!status.success(), "a cancelled job does not succeed");
     wait_for_status(
         &cluster.coord,
-        |s| s.jobs.iter().any(|j| j.id == id && j.state == "cancelled"),
+        DEADLINE,
         "the job to show as cancelled",
+        |s| s.jobs.iter().any(|j| j.id == id && j.state == "cancelled"),
     );
 }
 
@@ -539,24 +506,18 @@ fn an_embedded_run_serves_its_job_page_while_it_runs() {
     let path = url
         .trim_start_matches(&format!("http://{addr}"))
         .to_string();
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    let page = eventually(DEADLINE, "the stages on the page", || {
         let page = http::get(addr, &path);
         if page.status == 200 && page.body.contains("<td>read</td>") {
-            assert!(page.body.contains("<h1>analyze"), "{}", page.body);
-            assert!(page.body.contains("badge running"), "seen while it runs");
-            break;
+            return Ok(page);
         }
         assert!(
             run.alive(),
             "the run ended before its page showed its stages"
         );
-        assert!(
-            Instant::now() < deadline,
-            "no stages on the page: {}",
-            page.body
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        Err(page.body)
+    });
+    assert!(page.body.contains("<h1>analyze"), "{}", page.body);
+    assert!(page.body.contains("badge running"), "seen while it runs");
     assert!(run.child.wait().unwrap().success());
 }

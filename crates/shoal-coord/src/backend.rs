@@ -107,9 +107,14 @@ pub trait CoordBackend: Send + Sync + 'static {
     fn release(&self, release: &Release<'_>) -> impl Future<Output = Result<Released>> + Send;
 
     /// `owner` stopped waiting for the resource (it timed out, failed or
-    /// was cancelled): a backend that queues waiters takes it out, in the
-    /// background and best effort, so releases do not keep waking it.
-    fn abandon_wait(&self, kind: LeaseKind, name: &str, owner: OwnerId);
+    /// was cancelled): a backend that queues waiters takes it out, so
+    /// releases neither wake it nor hand the resource to it.
+    fn abandon_wait(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// The notifier fired whenever a lease of this resource is released.
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify>;

@@ -37,8 +37,6 @@ pub mod partition;
 mod reader;
 mod rt;
 mod store;
-#[cfg(feature = "test-support")]
-pub mod test_support;
 mod url;
 
 pub use error::StoreError;

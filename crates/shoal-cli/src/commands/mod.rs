@@ -25,7 +25,7 @@ pub mod worker;
 /// Shoal: split big data work into many small tasks and run them in
 /// parallel — on every core of this machine, or on a cluster.
 #[derive(Debug, Parser)]
-#[command(name = "shoal", version, about, long_about = None)]
+#[command(name = "shoal", version, long_about = None)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -54,7 +54,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Generate synthetic clickstream logs (deterministic, realistic).
     Gen(gen::GenArgs),
-    /// List the registered jobs.
+    /// List the jobs this program can run (embedded or as a worker).
     Jobs,
     /// Atomic counters (add, get) in the coordination store.
     Counter(counter::CounterArgs),

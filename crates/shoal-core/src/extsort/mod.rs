@@ -66,7 +66,7 @@ use std::sync::Arc;
 
 pub use codec::{KeyValueCodec, RunCodec};
 pub use merge::{merge_sorted, BatchSource, Compare, SortedStream};
-pub use run::RunReader;
+pub use run::{RunReader, RunWriter};
 
 use crate::{Reservation, SpillFile, SpillSpace, TaskError, TaskMemory};
 
@@ -186,6 +186,21 @@ where
         Ok(())
     }
 
+    /// Adds a batch of records; an empty sorter adopts the vector as its
+    /// buffer when the memory allows (no copy, no per-record work).
+    pub fn push_batch(&mut self, items: Vec<T>) -> Result<(), TaskError> {
+        if self.buffer.is_empty() && self.runs.is_empty() {
+            let heap: u64 = items.iter().map(|i| self.codec.heap_size(i) as u64).sum();
+            let need = items.capacity() as u64 * self.slot_bytes() + heap;
+            if self.reservation.try_resize(need) {
+                self.used = need;
+                self.buffer = items;
+                return Ok(());
+            }
+        }
+        self.extend(items)
+    }
+
     /// Adds every record of `items`.
     pub fn extend(&mut self, items: impl IntoIterator<Item = T>) -> Result<(), TaskError> {
         for item in items {
@@ -238,10 +253,9 @@ where
             .into_iter()
             .map(|run| Box::new(RunReader::new(run, self.codec.clone())) as Box<dyn BatchSource<T>>)
             .collect();
-        let cmp: Compare<T> = self.cmp.clone();
         merge_sorted(
             sources,
-            cmp,
+            self.cmp.clone(),
             self.codec.clone(),
             &self.memory,
             &self.spill,

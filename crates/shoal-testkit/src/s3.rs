@@ -1,4 +1,4 @@
-//! Test fixtures (feature `test-support`): a throwaway S3 server.
+//! A throwaway S3 server.
 //!
 //! [`S3Server::start`] launches `s3s-fs` — a real S3-protocol server
 //! backed by a directory, not a mock — on a free loopback port with its
@@ -15,8 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-use crate::StoreOptions;
 
 /// How long the server may take to start listening.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(15);
@@ -110,9 +108,10 @@ impl S3Server {
             .unwrap_or_else(|e| panic!("cannot create bucket {name}: {e}"));
     }
 
-    /// Store options reaching this server with its keys.
-    pub fn options(&self) -> StoreOptions {
-        let mut options = StoreOptions::new();
+    /// Store options reaching this server with its keys (feature `store`).
+    #[cfg(feature = "store")]
+    pub fn options(&self) -> shoal_store::StoreOptions {
+        let mut options = shoal_store::StoreOptions::new();
         for (key, value) in self.env() {
             let key = key.trim_start_matches("AWS_").to_ascii_lowercase();
             options.set(&key, &value);

@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::SHOAL;
+use shoal_testkit::eventually;
 
 /// Tokenises like `shoal wordcount` (runs of ASCII letters, digits and
 /// non-ASCII bytes, ASCII-lowercased) and counts with a reducer that
@@ -440,14 +441,6 @@ fn processes_with(needle: &str) -> Vec<u32> {
     found
 }
 
-fn wait_until(what: &str, timeout: Duration, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_hanging_mapper_is_killed_at_the_task_timeout() {
     let f = Fixture::new();
@@ -479,7 +472,7 @@ fn a_hanging_mapper_is_killed_at_the_task_timeout() {
         "{:?}",
         started.elapsed()
     );
-    wait_until("no sleep left", Duration::from_secs(5), || {
+    eventually(Duration::from_secs(5), "no sleep left", || {
         processes_with(&marker).is_empty()
     });
 }
@@ -506,20 +499,15 @@ fn ctrl_c_cancels_the_job_and_leaves_no_process() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("the mappers to start", Duration::from_secs(30), || {
+    eventually(Duration::from_secs(30), "the mappers to start", || {
         processes_with(&marker).len() >= 2
     });
-    unsafe { libc_kill(child.id() as i32, 2) };
+    shoal_testkit::signal(child.id(), "-INT");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1));
-    wait_until("no mapper left", Duration::from_secs(5), || {
+    eventually(Duration::from_secs(5), "no mapper left", || {
         processes_with(&marker).is_empty()
     });
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
 }
 
 #[test]

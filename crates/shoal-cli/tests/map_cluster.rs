@@ -10,27 +10,29 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{spawn_worker, wait_for_status, SHOAL};
-use shoal_coord::test_support::RedisServer;
+use common::SHOAL;
+use shoal_testkit::{eventually, LocalCluster};
 
 const MAPPER: &str =
     "import sys\nfor line in sys.stdin:\n    for w in line.split():\n        print(w + \"\\t1\")\n";
 const REDUCER: &str = "import sys\ncur, n = None, 0\nfor line in sys.stdin:\n    w, c = line.rstrip(\"\\n\").split(\"\\t\", 1)\n    if w != cur:\n        if cur is not None:\n            print(cur + \"\\t\" + str(n))\n        cur, n = w, 0\n    n += int(c)\nif cur is not None:\n    print(cur + \"\\t\" + str(n))\n";
 
+/// A cluster of `shoal worker`s (with `--allow-exec` or not) and, in its
+/// directory, the scripts and an input.
 struct Cluster {
-    _redis: RedisServer,
-    coord: String,
-    dir: tempfile::TempDir,
-    workers: Vec<Child>,
+    inner: LocalCluster,
 }
 
 impl Cluster {
     fn start(workers: usize, allow_exec: bool) -> Cluster {
-        let redis = RedisServer::start();
-        let coord = redis.url();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("mapper.py"), MAPPER).unwrap();
-        std::fs::write(dir.path().join("reducer.py"), REDUCER).unwrap();
+        let mut args = vec!["--heartbeat-ttl", "2s"];
+        if allow_exec {
+            args.push("--allow-exec");
+        }
+        let inner = LocalCluster::start(SHOAL, workers, &args);
+        let dir = inner.dir();
+        std::fs::write(dir.join("mapper.py"), MAPPER).unwrap();
+        std::fs::write(dir.join("reducer.py"), REDUCER).unwrap();
         let mut text = String::new();
         for i in 0..3000u64 {
             let words: Vec<String> = (0..8)
@@ -39,41 +41,13 @@ impl Cluster {
             text.push_str(&words.join(" "));
             text.push('\n');
         }
-        std::fs::create_dir_all(dir.path().join("in")).unwrap();
-        std::fs::write(dir.path().join("in/t.txt"), text).unwrap();
-        let mut cluster = Cluster {
-            _redis: redis,
-            coord,
-            dir,
-            workers: Vec::new(),
-        };
-        for i in 0..workers {
-            let child = cluster.spawn_worker(&format!("w{i}"), allow_exec);
-            cluster.workers.push(child);
-        }
-        wait_for_status(
-            &cluster.coord,
-            |s| s.workers.len() == workers,
-            "workers to register",
-        );
-        cluster
-    }
-
-    fn spawn_worker(&self, name: &str, allow_exec: bool) -> Child {
-        let log = self.dir.path().join(format!("{name}.log"));
-        let mut extra = vec!["--heartbeat-ttl", "2s"];
-        if allow_exec {
-            extra.push("--allow-exec");
-        }
-        spawn_worker(&self.coord, &self.store(), name, &extra, &[], &log)
-    }
-
-    fn store(&self) -> String {
-        self.dir.path().join("store").display().to_string()
+        std::fs::create_dir_all(dir.join("in")).unwrap();
+        std::fs::write(dir.join("in/t.txt"), text).unwrap();
+        Cluster { inner }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.inner.dir().join(name)
     }
 
     /// `shoal map ARGS` on the cluster (or embedded), from the fixture's
@@ -83,13 +57,14 @@ impl Cluster {
         cmd.arg("map")
             .args(args)
             .arg("--quiet")
-            .current_dir(self.dir.path());
+            .current_dir(self.inner.dir());
         if on_cluster {
+            let store = self.inner.store();
             cmd.args([
                 "--coord",
-                &self.coord,
+                self.inner.coord(),
                 "--store",
-                &self.store(),
+                &store,
                 "--worker-timeout",
                 "2s",
             ]);
@@ -112,15 +87,6 @@ impl Cluster {
             .iter()
             .map(|n| std::fs::read_to_string(self.path(out).join(n)).unwrap())
             .collect()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for child in &mut self.workers {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -179,20 +145,25 @@ fn processes_with(needle: &str) -> Vec<u32> {
     found
 }
 
-fn wait_until(what: &str, timeout: Duration, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Whether process `pid` has exited (gone, or a zombie not yet reaped).
+fn exited(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(true)
 }
 
-fn signal(pid: u32, signal: i32) {
-    extern "C" {
-        fn kill(pid: i32, signal: i32) -> i32;
+fn stderr_of(child: &mut Child) -> (std::process::ExitStatus, String) {
+    let mut err = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
     }
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { kill(pid as i32, signal) };
+    (child.wait().unwrap(), err)
 }
 
 #[test]
@@ -223,34 +194,19 @@ fn two_allow_exec_workers_give_the_embedded_output_even_when_one_is_killed() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("mappers to run", Duration::from_secs(30), || {
+    eventually(Duration::from_secs(30), "mappers to run", || {
         !processes_with(&marker).is_empty()
     });
     let mut cluster = cluster;
-    let victim = cluster.workers.remove(0);
-    signal(victim.id(), 9);
-    let output = job.wait_with_output_fixed();
-    assert!(output.0.success(), "{}", output.1);
+    cluster.inner.workers_mut().kill(0);
+    let (status, err) = stderr_of(&mut job);
+    assert!(status.success(), "{err}");
     assert!(cluster.parts("killed") == reference);
-}
-
-trait WaitFixed {
-    fn wait_with_output_fixed(&mut self) -> (std::process::ExitStatus, String);
-}
-
-impl WaitFixed for Child {
-    fn wait_with_output_fixed(&mut self) -> (std::process::ExitStatus, String) {
-        let mut err = String::new();
-        if let Some(mut stderr) = self.stderr.take() {
-            std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
-        }
-        (self.wait().unwrap(), err)
-    }
 }
 
 #[test]
 fn cancel_and_sigterm_leave_no_process_of_the_job() {
-    let mut cluster = Cluster::start(1, true);
+    let cluster = Cluster::start(1, true);
     let marker = format!("{}.4722", std::process::id());
     let hang = format!("sleep {marker}");
     let args = [
@@ -268,23 +224,19 @@ fn cancel_and_sigterm_leave_no_process_of_the_job() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("mappers to run", Duration::from_secs(30), || {
+    eventually(Duration::from_secs(30), "mappers to run", || {
         processes_with(&marker).len() >= 2
     });
-    let job_id = shoal_cluster::cluster_status(&cluster.coord, 5)
-        .unwrap()
-        .jobs[0]
-        .id
-        .clone();
+    let job_id = cluster.inner.status().jobs[0].id.clone();
     let cancel = Command::new(SHOAL)
-        .args(["cancel", &job_id, "--coord", &cluster.coord])
+        .args(["cancel", &job_id, "--coord", cluster.inner.coord()])
         .output()
         .unwrap();
     assert_ok(&cancel, "shoal cancel");
-    wait_until("no mapper after cancel", Duration::from_secs(10), || {
+    eventually(Duration::from_secs(10), "no mapper after cancel", || {
         processes_with(&marker).is_empty()
     });
-    let (status, err) = job.wait_with_output_fixed();
+    let (status, err) = stderr_of(&mut job);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("cancelled"), "{err}");
 
@@ -304,17 +256,15 @@ fn cancel_and_sigterm_leave_no_process_of_the_job() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("mappers to run again", Duration::from_secs(30), || {
+    eventually(Duration::from_secs(30), "mappers to run again", || {
         processes_with(&marker).len() >= 2
     });
-    let mut worker = cluster.workers.remove(0);
-    signal(worker.id(), 15);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while worker.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the worker did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    wait_until("no mapper after SIGTERM", Duration::from_secs(5), || {
+    let worker = cluster.inner.workers().pid(0);
+    cluster.inner.workers().signal(0, "-TERM");
+    eventually(Duration::from_secs(20), "the worker to stop", || {
+        exited(worker)
+    });
+    eventually(Duration::from_secs(5), "no mapper after SIGTERM", || {
         processes_with(&marker).is_empty()
     });
     let _ = job.kill();

@@ -119,7 +119,8 @@ fn wordcount<'a>(out: &'a str, mapper: &'a str) -> Vec<&'a str> {
     ]
 }
 
-/// Pids of live processes whose command line contains `needle`.
+/// Pids of live processes other than `shoal` ones (the driver's own
+/// command line names the mapper) whose command line contains `needle`.
 fn processes_with(needle: &str) -> Vec<u32> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -138,7 +139,9 @@ fn processes_with(needle: &str) -> Vec<u32> {
                     .starts_with('Z')
             })
             .unwrap_or(true);
-        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+        let program = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+        let shoal = program.ends_with(b"/shoal");
+        if !zombie && !shoal && String::from_utf8_lossy(&cmdline).contains(needle) {
             found.push(pid);
         }
     }

@@ -172,6 +172,24 @@ impl MapParams {
         self.splits = plan_line_splits(&self.inputs, self.split_bytes).map_err(invalid)?;
         Ok(())
     }
+
+    /// Makes local paths absolute (`--out`, splits), so that workers whose
+    /// working directory differs from the driver's find the same files.
+    pub fn absolutize(&mut self) {
+        self.out = absolute(&self.out);
+        for split in &mut self.splits {
+            split.path = absolute(&split.path);
+        }
+    }
+}
+
+/// `path` made absolute against this process's working directory, unless
+/// it is a URL or already absolute.
+fn absolute(path: &str) -> String {
+    if path.contains("://") {
+        return path.to_string();
+    }
+    std::path::absolute(path).map_or_else(|_| path.to_string(), |p| p.display().to_string())
 }
 
 fn is_parquet(file: &std::path::Path) -> bool {

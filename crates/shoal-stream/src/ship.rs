@@ -256,7 +256,9 @@ fn fetch(file: &ShippedFile, job_dir: &Path) -> Result<PathBuf, String> {
             .and_then(|f| f.open())
             .map_err(|e| fail(e.to_string()))?
     } else {
-        Box::new(File::open(&file.source).map_err(|e| fail(e.to_string()))?)
+        // A file store's objects are files: `file:///mnt/shared/…`.
+        let path = file.source.strip_prefix("file://").unwrap_or(&file.source);
+        Box::new(File::open(path).map_err(|e| fail(e.to_string()))?)
     };
     let mut out =
         File::create(&partial).map_err(|e| fail(format!("writing {}: {e}", partial.display())))?;

@@ -78,8 +78,8 @@ impl Job for StreamJob {
         let mut params = params_of(&params)?;
         params.validate()?;
         params.plan_splits()?;
-        params.absolutize();
         output::prepare(&params.out, params.overwrite)?;
+        params.absolutize();
         serde_json::to_value(params).map_err(|e| JobError::Setup {
             job: JOB_NAME.into(),
             message: e.to_string(),

@@ -35,9 +35,12 @@ pub fn prepare(out: &str, overwrite: bool) -> Result<(), JobError> {
         return Err(JobError::invalid_input(
             JOB_NAME,
             format!(
-                "--out {out} is not empty ({} objects, e.g. {}); pass --overwrite to replace it",
-                present.len(),
-                first.key
+                "--out {out} is not empty (it holds {}{}); pass --overwrite to replace it",
+                first.key,
+                match present.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more", n - 1),
+                }
             ),
         ));
     }

@@ -16,8 +16,8 @@
 use std::hash::Hash;
 use std::sync::Arc;
 
+use shoal_core::route::{bucket_of, stable_hash};
 use shoal_core::{Plan, Stage, TaskError};
-use shoal_jobs::stable_hash;
 
 use crate::array::{decode_blocks, Lower, Lowered};
 use crate::codec::{encode_frame, Element};
@@ -53,7 +53,7 @@ impl<T: Element> DistArray<T> {
                 let mut routed: Vec<Vec<T>> = (0..parts).map(|_| Vec::new()).collect();
                 for batch in compute(ctx)?.batches() {
                     for item in batch? {
-                        routed[(hash(&item) % u64::from(parts)) as usize].push(item);
+                        routed[bucket_of(hash(&item), parts) as usize].push(item);
                     }
                     for (bucket, items) in ctx.buckets().iter_mut().zip(&mut routed) {
                         if !items.is_empty() {

@@ -33,7 +33,14 @@ pub fn ui_error(err: UiError) -> CliError {
 
 impl RunDashboard {
     /// Serves the page of a run of `job` on `addr` and prints its link.
-    pub fn start(addr: SocketAddr, token_file: Option<&Path>, job: &str) -> Result<Self, CliError> {
+    /// `on_cluster`: the tasks run on workers, so the page draws no lanes
+    /// (`shoal ui` shows them).
+    pub fn start(
+        addr: SocketAddr,
+        token_file: Option<&Path>,
+        job: &str,
+        on_cluster: bool,
+    ) -> Result<Self, CliError> {
         let default: SocketAddr = DEFAULT_ADDR.parse().expect("a valid address");
         let listener = match bind(addr) {
             Err(UiError::Bind { .. }) if addr == default => bind(SocketAddr::new(addr.ip(), 0)),
@@ -44,7 +51,11 @@ impl RunDashboard {
             .local_addr()
             .map_err(|e| ui_error(UiError::Runtime(e)))?;
         let access = Access::new(bound, token_file, Vec::new()).map_err(ui_error)?;
-        let local = Arc::new(LocalJob::new(job));
+        let local = match on_cluster {
+            true => LocalJob::new(job).without_lanes(),
+            false => LocalJob::new(job),
+        };
+        let local = Arc::new(local);
         let server =
             UiServer::start(listener, access, local.clone(), "embedded").map_err(ui_error)?;
         eprintln!(

@@ -139,6 +139,7 @@ impl RunArgs {
                 addr,
                 self.ui_token_file.as_deref(),
                 &spec.job,
+                self.cluster_config()?.is_some(),
             )?),
             None => None,
         };

@@ -9,6 +9,8 @@
 //! fetches only its bytes (and the line that straddles its end).
 //! Compressed files (`.gz`, `.zst`) are read through one decoder for every
 //! reader ([`Compression`], [`InputFile::open_decoded`]).
+//! [`plan_line_splits`] cuts text inputs into byte-range splits of whole
+//! lines and [`read_line_split`] reads one.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -17,6 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{Store, StoreError};
+
+mod lines;
+pub use lines::{open_line_split, plan_line_splits, read_line_split, LineSplit};
 
 /// Why inputs could not be expanded or read.
 #[derive(Debug, thiserror::Error)]

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use shoal_core::extsort::SortedStream;
+use shoal_core::route::partition_of;
 use shoal_core::{TaskContext, TaskError};
-use shoal_jobs::{open_line_split, stable_hash, LineSplit};
-use shoal_store::inputs::{is_store_url, InputFile};
+use shoal_store::inputs::{is_store_url, open_line_split, InputFile, LineSplit};
 
 use crate::job::TaskReport;
 use crate::process::{self, Limits, PipeWriter, Program};
@@ -204,20 +204,19 @@ fn combine(
     sorter.finish()
 }
 
-/// Appends every record to bucket `stable_hash(key) % reducers`, in key
+/// Appends every record to bucket `partition_of(key, reducers)`, in key
 /// order, spilling staged buckets that outgrow the task's memory.
 fn route(
     ctx: &mut TaskContext<'_>,
     params: &MapParams,
     sorted: SortedStream<Record>,
 ) -> Result<(), TaskError> {
-    let reducers = u64::from(params.reducers);
     let separator = params.keys.separator.as_bytes();
     for batch in sorted {
         let batch = batch?;
         let buckets = ctx.buckets();
         for record in &batch {
-            let bucket = (stable_hash(record.key()) % reducers) as usize;
+            let bucket = partition_of(record.key(), params.reducers) as usize;
             record.encode(separator, &mut buckets[bucket]);
         }
         ctx.spill_output_if_needed()?;

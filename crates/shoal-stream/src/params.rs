@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use shoal_core::JobError;
-use shoal_jobs::{plan_line_splits, LineSplit};
-use shoal_store::inputs::{expand_inputs, InputFile};
+use shoal_store::inputs::{expand_inputs, plan_line_splits, InputFile, LineSplit};
 
 use crate::ship::ShippedFile;
 use crate::{KeySpec, JOB_NAME};

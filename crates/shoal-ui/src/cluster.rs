@@ -22,6 +22,8 @@ use crate::UiError;
 
 /// Most jobs the overview lists.
 const OVERVIEW_JOBS: usize = 100;
+/// Most recent jobs `shoal_jobs` counts.
+const METRIC_JOBS: usize = 10_000;
 /// Most finished traces kept in memory.
 const CACHED_TRACES: usize = 256;
 
@@ -235,7 +237,7 @@ impl Source for ClusterSource {
             let workers = r.workers()?;
             let counters = r.task_counters()?;
             let queues = r.queues()?;
-            let ids = r.job_ids(since, usize::MAX >> 1)?;
+            let ids = r.job_ids(since, METRIC_JOBS)?;
             // States only: no trace needed beyond what is cached.
             let jobs = r.jobs(&ids, &|_| false)?;
             let _ = cache;

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::dashboard::WorkerAttempt;
 use crate::protocol::{Outcome, Report, WorkerLoad};
-use crate::trace::{DurationHistogram, TaskSample};
+use crate::trace::{DurationHistogram, SampleOutcome, TaskSample};
 
 /// Recent attempts a worker keeps for its page.
 const RECENT: usize = 50;
@@ -129,33 +129,46 @@ impl Activity {
                     }
                 };
                 inner.durations[d].1.observe_us(report.duration_us());
-                "done"
+                SampleOutcome::Done
             }
             Outcome::Failed { .. } => {
                 inner.stages[i].failed += 1;
-                "failed"
+                SampleOutcome::Failed
             }
             Outcome::Skipped => {
                 inner.stages[i].skipped += 1;
-                "skipped"
+                SampleOutcome::Skipped
             }
         };
-        if inner.recent.len() == RECENT {
-            inner.recent.pop_back();
-        }
-        inner.recent.push_front(WorkerAttempt {
-            job_id: job_id.to_string(),
-            stage_name: stage_name.to_string(),
-            sample: TaskSample {
-                worker: report.worker.clone(),
-                stage,
-                partition: report.task.partition,
-                attempt: report.task.attempt,
-                started_ms: report.started_us / 1000,
-                duration_us: report.duration_us(),
-                outcome: outcome.to_string(),
+        // The oldest entry's buffers are reused: no allocation per task.
+        let mut entry = match inner.recent.len() {
+            RECENT => inner.recent.pop_back().expect("full"),
+            _ => WorkerAttempt {
+                job_id: String::new(),
+                stage_name: String::new(),
+                sample: TaskSample {
+                    worker: String::new(),
+                    stage: 0,
+                    partition: 0,
+                    attempt: 0,
+                    started_ms: 0,
+                    duration_us: 0,
+                    outcome,
+                },
             },
-        });
+        };
+        entry.job_id.clear();
+        entry.job_id.push_str(job_id);
+        entry.stage_name.clear();
+        entry.stage_name.push_str(stage_name);
+        entry.sample.refill(
+            &report.worker,
+            (stage, report.task.partition, report.task.attempt),
+            report.started_us / 1000,
+            report.duration_us(),
+            outcome,
+        );
+        inner.recent.push_front(entry);
         inner.recent_changed = true;
     }
 

@@ -268,8 +268,8 @@ fn recent(detail: &JobDetail) -> String {
             t.attempt + 1,
             utc(t.started_ms),
             duration_us(t.duration_us),
-            esc(&t.outcome),
-            esc(&t.outcome),
+            t.outcome.as_str(),
+            t.outcome.as_str(),
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");

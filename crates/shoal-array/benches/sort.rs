@@ -68,7 +68,6 @@ fn main() {
         max_attempts: 1,
         memory_budget: budget,
         work_dir: spill.into(),
-        cancel: None,
     };
     let spill_dir = tempfile::tempdir().unwrap();
     let spill_url = spill_dir.path().to_string_lossy().into_owned();

@@ -51,7 +51,6 @@ fn main() {
         max_attempts: 1,
         memory_budget: budget,
         work_dir: work_dir.into(),
-        cancel: None,
     })
     .with_progress(memory.clone());
     let params = serde_json::json!({"n": n, "partitions": partitions, "seed": seed});

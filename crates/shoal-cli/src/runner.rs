@@ -128,9 +128,11 @@ impl RunArgs {
                 Box::new(ClusterExecutor::new(config).map_err(|e| CliError::usage(e.to_string()))?)
             }
             None => {
-                let mut config = self.embedded_config();
-                config.cancel = cancel;
-                Box::new(EmbeddedExecutor::new(config))
+                let executor = EmbeddedExecutor::new(self.embedded_config());
+                Box::new(match cancel {
+                    Some(flag) => executor.with_cancel(flag),
+                    None => executor,
+                })
             }
         };
         let progress = CliProgress::new(self.quiet);

@@ -91,7 +91,6 @@ fn executor(threads: usize, budget: u64, spill: &str) -> EmbeddedExecutor {
         max_attempts: 3,
         memory_budget: budget,
         work_dir: spill.into(),
-        cancel: None,
     })
 }
 
@@ -481,9 +480,9 @@ fn a_cancel_flag_set_from_outside_stops_the_job() {
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let exec = EmbeddedExecutor::new(EmbeddedConfig {
         threads: 2,
-        cancel: Some(cancel.clone()),
         ..EmbeddedConfig::default()
-    });
+    })
+    .with_cancel(cancel.clone());
     let registry = Registry::new().with(Arc::new(UntilCancelled(started.clone())));
     let err = std::thread::scope(|scope| {
         let run = scope.spawn(|| {

@@ -13,7 +13,6 @@ pub fn session(threads: usize, budget: u64, spill: &str) -> Session {
         max_attempts: 1,
         memory_budget: budget,
         work_dir: spill.into(),
-        cancel: None,
     })
 }
 

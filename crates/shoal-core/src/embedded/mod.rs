@@ -33,12 +33,6 @@ pub struct EmbeddedConfig {
     /// directory). Spill files are anonymous: nothing is left there when a
     /// job ends, fails, is cancelled or its process is killed.
     pub work_dir: PathBuf,
-    /// Setting this flag cancels the running job (Ctrl-C in the CLI):
-    /// tasks see [`TaskContext::is_cancelled`], no new task starts, and
-    /// the run ends with [`JobError::Cancelled`]. The executor sets it
-    /// too when a task fails for good, to stop the others. None: a flag
-    /// of each run's own.
-    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for EmbeddedConfig {
@@ -48,7 +42,6 @@ impl Default for EmbeddedConfig {
             max_attempts: 3,
             memory_budget: 512 << 20,
             work_dir: std::env::temp_dir(),
-            cancel: None,
         }
     }
 }
@@ -59,6 +52,8 @@ pub struct EmbeddedExecutor {
     config: EmbeddedConfig,
     /// Memory figures of the last job run.
     last_stats: Arc<Mutex<Option<MemoryStats>>>,
+    /// Cancels the running job when set (see [`EmbeddedExecutor::with_cancel`]).
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Shared state of one running job.
@@ -81,7 +76,17 @@ impl EmbeddedExecutor {
         EmbeddedExecutor {
             config,
             last_stats: Arc::default(),
+            cancel: None,
         }
+    }
+
+    /// The same executor, cancelled from outside by `flag` (Ctrl-C in the
+    /// CLI): once it is set, tasks see [`TaskContext::is_cancelled`], no
+    /// new task starts and the run ends with [`JobError::Cancelled`]. The
+    /// executor sets it too when a task fails for good, to stop the others.
+    pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
     }
 
     /// What the last job run by this executor held at its peak and
@@ -230,7 +235,7 @@ impl Executor for EmbeddedExecutor {
             pool,
             spill,
             progress,
-            cancelled: self.config.cancel.clone().unwrap_or_default(),
+            cancelled: self.cancel.clone().unwrap_or_default(),
             failure: Mutex::new(None),
         };
         let result = self.execute_stages(&state);

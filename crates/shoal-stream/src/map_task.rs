@@ -16,9 +16,11 @@ use shoal_store::inputs::{is_store_url, open_line_split, InputFile, LineSplit};
 use crate::job::TaskReport;
 use crate::process::{self, Limits, PipeWriter, Program};
 use crate::record::{encode_report, Record};
-use crate::task::{deadline, environment, feed_sorted, into_file, into_sorter, sorter};
+use crate::task::{
+    absorb, count, deadline, environment, feed_sorted, into_file, into_sorter, sorter,
+};
 use crate::taskdir::TaskDir;
-use crate::{output, MapParams, SHOAL_GROUP};
+use crate::{output, MapParams};
 
 /// Bytes of input handed to the mapper per write.
 const FEED: usize = 256 << 10;
@@ -93,18 +95,6 @@ pub(crate) fn run(ctx: &mut TaskContext<'_>, params: &MapParams) -> Result<(), T
     ctx.add_progress(lines, bytes);
     ctx.set_result(report.to_blob()?);
     Ok(())
-}
-
-pub(crate) fn count(report: &mut TaskReport, name: &str, amount: u64) {
-    report.counters.add(SHOAL_GROUP, name, amount as i64);
-}
-
-/// Takes a finished program's counters and status into the report.
-pub(crate) fn absorb(report: &mut TaskReport, stderr: process::StderrReport) {
-    report.counters.merge(&stderr.counters);
-    if stderr.status.is_some() {
-        report.status = stderr.status;
-    }
 }
 
 /// Hands the lines `split` owns to the mapper, ending the last one with a

@@ -11,10 +11,9 @@ use shoal_core::extsort::{merge_sorted, BatchSource, Compare};
 use shoal_core::{Block, BlockChunks, StageRef, TaskContext, TaskError};
 
 use crate::job::TaskReport;
-use crate::map_task::{absorb, count};
 use crate::process::{self, Limits, Program};
 use crate::record::{decode_records, take_report, Record, RecordCodec};
-use crate::task::{deadline, environment, feed_sorted, into_file};
+use crate::task::{absorb, count, deadline, environment, feed_sorted, into_file};
 use crate::taskdir::TaskDir;
 use crate::{output, MapParams};
 

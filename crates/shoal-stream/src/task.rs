@@ -11,9 +11,10 @@ use std::time::Instant;
 use shoal_core::extsort::{ExternalSorter, SortOptions, SortedStream};
 use shoal_core::{TaskContext, TaskError, TaskId};
 
-use crate::process::{PipeReader, PipeWriter};
+use crate::job::TaskReport;
+use crate::process::{PipeReader, PipeWriter, StderrReport};
 use crate::record::{LineReader, Record, RecordCodec};
-use crate::{KeySpec, MapParams};
+use crate::{KeySpec, MapParams, SHOAL_GROUP};
 
 /// Bytes read from a program's stdout at a time.
 pub(crate) const CHUNK: usize = 1 << 20;
@@ -133,5 +134,18 @@ pub(crate) fn into_file(
         }
         out.flush().map_err(create)?;
         Ok(lines + u64::from(last != b'\n'))
+    }
+}
+
+/// Adds `amount` to Shoal's own counter `name` in `report`.
+pub(crate) fn count(report: &mut TaskReport, name: &str, amount: u64) {
+    report.counters.add(SHOAL_GROUP, name, amount as i64);
+}
+
+/// Takes a finished program's counters and status into the report.
+pub(crate) fn absorb(report: &mut TaskReport, stderr: StderrReport) {
+    report.counters.merge(&stderr.counters);
+    if stderr.status.is_some() {
+        report.status = stderr.status;
     }
 }

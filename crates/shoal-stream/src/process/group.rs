@@ -86,10 +86,9 @@ pub(crate) fn kill_group(pgid: u32) {
 pub const TOKEN_VAR: &str = "SHOAL_TASK_TOKEN";
 
 /// Kills every process (but this one) whose environment carries
-/// `SHOAL_TASK_TOKEN=<token>`, or whose token starts with `<token>` when
-/// `prefix` is set; returns how many were found. Processes of other users
-/// cannot be read and are skipped.
-pub fn kill_by_token(token: &str, prefix: bool) -> usize {
+/// `SHOAL_TASK_TOKEN=<token>`; returns how many were found. Processes of
+/// other users cannot be read and are skipped.
+pub fn kill_by_token(token: &str) -> usize {
     let me = std::process::id();
     let needle = format!("{TOKEN_VAR}={token}");
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -110,14 +109,10 @@ pub fn kill_by_token(token: &str, prefix: bool) -> usize {
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
             continue;
         };
-        let found = environ.split(|&b| b == 0).any(|var| {
-            if prefix {
-                var.starts_with(needle.as_bytes())
-            } else {
-                var == needle.as_bytes()
-            }
-        });
-        if found {
+        if environ
+            .split(|&b| b == 0)
+            .any(|var| var == needle.as_bytes())
+        {
             // SAFETY: kill has no memory-safety preconditions.
             unsafe {
                 libc::kill(pid as libc::pid_t, libc::SIGKILL);

@@ -274,7 +274,7 @@ pub fn run<R: Send>(
         (stop, pipes)
     });
     let status = child.wait();
-    kill_by_token(&token, false);
+    kill_by_token(&token);
     outcome(role, command, limits, stop, pipes, status)
 }
 

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use shoal_core::TaskError;
-use shoal_jobs::{plan_line_splits, read_line_split};
-use shoal_store::inputs::InputFile;
+use shoal_store::inputs::{plan_line_splits, read_line_split, InputFile};
 
 use crate::array::Compute;
 use crate::codec::Element;

@@ -49,7 +49,8 @@
 //!   [`Stage`], [`TaskContext`], errors, [`run_job`] and the executors;
 //! - typed distributed arrays (from `shoal-array`): [`DistArray`],
 //!   [`Session`], and [`ArrayJob`] pipelines registered with [`AsJob`];
-//! - [`stable_hash`], the one hash to route shuffled keys by;
+//! - [`stable_hash`] and [`partition_of`], the one hash (and partition
+//!   choice) every shuffle routes keys by;
 //! - coordination ([`Coordinator`]: locks, counters, key-value), stores
 //!   ([`Store`], [`StoreUrl`]: paths, `s3://`, …), the clickstream readers
 //!   ([`events`]) and the cluster executor and worker ([`cluster`]);
@@ -62,12 +63,12 @@ pub use shoal_array::{
 };
 pub use shoal_cli::{builtin_registry, main, main_from, CliError, RunArgs};
 pub use shoal_coord::{CoordError, CoordUrl, Coordinator, LockOptions};
+pub use shoal_core::route::{partition_of, stable_hash};
 pub use shoal_core::{
     fingerprint, run_job, Bytes, EmbeddedConfig, EmbeddedExecutor, Executor, Job, JobError,
     JobOutput, JobSpec, JobStats, NoProgress, OutputFormat, Plan, ProgressEvent, ProgressSink,
     Registry, Stage, StageRef, TaskContext, TaskError, TaskErrorKind,
 };
-pub use shoal_jobs::stable_hash;
 pub use shoal_store::{Store, StoreError, StoreUrl};
 
 /// The JSON values job parameters are made of (re-exported so a job's

@@ -7,7 +7,8 @@
 //!
 //! - [`eventually`] / [`eventually_async`]: the one way a test waits — poll
 //!   a condition under a deadline, never sleep in its place.
-//! - [`RedisServer`] (in-memory, durable, TLS, replica), [`SentinelGroup`]
+//! - [`RedisServer`] (in-memory, durable, TLS, replica, on a second
+//!   address), [`SentinelGroup`]
 //!   and [`TestCerts`] (a private CA made with `openssl`).
 //! - [`S3Server`]: `s3s-fs`, a real S3-protocol server over a directory.
 //! - With feature `cluster`: [`Workers`], worker processes of any Shoal
@@ -40,7 +41,7 @@ pub use certs::TestCerts;
 #[cfg(feature = "cluster")]
 pub use cluster::{wait_for_status, LocalCluster};
 pub use poll::{eventually, eventually_async, try_eventually, Outcome, TimedOut};
-pub use redis_server::RedisServer;
+pub use redis_server::{RedisOptions, RedisServer};
 pub use s3::{S3Server, ACCESS_KEY, SECRET_KEY};
 pub use scratch::free_port;
 pub use sentinel::SentinelGroup;

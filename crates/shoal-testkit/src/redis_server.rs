@@ -4,9 +4,11 @@
 //! dropping the handle kills it and removes its directory.
 //! [`RedisServer::start_replica_of`] and [`crate::SentinelGroup`] build a
 //! replicated setup watched by real Sentinels, for failover tests.
+//! [`RedisServer::start_with`] also listens on a second address (say, a
+//! bridge that processes in network namespaces reach).
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -32,12 +34,27 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
 }
 
+/// How to start a server beyond [`RedisServer::start`]'s defaults.
+#[derive(Debug, Clone, Default)]
+pub struct RedisOptions {
+    /// Persist every acknowledged write (AOF, `appendfsync always`), so a
+    /// restart — even after SIGKILL — keeps data.
+    pub durable: bool,
+    /// Also listen on this address, which [`RedisServer::url`] then names
+    /// (and replicas and Sentinels use); 127.0.0.1 is always bound too.
+    pub host: Option<IpAddr>,
+}
+
 /// How a server is started (again, on restart).
 #[derive(Clone, Default)]
 struct Launch {
     /// Whether every acknowledged write is persisted (AOF, fsync always).
     durable: bool,
-    /// Extra server arguments (e.g. `--replicaof`).
+    /// A second address to listen on, named by the URL.
+    host: Option<IpAddr>,
+    /// The port of the primary this server replicates (on the same host).
+    replica_of: Option<u16>,
+    /// Extra server arguments (e.g. `--sentinel`).
     extra: Vec<String>,
     /// A config file to load first (Sentinels need one they can rewrite).
     config: Option<PathBuf>,
@@ -55,17 +72,29 @@ impl RedisServer {
         Self::launch(Launch::default())
     }
 
-    /// Starts an in-memory replica of `primary` and waits until its link
-    /// to the primary is up (the first sync is done).
+    /// Starts a server with `options`.
+    ///
+    /// # Panics
+    /// When `redis-server` is missing or does not come up.
+    pub fn start_with(options: RedisOptions) -> Self {
+        Self::launch(Launch {
+            durable: options.durable,
+            host: options.host,
+            ..Launch::default()
+        })
+    }
+
+    /// Starts a replica of `primary` — in memory or durable and on the
+    /// addresses the primary is — and waits until its link to the primary
+    /// is up (the first sync is done).
     ///
     /// # Panics
     /// When the replica does not sync within the startup deadline.
     pub fn start_replica_of(primary: &RedisServer) -> Self {
-        let extra = ["--replicaof", "127.0.0.1", &primary.port.to_string()]
-            .map(String::from)
-            .to_vec();
         let replica = Self::launch(Launch {
-            extra,
+            durable: primary.launch.durable,
+            host: primary.launch.host,
+            replica_of: Some(primary.port),
             ..Launch::default()
         });
         let what = format!("replica {} to sync with {}", replica.port, primary.port);
@@ -127,10 +156,12 @@ impl RedisServer {
         })
     }
 
-    /// Starts a Sentinel (`redis-server CONFIG --sentinel`); the config
-    /// file must come first on its command line and be writable.
-    pub(crate) fn start_sentinel(config: &Path) -> Self {
+    /// Starts a Sentinel (`redis-server CONFIG --sentinel`), also
+    /// listening on `host`; the config file must come first on its command
+    /// line and be writable.
+    pub(crate) fn start_sentinel(config: &Path, host: Option<IpAddr>) -> Self {
         Self::launch(Launch {
+            host,
             extra: vec!["--sentinel".to_string()],
             config: Some(config.to_path_buf()),
             ..Launch::default()
@@ -158,9 +189,15 @@ impl RedisServer {
         panic!("redis-server did not start on any free port: {last_err}");
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://HOST:PORT`: 127.0.0.1, or the address of
+    /// [`RedisOptions::host`].
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        format!("redis://{}:{}", self.host(), self.port)
+    }
+
+    /// The address [`RedisServer::url`] names.
+    pub fn host(&self) -> IpAddr {
+        self.launch.host.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 
     /// The TCP port.
@@ -177,6 +214,19 @@ impl RedisServer {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port
+    /// (and data directory, if durable), as a replica of the server on
+    /// port `primary` or, with `None`, as a primary — after a failover the
+    /// roles are no longer those it was started with. Later restarts keep
+    /// the new role.
+    ///
+    /// # Panics
+    /// When it does not come back within the startup deadline.
+    pub fn restart_replica_of(&mut self, primary: Option<u16>) {
+        self.launch.replica_of = primary;
+        self.restart();
     }
 
     /// Kills the server (SIGKILL) and starts it again on the same port
@@ -243,7 +293,20 @@ fn spawn(port: u16, dir: &Path, launch: &Launch) -> Result<Child, String> {
 }
 
 fn server_args(cmd: &mut Command, dir: &Path, launch: &Launch) {
-    cmd.args(["--bind", "127.0.0.1"]).args([
+    cmd.args(["--bind", "127.0.0.1"]);
+    if let Some(host) = launch.host {
+        cmd.arg(host.to_string());
+        // As a replica, be known by this address too (the connection's
+        // source address may be another one of this machine's).
+        if !launch.extra.iter().any(|a| a == "--sentinel") {
+            cmd.args(["--replica-announce-ip", &host.to_string()]);
+        }
+    }
+    if let Some(primary) = launch.replica_of {
+        let host = launch.host.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        cmd.args(["--replicaof", &host.to_string(), &primary.to_string()]);
+    }
+    cmd.args([
         "--save",
         "",
         "--protected-mode",

@@ -29,18 +29,25 @@ impl SentinelGroup {
     pub fn start(primary: &RedisServer, name: &str, count: usize, replicas: usize) -> Self {
         let dir = scratch_dir("shoal-sentinel");
         let quorum = count / 2 + 1;
+        // Sentinels listen where the primary does, so every client that
+        // reaches the primary reaches them.
+        let host = (primary.host() != std::net::Ipv4Addr::LOCALHOST).then(|| primary.host());
         let sentinels = (0..count)
             .map(|i| {
                 let conf = dir.path().join(format!("sentinel-{i}.conf"));
-                let text = format!(
-                    "sentinel monitor {name} 127.0.0.1 {port} {quorum}\n\
+                let mut text = format!(
+                    "sentinel monitor {name} {host} {port} {quorum}\n\
                      sentinel down-after-milliseconds {name} 1000\n\
                      sentinel failover-timeout {name} 5000\n",
+                    host = primary.host(),
                     port = primary.port()
                 );
+                if let Some(host) = host {
+                    text.push_str(&format!("sentinel announce-ip {host}\n"));
+                }
                 std::fs::write(&conf, text)
                     .unwrap_or_else(|e| panic!("cannot write {}: {e}", conf.display()));
-                RedisServer::start_sentinel(&conf)
+                RedisServer::start_sentinel(&conf, host)
             })
             .collect();
         let group = SentinelGroup {
@@ -52,14 +59,27 @@ impl SentinelGroup {
         group
     }
 
-    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,.../NAME`.
+    /// `redis+sentinel://HOST:P1,HOST:P2,.../NAME`, HOST being the
+    /// primary's address.
     pub fn url(&self) -> String {
         let nodes: Vec<String> = self
             .sentinels
             .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port()))
+            .map(|s| format!("{}:{}", s.host(), s.port()))
             .collect();
         format!("redis+sentinel://{}/{}", nodes.join(","), self.name)
+    }
+
+    /// The address of the primary the first Sentinel names now.
+    ///
+    /// # Panics
+    /// When the Sentinel names no primary.
+    pub fn primary_addr(&self) -> (String, u16) {
+        let fields = self.ask(0, &["get-master-addr-by-name"]);
+        match (fields.first(), fields.get(1).and_then(|p| p.parse().ok())) {
+            (Some(host), Some(port)) => (host.clone(), port),
+            _ => panic!("no primary named {}: {fields:?}", self.name),
+        }
     }
 
     /// The port of the primary the first Sentinel names now.
@@ -67,11 +87,7 @@ impl SentinelGroup {
     /// # Panics
     /// When the Sentinel names no primary.
     pub fn primary_port(&self) -> u16 {
-        let fields = self.ask(0, &["get-master-addr-by-name"]);
-        fields
-            .get(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no primary named {}: {fields:?}", self.name))
+        self.primary_addr().1
     }
 
     fn wait_formed(&self, others: usize, replicas: usize) {

@@ -1,6 +1,7 @@
 //! Stage 1, `scan`: one task per input file. Parses the key and value
 //! columns, adds up each key's numbers in the file, and sends each key's
-//! partial statistics to the partition `stable_hash(key) % P` of stage 2.
+//! partial statistics to partition `partition_of(key, P)` of stage 2
+//! (`stable_hash(key) % P`, the routing every shuffle uses).
 //! A shuffle stage has no result of its own, so the task's rejected rows
 //! travel in bucket 0 too, as a line of their own.
 
@@ -9,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use shoal::store::inputs::InputFile;
-use shoal::{stable_hash, TaskContext, TaskError};
+use shoal::{partition_of, TaskContext, TaskError};
 
 use super::stats::{KeyStats, Num};
 
@@ -115,10 +116,10 @@ pub fn scan(
         }
     }
     let buckets = ctx.buckets();
-    let partitions = buckets.len() as u64;
+    let partitions = buckets.len() as u32;
     write_line(&mut buckets[0], &Line::Rejects(rejects))?;
     for (key, stats) in keys {
-        let bucket = (stable_hash(key.as_bytes()) % partitions) as usize;
+        let bucket = partition_of(key.as_bytes(), partitions) as usize;
         write_line(&mut buckets[bucket], &Line::Key(key, stats))?;
     }
     ctx.add_progress(rows, bytes);

@@ -2,7 +2,7 @@
 # Benchmark: sort N pseudo-random u64 in far less memory than they take —
 # Shoal's array-sort (DistArray sample sort, spilling sorted runs to the
 # work directory) against DuckDB sorting the same count of hashed numbers
-# and writing them to Parquet, both with 2 threads, a 1 GiB memory limit
+# and writing them to Parquet, both with 2 threads, the same memory limit (1 GiB)
 # and temporary files on the same disk. Prints wall time and peak RSS side
 # by side, and checks Shoal's output: sorted, count N, and its checksum
 # (wrapping sum) equal to the input's, computed independently with numpy.
@@ -100,12 +100,12 @@ PY
 d_wall=- d_rss=-
 if [ "$peer" = 1 ]; then
     mkdir -p "$work/duckdb-tmp"
-    /usr/bin/time -v -o "$work/duckdb.time" "$PY" - "$n" "$work" "$threads" <<'PY'
+    /usr/bin/time -v -o "$work/duckdb.time" "$PY" - "$n" "$work" "$threads" "${budget%iB}B" <<'PY'
 import sys, duckdb
-n, work, threads = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+n, work, threads, limit = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 con = duckdb.connect()
 con.execute(f"SET threads={threads}")
-con.execute("SET memory_limit='1GB'")
+con.execute(f"SET memory_limit='{limit}'")
 con.execute(f"SET temp_directory='{work}/duckdb-tmp'")
 con.execute("SET preserve_insertion_order=true")
 con.execute(f"COPY (SELECT hash(i) AS x FROM range({n}) t(i) ORDER BY x) TO '{work}/sorted.parquet' (FORMAT parquet)")

@@ -17,23 +17,20 @@
 #
 #   bench/coord.sh                          # RUNS=3 RUN_SECONDS=3
 #   RUNS=5 RUN_SECONDS=5 bench/coord.sh
-#   SHOAL_PEERS_VENV=/path/to/venv bench/coord.sh   # default: .venv-peers
+#   SHOAL_PEERS_VENV=/path/to/venv bench/coord.sh   # default: .venv-peers in the repo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 RUN_SECONDS=${RUN_SECONDS:-3}
-VENV=${SHOAL_PEERS_VENV:-$PWD/.venv-peers}
 TARGET=${CARGO_TARGET_DIR:-target}
 
 command -v redis-server >/dev/null || {
     echo "redis-server is missing: apt-get install -y redis-server" >&2
     exit 1
 }
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -c "import redis" 2>/dev/null || "$VENV/bin/pip" install -q redis
+source tests/crosscheck/peers_env.sh
+shoal_peers_python redis
 
 cargo build -q --release -p shoal-coord --example coord_bench
 BENCH="$TARGET/release/examples/coord_bench"
@@ -86,7 +83,7 @@ shoal_procs() { # mode clients name run
 }
 peer_procs() { # clients name run
     SHOAL_BENCH_LATENCIES="$WORK/lat-$2-$3" \
-        "$VENV/bin/python" bench/coord_peer.py "$URL" "$1" "$RUN_SECONDS"
+        "$PY" bench/coord_peer.py "$URL" "$1" "$RUN_SECONDS"
 }
 
 # Runs the Shoal and redis-py sides of one workload alternately; sets

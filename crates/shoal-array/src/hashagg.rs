@@ -18,6 +18,7 @@
 //! a second external sort by that position restores the order — so the
 //! output never depends on the memory budget.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -30,11 +31,46 @@ use crate::keyed::key_hash;
 use crate::part::{Batches, Flow, Part, BATCH};
 use crate::runs::ArrayCodec;
 
-/// Merges a partial state into the state of the same key.
-pub(crate) type Merge<S> = Arc<dyn Fn(&mut S, S) + Send + Sync>;
+/// How states of one key combine. A trait, not boxed closures, so that
+/// the per-row work inlines.
+pub(crate) trait Combine<S>: Send + Sync + 'static {
+    /// Merges a partial state into the state of the same key.
+    fn merge(&self, into: &mut S, from: S);
 
-/// Heap bytes a state holds beyond its inline size (estimate).
-pub(crate) type Weigh<S> = Arc<dyn Fn(&S) -> u64 + Send + Sync>;
+    /// Heap bytes a state holds beyond its inline size (estimate).
+    fn weigh(&self, _state: &S) -> u64 {
+        0
+    }
+}
+
+/// `reduce_by_key`: states are values combined with `f`.
+pub(crate) struct Reduce<F>(pub F);
+
+impl<V, F: Fn(&V, &V) -> V + Send + Sync + 'static> Combine<V> for Reduce<F> {
+    fn merge(&self, into: &mut V, from: V) {
+        *into = (self.0)(into, &from);
+    }
+}
+
+/// `group_by_key`: states are value lists, concatenated.
+pub(crate) struct Concat;
+
+impl<V> Combine<Vec<V>> for Concat {
+    fn merge(&self, into: &mut Vec<V>, from: Vec<V>) {
+        into.extend(from);
+    }
+
+    fn weigh(&self, state: &Vec<V>) -> u64 {
+        (state.len() * std::mem::size_of::<V>()) as u64
+    }
+}
+
+/// `distinct`: no state, only keys.
+pub(crate) struct Keep;
+
+impl Combine<()> for Keep {
+    fn merge(&self, _into: &mut (), _from: ()) {}
+}
 
 /// Partial or final aggregation.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -68,14 +104,14 @@ impl<K: Element + Hash + Eq, S: Element> Table<K, S> {
         (std::mem::size_of::<(K, S)>() + std::mem::size_of::<(K, usize)>() + 16) as u64
     }
 
-    fn add(&mut self, key: K, state: S, merge: &Merge<S>, weigh: &Weigh<S>) {
-        self.bytes += weigh(&state);
-        match self.index.get(&key) {
-            Some(&at) => merge(&mut self.entries[at].1, state),
-            None => {
+    fn add<C: Combine<S>>(&mut self, key: K, state: S, combine: &C) {
+        self.bytes += combine.weigh(&state);
+        match self.index.entry(key) {
+            Entry::Occupied(at) => combine.merge(&mut self.entries[*at.get()].1, state),
+            Entry::Vacant(slot) => {
                 self.bytes += Self::entry_bytes();
-                self.index.insert(key.clone(), self.entries.len());
-                self.entries.push((key, state));
+                self.entries.push((slot.key().clone(), state));
+                slot.insert(self.entries.len() - 1);
             }
         }
     }
@@ -95,16 +131,16 @@ impl<K: Element + Hash + Eq, S: Element> Table<K, S> {
 }
 
 /// Aggregates `input` in `mode`, merging states of equal keys.
-pub(crate) fn aggregate<K, S>(
+pub(crate) fn aggregate<K, S, C>(
     ctx: &TaskContext<'_>,
     input: Flow<(K, S)>,
-    merge: Merge<S>,
-    weigh: Weigh<S>,
+    combine: Arc<C>,
     mode: Mode,
 ) -> Result<Flow<(K, S)>, TaskError>
 where
     K: Element + Hash + Eq,
     S: Element,
+    C: Combine<S>,
 {
     let memory = ctx.memory().clone();
     let spill = ctx.spill_space().clone();
@@ -112,22 +148,20 @@ where
         Mode::Partial => Ok(Flow::Stream(Box::new(PartialAgg {
             input: Some(input.batches()),
             table: Table::new(&memory),
-            merge,
-            weigh,
+            combine,
         }))),
-        Mode::Final => final_aggregate(input, merge, weigh, &memory, &spill),
+        Mode::Final => final_aggregate(input, combine, &memory, &spill),
     }
 }
 
 /// Map-side aggregation: emits the table whenever it outgrows memory.
-struct PartialAgg<K, S> {
+struct PartialAgg<K, S, C> {
     input: Option<Batches<(K, S)>>,
     table: Table<K, S>,
-    merge: Merge<S>,
-    weigh: Weigh<S>,
+    combine: Arc<C>,
 }
 
-impl<K: Element + Hash + Eq, S: Element> Iterator for PartialAgg<K, S> {
+impl<K: Element + Hash + Eq, S: Element, C: Combine<S>> Iterator for PartialAgg<K, S, C> {
     type Item = Result<Vec<(K, S)>, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -136,7 +170,7 @@ impl<K: Element + Hash + Eq, S: Element> Iterator for PartialAgg<K, S> {
             match input.next() {
                 Some(Ok(batch)) => {
                     for (key, state) in batch {
-                        self.table.add(key, state, &self.merge, &self.weigh);
+                        self.table.add(key, state, &*self.combine);
                     }
                     if !self.table.fits() {
                         return Some(Ok(self.table.take()));
@@ -154,16 +188,16 @@ impl<K: Element + Hash + Eq, S: Element> Iterator for PartialAgg<K, S> {
 }
 
 /// Reduce-side aggregation: exact, spilling by routing hash.
-fn final_aggregate<K, S>(
+fn final_aggregate<K, S, C>(
     input: Flow<(K, S)>,
-    merge: Merge<S>,
-    weigh: Weigh<S>,
+    combine: Arc<C>,
     memory: &TaskMemory,
     spill: &SpillSpace,
 ) -> Result<Flow<(K, S)>, TaskError>
 where
     K: Element + Hash + Eq,
     S: Element,
+    C: Combine<S>,
 {
     let mut table = Table::new(memory);
     let mut sorter = None;
@@ -172,7 +206,7 @@ where
     let mut seen = 0u64;
     for batch in input.batches() {
         for (key, state) in batch? {
-            table.add(key, state, &merge, &weigh);
+            table.add(key, state, &*combine);
         }
         if !table.fits() {
             let sorter = sorter.get_or_insert_with(|| by_hash(memory, spill));
@@ -187,7 +221,7 @@ where
         sorted: sorter.finish()?,
         group: Vec::new(),
         group_hash: 0,
-        merge,
+        combine,
         done: false,
     };
     let mut by_first = ExternalSorter::new(
@@ -244,28 +278,28 @@ fn flush<K: Element + Hash + Eq, S: Element>(
 }
 
 /// Combines equal keys of a hash-sorted stream, one hash group at a time.
-struct HashGroups<K, S> {
+struct HashGroups<K, S, C> {
     sorted: SortedStream<Spilled<K, S>>,
     /// The entries of the current hash (collisions are rare, so a list):
     /// (first appearance, key, state).
     group: Vec<(u64, K, S)>,
     group_hash: u64,
-    merge: Merge<S>,
+    combine: Arc<C>,
     done: bool,
 }
 
-impl<K: Eq, S> HashGroups<K, S> {
+impl<K: Eq, S, C: Combine<S>> HashGroups<K, S, C> {
     /// Merges into the key's entry; the first entry of a key came from
     /// the earliest table (the sort is stable), so it keeps its position.
     fn add(&mut self, first: u64, key: K, state: S) {
         match self.group.iter_mut().find(|(_, k, _)| *k == key) {
-            Some((_, _, existing)) => (self.merge)(existing, state),
+            Some((_, _, existing)) => self.combine.merge(existing, state),
             None => self.group.push((first, key, state)),
         }
     }
 }
 
-impl<K: Eq, S> Iterator for HashGroups<K, S> {
+impl<K: Eq, S, C: Combine<S>> Iterator for HashGroups<K, S, C> {
     type Item = Result<Vec<(u64, K, S)>, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {

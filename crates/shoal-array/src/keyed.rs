@@ -21,7 +21,7 @@ use shoal_core::{Plan, Stage, TaskError};
 
 use crate::array::{decode_blocks, Lower, Lowered};
 use crate::codec::{encode_frame, Element};
-use crate::hashagg::{aggregate, Merge, Mode, Weigh};
+use crate::hashagg::{aggregate, Concat, Keep, Mode, Reduce};
 use crate::join::{hash_join, Emit};
 use crate::part::{Flow, Part};
 use crate::DistArray;
@@ -85,17 +85,10 @@ impl<T: Element + Hash + Eq> DistArray<T> {
     /// Each distinct element once (the first occurrence survives), in
     /// `stable_hash` partitions.
     pub fn distinct(&self) -> DistArray<T> {
-        let merge: Merge<()> = Arc::new(|_, _| {});
-        let weigh: Weigh<()> = Arc::new(|_| 0);
-        let (m, w) = (merge.clone(), weigh.clone());
         self.map(|x| (x, ()))
-            .narrow_in_task(move |ctx, items| {
-                aggregate(ctx, items, m.clone(), w.clone(), Mode::Partial)
-            })
+            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Keep), Mode::Partial))
             .hash_partition(self.partitions, |(x, _)| key_hash(x))
-            .narrow_in_task(move |ctx, items| {
-                aggregate(ctx, items, merge.clone(), weigh.clone(), Mode::Final)
-            })
+            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Keep), Mode::Final))
             .map(|(x, ())| x)
     }
 }
@@ -107,31 +100,19 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
         &self,
         f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
     ) -> DistArray<(K, V)> {
-        let merge: Merge<V> = Arc::new(move |a: &mut V, b: V| *a = f(a, &b));
-        let weigh: Weigh<V> = Arc::new(|_| 0);
-        let (m, w) = (merge.clone(), weigh.clone());
-        self.narrow_in_task(move |ctx, items| {
-            aggregate(ctx, items, m.clone(), w.clone(), Mode::Partial)
-        })
-        .hash_partition(self.partitions, |(k, _)| key_hash(k))
-        .narrow_in_task(move |ctx, items| {
-            aggregate(ctx, items, merge.clone(), weigh.clone(), Mode::Final)
-        })
+        let combine = Arc::new(Reduce(f));
+        let partial = combine.clone();
+        self.narrow_in_task(move |ctx, items| aggregate(ctx, items, partial.clone(), Mode::Partial))
+            .hash_partition(self.partitions, |(k, _)| key_hash(k))
+            .narrow_in_task(move |ctx, items| aggregate(ctx, items, combine.clone(), Mode::Final))
     }
 
     /// One `(key, values)` per distinct key, values in input order.
     pub fn group_by_key(&self) -> DistArray<(K, Vec<V>)> {
-        let merge: Merge<Vec<V>> = Arc::new(|a: &mut Vec<V>, b: Vec<V>| a.extend(b));
-        let weigh: Weigh<Vec<V>> = Arc::new(|v| (v.len() * std::mem::size_of::<V>()) as u64);
-        let (m, w) = (merge.clone(), weigh.clone());
         self.map(|(k, v)| (k, vec![v]))
-            .narrow_in_task(move |ctx, items| {
-                aggregate(ctx, items, m.clone(), w.clone(), Mode::Partial)
-            })
+            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Concat), Mode::Partial))
             .hash_partition(self.partitions, |(k, _)| key_hash(k))
-            .narrow_in_task(move |ctx, items| {
-                aggregate(ctx, items, merge.clone(), weigh.clone(), Mode::Final)
-            })
+            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Concat), Mode::Final))
     }
 
     /// Inner join on the key: `(k, (v, w))` for every pair of rows with

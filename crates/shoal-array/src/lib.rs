@@ -50,7 +50,7 @@
 //! when they outgrow their task's share of the memory budget.
 //!
 //! Elements are encoded by [`codec`]; saved arrays use the layout of
-//! [`persist`]. `cache()` keeps data in a process-wide memory store on
+//! [`persist`] and record their element type's declared [`TypeTag`]. `cache()` keeps data in a process-wide memory store on
 //! embedded sessions, freed when the process exits.
 #![deny(missing_docs)]
 
@@ -70,6 +70,7 @@ mod runs;
 mod session;
 mod sort;
 mod sources;
+mod tag;
 mod transform;
 
 pub use aggregate::Num;
@@ -78,3 +79,4 @@ pub use codec::Element;
 pub use error::ArrayError;
 pub use persist::Manifest;
 pub use session::{Action, ArrayJob, AsJob, Session};
+pub use tag::TypeTag;

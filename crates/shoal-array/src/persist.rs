@@ -10,8 +10,10 @@
 //! ```
 //!
 //! `manifest.json` records the format name and version, the element type
-//! (`std::any::type_name`), the codec, the partition lengths and the part
-//! file names. Tasks write the part files; the driver writes the manifest
+//! (its declared [`TypeTag`]), the codec, the partition lengths and the part
+//! file names. Version 1 manifests recorded `std::any::type_name`, whose
+//! spelling Rust does not promise to keep; they still load when this build
+//! spells the type the same way. Tasks write the part files; the driver writes the manifest
 //! last, once every part is committed, so a manifest always describes a
 //! complete array. `load` reads only the manifest; each partition's file is
 //! read by the task that needs it, so `get(i)` on a loaded array reads one
@@ -27,12 +29,15 @@ use crate::array::{encode_blob, Compute};
 use crate::codec::{codec_name, decode, Element};
 use crate::error::corrupt_task;
 use crate::part::{Flow, Part};
-use crate::{Action, ArrayError, DistArray, Session};
+use crate::{Action, ArrayError, DistArray, Session, TypeTag};
 
 /// The `format` field of every manifest.
 pub const FORMAT: &str = "shoal-array";
-/// The layout version this crate writes and reads.
-pub const VERSION: u32 = 1;
+/// The layout version this crate writes: 2 records a declared type tag.
+pub const VERSION: u32 = 2;
+/// The first layout version, whose `element_type` is `std::any::type_name`;
+/// still read.
+const VERSION_TYPE_NAME: u32 = 1;
 /// The manifest's key below the array's URL.
 pub const MANIFEST: &str = "manifest.json";
 
@@ -41,9 +46,9 @@ pub const MANIFEST: &str = "manifest.json";
 pub struct Manifest {
     /// Always [`FORMAT`].
     pub format: String,
-    /// Layout version, [`VERSION`].
+    /// Layout version: [`VERSION`] (1 when written before type tags).
     pub version: u32,
-    /// The element type, as `std::any::type_name` spells it.
+    /// The element type's [`TypeTag`] (version 1: `std::any::type_name`).
     pub element_type: String,
     /// `le-<type>` (fixed-width little endian) or `postcard`.
     pub codec: String,
@@ -58,7 +63,7 @@ pub fn part_file(partition: u32) -> String {
     format!("part-{partition:05}.bin")
 }
 
-impl<T: Element> DistArray<T> {
+impl<T: Element + TypeTag> DistArray<T> {
     /// The action behind [`DistArray::save`], for registered jobs.
     pub fn save_action(&self, url: &str) -> Action<Manifest> {
         self.save_summarised_action(url, |_| ())
@@ -102,7 +107,7 @@ impl<T: Element> DistArray<T> {
                 let manifest = Manifest {
                     format: FORMAT.to_string(),
                     version: VERSION,
-                    element_type: std::any::type_name::<T>().to_string(),
+                    element_type: T::type_tag(),
                     codec: codec_name::<T>().to_string(),
                     files: (0..lengths.len() as u32).map(part_file).collect(),
                     lengths,
@@ -145,9 +150,10 @@ impl Session {
         let bytes = Store::open(url)?.get(MANIFEST)?;
         let manifest: Manifest =
             serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a manifest: {e}")))?;
-        if manifest.format != FORMAT || manifest.version != VERSION {
+        let known = [VERSION_TYPE_NAME, VERSION];
+        if manifest.format != FORMAT || !known.contains(&manifest.version) {
             return Err(bad(format!(
-                "format '{}' version {}, expected '{FORMAT}' version {VERSION}",
+                "format '{}' version {}, expected '{FORMAT}' version {VERSION_TYPE_NAME} or {VERSION}",
                 manifest.format, manifest.version
             )));
         }
@@ -162,10 +168,13 @@ impl Session {
     }
 
     /// The array saved at `url`, read lazily partition by partition.
-    /// Fails when it holds another element type than `T`.
-    pub fn load<T: Element>(&self, url: &str) -> Result<DistArray<T>, ArrayError> {
+    /// Fails when it holds another element type than `T` (by [`TypeTag`]).
+    pub fn load<T: Element + TypeTag>(&self, url: &str) -> Result<DistArray<T>, ArrayError> {
         let manifest = self.manifest(url)?;
-        let expected = std::any::type_name::<T>();
+        let expected = match manifest.version {
+            VERSION_TYPE_NAME => std::any::type_name::<T>().to_string(),
+            _ => T::type_tag(),
+        };
         if manifest.element_type != expected || manifest.codec != codec_name::<T>() {
             return Err(ArrayError::TypeMismatch {
                 url: url.to_string(),

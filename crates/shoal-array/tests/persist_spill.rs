@@ -289,3 +289,68 @@ fn cache_materialises_once_and_errors_name_their_input() {
         ArrayError::IndexOutOfBounds { index: 3, len: 3 }
     ));
 }
+
+/// A saved array records its element type's declared tag, not Rust's
+/// `type_name` (whose spelling is not promised); a type of one's own
+/// declares its tag, and arrays saved before tags (version 1) still load.
+#[test]
+fn manifests_record_declared_type_tags_and_old_ones_still_load() {
+    use shoal_array::TypeTag;
+
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Visit {
+        user: String,
+        ms: u64,
+    }
+    impl TypeTag for Visit {
+        fn type_tag() -> String {
+            "test.Visit/1".to_string()
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = plain(2);
+    let url = dir.path().join("visits").to_string_lossy().into_owned();
+    let visits = vec![
+        Visit {
+            user: "u1".into(),
+            ms: 5,
+        },
+        Visit {
+            user: "u2".into(),
+            ms: 7,
+        },
+    ];
+    let manifest = s.from_vec(visits.clone(), 2).save(&url).unwrap();
+    assert_eq!(manifest.version, 2);
+    assert_eq!(manifest.element_type, "test.Visit/1");
+    assert_eq!(s.load::<Visit>(&url).unwrap().collect().unwrap(), visits);
+    // Another type with the same encoding is still refused, by its tag.
+    match s.load::<(String, u64)>(&url) {
+        Err(ArrayError::TypeMismatch {
+            expected, found, ..
+        }) => {
+            assert!(expected.contains("(string,u64)"), "{expected}");
+            assert!(found.contains("test.Visit/1"), "{found}");
+        }
+        other => panic!("loaded another type: {:?}", other.map(|_| ())),
+    }
+
+    // A version 1 manifest, as written before tags: `type_name`.
+    let numbers = dir.path().join("numbers").to_string_lossy().into_owned();
+    s.from_vec(vec![3u64, 1, 2], 1).save(&numbers).unwrap();
+    let path = dir.path().join("numbers/manifest.json");
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    old["version"] = 1.into();
+    old["element_type"] = std::any::type_name::<u64>().into();
+    std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+    assert_eq!(
+        s.load::<u64>(&numbers).unwrap().collect().unwrap(),
+        [3, 1, 2]
+    );
+    assert!(matches!(
+        s.load::<i64>(&numbers),
+        Err(ArrayError::TypeMismatch { .. })
+    ));
+}

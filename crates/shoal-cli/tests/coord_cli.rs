@@ -69,6 +69,24 @@ fn bad_input_exits_2_with_one_line() {
     );
 }
 
+/// A host that does not resolve fails (exit 1) in one line that says the
+/// resolver's error once, not once per layer of the error chain.
+#[test]
+fn an_unresolvable_redis_host_is_named_once() {
+    let out = shoal(
+        &["kv", "get", "k"],
+        Some("redis://no-such-host.invalid:6379"),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.contains("no-such-host.invalid"), "{err}");
+    let parts: Vec<&str> = err.trim_end().split(": ").collect();
+    for (i, part) in parts.iter().enumerate() {
+        assert!(!parts[..i].contains(part), "{part:?} said twice: {err}");
+    }
+}
+
 #[test]
 fn embedded_counter_lives_in_one_command() {
     let out = shoal(&["counter", "add", "c", "-3"], None);

@@ -59,7 +59,7 @@
 #![deny(missing_docs)]
 
 pub use shoal_array::{
-    Action, ArrayError, ArrayJob, AsJob, DistArray, Element, Manifest, Num, Session,
+    Action, ArrayError, ArrayJob, AsJob, DistArray, Element, Manifest, Num, Session, TypeTag,
 };
 pub use shoal_cli::{builtin_registry, main, main_from, CliError, RunArgs};
 pub use shoal_coord::{CoordError, CoordUrl, Coordinator, LockOptions};

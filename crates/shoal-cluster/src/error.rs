@@ -30,6 +30,15 @@ pub enum ClusterError {
         /// Redis' error.
         message: String,
     },
+    /// The job was given up for good: its driver could not renew its
+    /// liveness for longer than its outage timeout, or a sweep ended it.
+    #[error("job {job_id} was given up: {reason}")]
+    GivenUp {
+        /// The job.
+        job_id: String,
+        /// Why.
+        reason: String,
+    },
     /// No worker was alive to run the job.
     #[error("no live workers at {server} after waiting {}s (start some with 'shoal worker --coord ...')", .after.as_secs())]
     NoWorkers {

@@ -8,6 +8,11 @@ pub const GROUP: &str = "workers";
 pub const WORKERS: &str = "shoal:workers";
 /// Sorted set of job ids by start time.
 pub const JOBS: &str = "shoal:jobs";
+/// Set of published jobs whose store objects may remain (see
+/// `abandoned.rs`).
+pub const UNSWEPT: &str = "shoal:unswept";
+/// Held (with a TTL) by the worker whose turn it is to sweep.
+pub const SWEEPER: &str = "shoal:sweeper";
 
 /// Hash describing a live worker; expires unless heartbeats renew it.
 pub fn worker(name: &str) -> String {

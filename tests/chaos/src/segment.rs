@@ -19,8 +19,10 @@ use crate::world::{World, STORE_BUCKET};
 /// How long the workers may take to be live again after the faults are
 /// healed (a worker that lost Redis retries with backoff).
 const RECOVERY_DEADLINE: Duration = Duration::from_secs(60);
-/// How long the store may take to be emptied after a job.
-const CLEANUP_DEADLINE: Duration = Duration::from_secs(30);
+/// How long the store may take to be emptied after a job: a killed
+/// driver's objects go once it has been silent for its liveness TTL (3 s)
+/// and its outage timeout (12 s, see `step.rs`), at the next sweep.
+const CLEANUP_DEADLINE: Duration = Duration::from_secs(40);
 /// How long a process may linger after its job before it is an orphan.
 const ORPHAN_DEADLINE: Duration = Duration::from_secs(20);
 

@@ -13,7 +13,7 @@ use crate::world::World;
 
 /// How long a job may run, faults and all, before it counts as a hang.
 /// Generous: the machine may be loaded, and a driver waits out a control
-/// plane outage for 30 s before it gives up.
+/// plane outage for 12 s before it gives up.
 const JOB_DEADLINE: Duration = Duration::from_secs(240);
 /// How often the driver is looked at between due faults.
 const TICK: Duration = Duration::from_millis(20);
@@ -57,7 +57,10 @@ pub fn run_step(world: &mut World, seg: &mut Segment, step: &Step) -> anyhow::Re
     // Not --quiet: the progress lines in its stderr file show where a job
     // that failed or hung stood.
     args.push(seg.store_url.clone());
+    // Shorter than the default (30 s) so that a killed driver's objects
+    // are swept soon (`segment.rs`), longer than any fault is held (7 s).
     args.extend(["--worker-timeout".into(), "3s".into()]);
+    args.extend(["--outage-timeout".into(), "12s".into()]);
     let log_dir = world.dir.join(format!("seg{}", seg.index));
     let name = format!("job{:04}", step.index);
     let env = world.s3_env();

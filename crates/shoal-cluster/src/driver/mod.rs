@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput};
 use shoal_store::Store;
 
+mod bound;
 mod events;
 mod record;
 mod upkeep;
@@ -82,17 +83,6 @@ impl ClusterExecutor {
     }
 }
 
-/// The command that (re)sets the key telling workers this job's driver is
-/// alive; it expires `ttl_ms` after the driver's last renewal.
-fn renew_alive(job_id: &str, ttl_ms: u64) -> redis::Cmd {
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(keys::job_alive(job_id))
-        .arg(1)
-        .arg("PX")
-        .arg(ttl_ms);
-    cmd
-}
-
 fn executor_error(err: ClusterError) -> JobError {
     match err {
         ClusterError::Store(err) => JobError::Store(err),
@@ -155,6 +145,9 @@ struct Drive<'a> {
     events_from: String,
     run_id: String,
     last_upkeep: Instant,
+    /// When the last renewal of the job's liveness that succeeded was sent
+    /// (see `bound.rs`).
+    renewed_at: Instant,
     /// Result locations of the last finished results stage.
     last_results: Vec<ResultSlot>,
     /// What the dashboard and `/metrics` learn of this job.
@@ -180,6 +173,7 @@ impl Executor for ClusterExecutor {
             events_from: "0-0".into(),
             run_id: String::new(),
             last_upkeep: Instant::now(),
+            renewed_at: Instant::now(),
             last_results: Vec::new(),
             record: Record::new(&run.spec.job, &stage_list(run), now_ms()),
         };
@@ -190,8 +184,7 @@ impl Executor for ClusterExecutor {
             Err(err) => ("failed", err.to_string()),
         };
         drive.finish(state, &error);
-        // Intermediate and result objects are not needed once results are read.
-        let _ = store.delete_prefix(&keys::job_prefix(&run.id));
+        drive.clean_up(&store);
         outcome
     }
 }
@@ -227,7 +220,9 @@ impl Drive<'_> {
             detail: e.to_string(),
         })?;
         let stages = self.run.plan.stages().len();
-        let ttl = self.config.worker_timeout.as_millis() as u64;
+        let bound = self.config.outage_timeout.as_millis() as u64;
+        // First the state, atomically: a job a sweep gave up stays given up.
+        self.claim()?;
         self.control.run("publish job", Duration::ZERO, |c| {
             let mut pipe = redis::pipe();
             pipe.cmd("HSET")
@@ -236,18 +231,20 @@ impl Drive<'_> {
                 .arg(&spec)
                 .arg("job")
                 .arg(&self.run.spec.job)
-                .arg("state")
-                .arg("running")
                 .arg("stages")
                 .arg(stages)
                 .arg("started_ms")
                 .arg(now_ms())
-                .ignore()
-                .add_command(renew_alive(id, ttl))
+                .arg(crate::abandoned::BOUND_FIELD)
+                .arg(bound)
                 .ignore()
                 .cmd("ZADD")
                 .arg(keys::JOBS)
                 .arg(now_ms())
+                .arg(id)
+                .ignore()
+                .cmd("SADD")
+                .arg(keys::UNSWEPT)
                 .arg(id)
                 .ignore();
             // Workers report with NOMKSTREAM, so the stream must exist.

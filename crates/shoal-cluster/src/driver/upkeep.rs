@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use shoal_core::{JobError, ProgressEvent, TaskError};
 
-use super::{renew_alive, Drive, Failure, StageTracker};
+use super::{Drive, Failure, StageTracker};
 use crate::reply::{pending_consumers, pending_ids};
 use crate::{keys, ClusterError};
 
@@ -22,7 +22,6 @@ impl Drive<'_> {
         let total = tracker.done.len();
         let done = total - tracker.remaining as usize;
         let failures: usize = tracker.failures.iter().map(Vec::len).sum();
-        let ttl = self.config.worker_timeout.as_millis() as u64;
         // The record rides along: no round trip of its own.
         let mut pipe = redis::pipe();
         self.record.flush(&mut pipe, id, None);
@@ -38,11 +37,9 @@ impl Drive<'_> {
             .arg(total)
             .arg("failures")
             .arg(failures)
-            .ignore()
-            .add_command(renew_alive(id, ttl))
             .ignore();
-        self.control
-            .run("job progress", Duration::ZERO, |c| pipe.query::<()>(c))
+        self.add_renewal(&mut pipe);
+        self.run_renewing("job progress", &pipe)
     }
 
     /// Twice a second: liveness, cancellation, restarts, lost workers, stragglers.
@@ -65,6 +62,7 @@ impl Drive<'_> {
                 job_id: self.run.id.clone(),
             }));
         }
+        self.check_not_ended(state.as_deref())?;
         let run_id = self.control.run_id()?;
         let lost = if run_id != self.run_id || state.is_none() {
             Some("restarted")

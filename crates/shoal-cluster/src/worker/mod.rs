@@ -9,12 +9,15 @@
 //!   reports to the jobs' event streams plus one XACK and XDEL per batch;
 //! - the **heartbeat** renews the worker's registration every second;
 //!   the key expires when heartbeats stop, which is how drivers and
-//!   `shoal status` learn that a worker is gone.
+//!   `shoal status` learn that a worker is gone;
+//! - the **sweeper** (`sweeper.rs`) deletes the objects of jobs whose
+//!   driver is gone for good, or whose own cleanup failed.
 
 mod activity;
 mod fetch;
 mod liveness;
 mod report;
+mod sweeper;
 mod task;
 mod watch;
 
@@ -139,6 +142,7 @@ impl Worker {
         std::thread::scope(|scope| {
             scope.spawn(|| self.heartbeat_loop());
             scope.spawn(|| self.watch_loop(&slots_done));
+            scope.spawn(|| self.sweep_loop());
             let reporter = scope.spawn(|| self.report_loop(report_rx));
             let slots: Vec<_> = (0..self.config.slots)
                 .map(|_| {

@@ -7,7 +7,7 @@
 #   2. the job page of a finished TASKS-task job rendered by headless
 #      Chromium: time from navigation start until the first view is complete
 #      (the page's own performance.now(), charts drawn), median of 5.
-# Usage: bench/ui.sh [TASKS] [RUNS]      (defaults 200000 and 3)
+# Usage: bench/ui.sh [TASKS] [RUNS]      (defaults 200000 and 3; SHOAL_BIN=path skips the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=${1:-200000}
@@ -15,8 +15,9 @@ RUNS=${2:-3}
 OUT=bench/out/ui
 mkdir -p "$OUT"
 
-cargo build --release -q -p shoal-cli
-SHOAL=$PWD/target/release/shoal
+# SHOAL_BIN: a binary built already (skips the build).
+[ -n "${SHOAL_BIN:-}" ] || cargo build --release -q -p shoal-cli
+SHOAL=${SHOAL_BIN:-$PWD/target/release/shoal}
 for tool in redis-server jq curl /usr/bin/chromium; do
     command -v "$tool" >/dev/null || { echo "$tool missing: run scripts/test.sh once (it installs what the tests need)"; exit 1; }
 done
@@ -26,19 +27,15 @@ PORT=$(free_port)
 UI_PORT=$(free_port)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$OUT/redis.log" 2>&1 &
 PIDS=($!)
-UI_PID=""
-BROWSER_PID=""
-SCRAPER_PID=""
-stop_ui() {
-    for pid in $SCRAPER_PID $BROWSER_PID $UI_PID; do kill "$pid" 2>/dev/null || true; done
-    for pid in $SCRAPER_PID $BROWSER_PID $UI_PID; do wait "$pid" 2>/dev/null || true; done
-    SCRAPER_PID="" BROWSER_PID="" UI_PID=""
-}
+# The watchers (shoal ui, the browser, the scraper) run in process groups of
+# their own: between watched runs they are paused with SIGSTOP rather than
+# restarted, so no run pays for a browser starting up.
+WATCHERS=()
 cleanup() {
-    stop_ui
+    for g in "${WATCHERS[@]}"; do kill -CONT -- "-$g" 2>/dev/null || true; kill -- "-$g" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$OUT/profile"
+    rm -rf "$OUT/profile" "$OUT/profile-r"
 }
 trap cleanup EXIT
 URL=redis://127.0.0.1:$PORT
@@ -61,23 +58,22 @@ W2=$(metrics_url "$OUT/worker2.log")
 
 CHROMIUM=(/usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
           --disable-background-networking --disable-component-update --disable-sync --hide-scrollbars)
+UI="http://127.0.0.1:$UI_PORT"
 
-start_ui() {
-    "$SHOAL" ui --coord "$URL" --bind "127.0.0.1:$UI_PORT" 2>"$OUT/ui.log" &
-    UI_PID=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$UI_PORT/metrics" >/dev/null && break; sleep 0.1; done
-    rm -rf "$OUT/profile"
-    # Stays open (a debugging port keeps headless Chromium alive), refreshing
-    # the overview once a second like a person's browser tab.
-    "${CHROMIUM[@]}" --user-data-dir="$OUT/profile" --remote-debugging-port=0 \
-        "http://127.0.0.1:$UI_PORT/" >"$OUT/chromium.log" 2>&1 &
-    BROWSER_PID=$!
-    ( while true; do
-          for m in "http://127.0.0.1:$UI_PORT/metrics" "$W1" "$W2"; do curl -sf "$m" >/dev/null || true; done
-          sleep 1
-      done ) &
-    SCRAPER_PID=$!
-}
+setsid "$SHOAL" ui --coord "$URL" --bind "127.0.0.1:$UI_PORT" 2>"$OUT/ui.log" &
+WATCHERS+=($!)
+for _ in $(seq 100); do curl -sf "$UI/metrics" >/dev/null && break; sleep 0.1; done
+rm -rf "$OUT/profile"
+# Stays open (a debugging port keeps headless Chromium alive), refreshing the
+# overview once a second like a person's browser tab.
+setsid "${CHROMIUM[@]}" --user-data-dir="$OUT/profile" --remote-debugging-port=0 "$UI/" >"$OUT/chromium.log" 2>&1 &
+WATCHERS+=($!)
+# One scraper process, like Prometheus: every second, the ui's and both
+# workers' /metrics.
+setsid bash -c "while true; do curl -sf '$UI/metrics' '$W1' '$W2' >/dev/null; sleep 1; done" &
+WATCHERS+=($!)
+sleep 5 # let the browser start up and load the page before anything is measured
+watchers() { for g in "${WATCHERS[@]}"; do kill "-$1" -- "-$g" 2>/dev/null || true; done; }
 
 rate() { jq -r '.tasks / .wall_seconds | round' "$1"; }
 run_noop() {
@@ -89,22 +85,23 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/
 echo "== no-op throughput, $TASKS tasks, 2 workers (load: $(uptime | sed 's/.*load average: //'))"
 : >"$OUT/plain.txt"; : >"$OUT/watched.txt"
 for run in $(seq "$RUNS"); do
-    plain=$(run_noop)
-    echo "$plain" >>"$OUT/plain.txt"
-    start_ui
-    watched=$(run_noop)
-    stop_ui
-    echo "$watched" >>"$OUT/watched.txt"
+    # Alternate which side goes first, so neither always runs second.
+    for side in $( [ $((run % 2)) -eq 1 ] && echo "plain watched" || echo "watched plain"); do
+        if [ "$side" = plain ]; then watchers STOP; else watchers CONT; fi
+        r=$(run_noop)
+        echo "$r" >>"$OUT/$side.txt"
+        eval "$side=$r"
+    done
     echo "run $run: without ui $plain tasks/s | with ui + Chromium + scrapes $watched tasks/s"
 done
+watchers CONT
 P=$(median <"$OUT/plain.txt")
 W=$(median <"$OUT/watched.txt")
 echo "median: without ui $P tasks/s | with ui $W tasks/s | ratio $(awk -v w="$W" -v p="$P" 'BEGIN {printf "%.3f", w/p}') (goal: >= 0.90)"
 
 echo "== job page of a finished $TASKS-task job in headless Chromium"
-start_ui
-JOB=$(curl -sf "http://127.0.0.1:$UI_PORT/api/overview" | jq -r '.jobs[0].id')
-PAGE="http://127.0.0.1:$UI_PORT/jobs/$JOB"
+JOB=$(curl -sf "$UI/api/overview" | jq -r '.jobs[0].id')
+PAGE="$UI/jobs/$JOB"
 SIZE=$(curl -sf "$PAGE" | wc -c)
 : >"$OUT/render.txt"
 for i in 1 2 3 4 5; do
@@ -116,5 +113,4 @@ for i in 1 2 3 4 5; do
     echo "$ms" >>"$OUT/render.txt"
     echo "render $i: first view complete at ${ms} ms (chromium process incl. start-up: ${wall} ms)"
 done
-rm -rf "$OUT/profile-r"
 echo "median: $(median <"$OUT/render.txt") ms for a $(( SIZE / 1024 )) KiB page of job $JOB (goal: < 1000 ms)"

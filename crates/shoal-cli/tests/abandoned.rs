@@ -18,8 +18,9 @@ use common::SHOAL;
 /// The driver's outage timeout: the bound after which its job is given up.
 const OUTAGE: &str = "3s";
 /// Long enough for the sweep (a worker timeout, the bound and a sweep
-/// period) on a loaded machine.
-const SWEPT_WITHIN: Duration = Duration::from_secs(40);
+/// period; for a job Redis forgot, the default bound of 30 s) on a loaded
+/// machine.
+const SWEPT_WITHIN: Duration = Duration::from_secs(50);
 
 /// One worker with two slots, so stage 0 of a job over many files takes a
 /// while and the driver can be hit in the middle of it.
@@ -165,4 +166,18 @@ fn a_driver_stopped_past_its_outage_timeout_fails_its_job_and_leaves_nothing() {
         "{:?}",
         job_objects(&cluster)
     );
+}
+
+#[test]
+fn a_dead_drivers_objects_are_swept_even_when_redis_restarted_empty() {
+    let mut cluster = cluster();
+    let corpus = corpus(cluster.dir());
+    let mut driver = spawn_driver(&cluster, &corpus);
+    wait_for_objects(&cluster);
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    // Redis forgets the job, and with it which objects are whose.
+    cluster.redis_mut().restart();
+    assert!(!job_objects(&cluster).is_empty());
+    wait_swept(&cluster);
 }

@@ -14,6 +14,13 @@
 //! cleanup failed (the store unreachable at the end) are swept too: every
 //! published job stays in [`keys::UNSWEPT`] until its objects are deleted.
 //!
+//! Redis restarted empty forgets every job, [`keys::UNSWEPT`] included, so
+//! a job whose driver died then would keep its objects: the first sweep
+//! after Redis lost its data (or the first ever) lists the store's `jobs/`
+//! and adopts each job Redis does not know as abandoned, with the default
+//! bound (its own is lost with its hash); a driver still alive takes it
+//! back when it republishes.
+//!
 //! A task of a swept job that commits late (its worker was stopped) sees
 //! the final state after its commit and deletes what it wrote
 //! (`worker/task.rs`).
@@ -91,6 +98,20 @@ return 'sweep'
     )
 });
 
+/// A job found in the store and unknown to Redis is abandoned, unless it
+/// appeared meanwhile. KEYS: job hash, [`keys::UNSWEPT`]. ARGV: job id.
+static ADOPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'state', 'abandoned', 'error',
+    'its objects were in the store, unknown to the control plane')
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+"#,
+    )
+});
+
 /// The bound of a job published before jobs carried one: the default
 /// outage timeout.
 const DEFAULT_BOUND: Duration = Duration::from_secs(30);
@@ -100,6 +121,7 @@ const DEFAULT_BOUND: Duration = Duration::from_secs(30);
 /// many jobs' objects were deleted; a store that fails leaves the job for
 /// the next sweep (and is the error returned, after the other jobs).
 pub(crate) fn sweep(control: &mut Control, store: &Store) -> Result<usize, ClusterError> {
+    adopt_strays(control, store)?;
     let ids: Vec<String> = control.run("SRANDMEMBER unswept", Duration::ZERO, |c| {
         redis::cmd("SRANDMEMBER")
             .arg(keys::UNSWEPT)
@@ -142,3 +164,38 @@ pub(crate) fn forget(control: &mut Control, id: &str) -> Result<(), ClusterError
         redis::cmd("SREM").arg(keys::UNSWEPT).arg(id).query::<()>(c)
     })
 }
+
+/// Once per Redis lifetime: adopts the jobs whose objects are in the store
+/// but that Redis does not list (it restarted empty, or they predate it).
+fn adopt_strays(control: &mut Control, store: &Store) -> Result<(), ClusterError> {
+    let scanned: bool = control.run("EXISTS scanned", Duration::ZERO, |c| {
+        redis::cmd("EXISTS").arg(keys::STORE_SCANNED).query(c)
+    })?;
+    if scanned {
+        return Ok(());
+    }
+    let objects = store.list(JOBS_FOLDER)?;
+    let mut ids: Vec<&str> = objects
+        .iter()
+        .filter_map(|o| o.key.strip_prefix(JOBS_FOLDER)?.split('/').next())
+        .collect();
+    ids.dedup();
+    for id in ids {
+        control.run("adopt job", Duration::ZERO, |c| {
+            ADOPT
+                .key(keys::job(id))
+                .key(keys::UNSWEPT)
+                .arg(id)
+                .invoke::<()>(c)
+        })?;
+    }
+    control.run("SET scanned", Duration::ZERO, |c| {
+        redis::cmd("SET")
+            .arg(keys::STORE_SCANNED)
+            .arg(1)
+            .query::<()>(c)
+    })
+}
+
+/// Where every job's objects live (see [`keys::job_prefix`]).
+const JOBS_FOLDER: &str = "jobs/";

@@ -11,6 +11,9 @@ pub const JOBS: &str = "shoal:jobs";
 /// Set of published jobs whose store objects may remain (see
 /// `abandoned.rs`).
 pub const UNSWEPT: &str = "shoal:unswept";
+/// Set once the store's `jobs/` were matched against [`UNSWEPT`]; missing
+/// when Redis lost its data (see `abandoned.rs`).
+pub const STORE_SCANNED: &str = "shoal:unswept:scanned";
 /// Held (with a TTL) by the worker whose turn it is to sweep.
 pub const SWEEPER: &str = "shoal:sweeper";
 

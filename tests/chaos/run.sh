@@ -17,6 +17,7 @@ PATH=$PATH:/usr/sbin:/sbin
 profile=${CHAOS_PROFILE:-debug}
 flags=()
 [ "$profile" = debug ] || flags=(--profile "$profile")
-cargo build --quiet "${flags[@]}" -p shoal-cli --bin shoal -p shoal-chaos
+# Both binaries by name: `--bin` applies to every package selected.
+cargo build --quiet "${flags[@]}" -p shoal-cli -p shoal-chaos --bin shoal --bin shoal-chaos
 dir=${CARGO_TARGET_DIR:-target}/$profile
 exec "$dir/shoal-chaos" --shoal "$dir/shoal" "$@"

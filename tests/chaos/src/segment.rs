@@ -23,7 +23,7 @@ const RECOVERY_DEADLINE: Duration = Duration::from_secs(60);
 /// driver's objects go once it has been silent for its liveness TTL (3 s)
 /// and its outage timeout (12 s, see `step.rs`), at the next sweep; those
 /// of a job that Redis forgot (restarted empty) after 30 s, the default.
-const CLEANUP_DEADLINE: Duration = Duration::from_secs(50);
+const CLEANUP_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a process may linger after its job before it is an orphan.
 const ORPHAN_DEADLINE: Duration = Duration::from_secs(20);
 

@@ -160,8 +160,8 @@ fn worker_json_logs_name_the_worker_and_each_attempts_task() {
         .iter()
         .filter(|l| l["fields"]["message"] == "attempt done")
         .collect();
-    // wordcount's plan: read tasks, 8 count tasks, 1 merge.
-    assert!(attempts.len() >= 1 + 8 + 1, "{log}");
+    // wordcount's plan: read tasks, 8 count tasks, 1 merge: 10 or more.
+    assert!(attempts.len() >= 10, "{log}");
     for line in attempts {
         let spans = line["spans"].as_array().unwrap_or_else(|| panic!("{line}"));
         assert_eq!(spans[0]["worker"], "w0", "{line}");

@@ -8,7 +8,9 @@
 //! matches; remote reads are ranged requests, so a split of a large object
 //! fetches only its bytes (and the line that straddles its end).
 //! [`plan_line_splits`] cuts text inputs into byte-range splits of whole
-//! lines and [`read_line_split`] reads one.
+//! lines and [`read_line_split`] reads one; with feature `parquet`,
+//! [`parquet`] opens Parquet inputs footer-first and reads projected row
+//! groups.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 use crate::{Store, StoreError};
 
 mod lines;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub use lines::{plan_line_splits, read_line_split, LineSplit};
 
 /// Why inputs could not be expanded or read.

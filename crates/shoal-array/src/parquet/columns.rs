@@ -208,7 +208,7 @@ impl<V: ParquetValue> ParquetRow for V {
 }
 
 /// `column` as the Arrow array type `A`, or a type error.
-fn typed<'a, A: 'static>(column: &'a dyn Array, expected: DataType) -> Result<&'a A, ColumnError> {
+fn typed<A: 'static>(column: &dyn Array, expected: DataType) -> Result<&A, ColumnError> {
     column
         .as_any()
         .downcast_ref::<A>()

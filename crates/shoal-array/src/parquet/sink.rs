@@ -107,7 +107,8 @@ impl<R: ParquetRow> DistArray<R> {
     /// [`Session::parquet`](crate::Session::parquet) and, as
     /// `read_parquet('url/*.parquet')`, by DuckDB, Polars and Spark.
     pub fn save_parquet(&self, url: &str, columns: &[&str]) -> Result<ParquetManifest, ArrayError> {
-        self.session.execute(self.save_parquet_action(url, columns)?)
+        self.session
+            .execute(self.save_parquet_action(url, columns)?)
     }
 }
 
@@ -176,7 +177,8 @@ fn encode_part<R: ParquetRow>(
         .set_compression(compression())
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(failed)?;
+    let mut writer =
+        ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(failed)?;
     let mut rows = 0u64;
     for batch in flow.batches() {
         for chunk in chunks(batch?) {
@@ -226,7 +228,12 @@ fn commit_part(store: &Store, key: &str, encoded: Bytes, rows: u64) -> Result<u6
     };
     let input = ParquetInput::open(&committed)
         .map_err(|e| TaskError::caused_by(format!("reading the committed {url}"), e))?;
-    Ok(input.metadata().metadata().file_metadata().num_rows().max(0) as u64)
+    Ok(input
+        .metadata()
+        .metadata()
+        .file_metadata()
+        .num_rows()
+        .max(0) as u64)
 }
 
 /// Deletes part files in `store` other than `keep` (an earlier save's).
@@ -272,7 +279,11 @@ mod tests {
 
     #[test]
     fn partitions_are_cut_into_batches_without_losing_rows() {
-        let sizes = |n: usize| chunks((0..n).collect::<Vec<_>>()).map(|c| c.len()).collect::<Vec<_>>();
+        let sizes = |n: usize| {
+            chunks((0..n).collect::<Vec<_>>())
+                .map(|c| c.len())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(sizes(0), Vec::<usize>::new());
         assert_eq!(sizes(5), vec![5]);
         assert_eq!(sizes(2 * BATCH + 1), vec![BATCH, BATCH, 1]);

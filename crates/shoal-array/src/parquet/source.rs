@@ -227,7 +227,10 @@ fn read_split<R: ParquetRow>(
     let mut row = split.first_row;
     Ok(Flow::Stream(Box::new(batches.map(move |batch| {
         let batch = batch.map_err(|e| task_error(&file, e))?;
-        let columns: Vec<ArrayRef> = positions.iter().map(|&at| batch.column(at).clone()).collect();
+        let columns: Vec<ArrayRef> = positions
+            .iter()
+            .map(|&at| batch.column(at).clone())
+            .collect();
         let rows = R::from_columns(&columns)
             .map_err(|e| TaskError::input(describe_column_error(&file, &names, row, e)))?;
         row += batch.num_rows() as u64;
@@ -248,7 +251,12 @@ fn batch_positions(roots: &[usize]) -> Vec<usize> {
 }
 
 /// `err` as one line naming the file, the column and the file's row.
-fn describe_column_error(file: &Path, names: &[String], first_row: u64, err: ColumnError) -> String {
+fn describe_column_error(
+    file: &Path,
+    names: &[String],
+    first_row: u64,
+    err: ColumnError,
+) -> String {
     let file = file.display();
     match err {
         ColumnError::Null { column, row } => format!(
@@ -282,11 +290,7 @@ mod tests {
             .collect();
         assert_eq!(
             shape,
-            vec![
-                (0..1, 0, big),
-                (1..4, big, big + 5),
-                (4..5, 2 * big + 5, 7)
-            ]
+            vec![(0..1, 0, big), (1..4, big, big + 5), (4..5, 2 * big + 5, 7)]
         );
         assert!(splits.iter().all(|s| s.file == 3));
         assert!(plan_splits(0, &[]).is_empty());

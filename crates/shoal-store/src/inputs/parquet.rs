@@ -118,19 +118,21 @@ impl ParquetInput {
         };
         let state = match &self.bytes {
             Opened::Local(file) => {
-                let file = file.try_clone().map_err(|e| InputsError::io(&self.path, e))?;
+                let file = file
+                    .try_clone()
+                    .map_err(|e| InputsError::io(&self.path, e))?;
                 State::Local(plan.reader(file, groups)?)
             }
             Opened::Remote(file) => {
                 let ranges = chunk_ranges(&self.meta, roots, groups.start);
                 let ahead = (!groups.is_empty()).then(|| file.fetch_ahead(ranges));
-                State::Remote(RemoteGroups {
+                State::Remote(Box::new(RemoteGroups {
                     file: file.clone(),
                     roots: roots.to_vec(),
                     groups,
                     ahead,
                     current: None,
-                })
+                }))
             }
         };
         Ok(ParquetBatches { plan, state })
@@ -170,8 +172,9 @@ pub struct ParquetBatches {
 enum State {
     /// One decoder over every row group, reading the file as it goes.
     Local(ParquetRecordBatchReader),
-    /// One decoder per row group over its prefetched column chunks.
-    Remote(RemoteGroups),
+    /// One decoder per row group over its prefetched column chunks
+    /// (boxed: it is far larger than the other states).
+    Remote(Box<RemoteGroups>),
     /// After an error.
     Done,
 }

@@ -97,6 +97,7 @@ impl Session {
             self.clone(),
             parts,
             Some(lengths),
+            false,
             compute,
         ))
     }

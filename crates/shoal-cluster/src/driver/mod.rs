@@ -44,6 +44,10 @@ pub struct ClusterConfig {
     pub wait_for_workers: Duration,
     /// Run a second attempt of stragglers.
     pub speculation: bool,
+    /// Setting this flag cancels the job as `shoal cancel` would (the
+    /// driver's Ctrl-C): workers stop its tasks and the run ends
+    /// Cancelled.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ClusterConfig {
@@ -58,6 +62,7 @@ impl ClusterConfig {
             outage_timeout: Duration::from_secs(30),
             wait_for_workers: Duration::from_secs(30),
             speculation: true,
+            cancel: None,
         }
     }
 }

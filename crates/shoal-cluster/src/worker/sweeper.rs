@@ -23,7 +23,7 @@ impl Worker {
                 next = Instant::now() + PERIOD;
                 if self.take_sweep_turn(&mut control) {
                     if let Err(err) = abandoned::sweep(&mut control, &self.store) {
-                        eprintln!("shoal worker {}: sweep failed: {err}", self.config.name);
+                        tracing::warn!("sweep failed: {err}");
                     }
                 }
             }

@@ -30,14 +30,16 @@ const SIZES: [usize; 6] = [0, 1, 65_535, 65_536, 65_537, 3 << 20];
 // ----- the job -----
 
 /// Runs per (token, stage, partition), counted by the tasks themselves.
-fn runs() -> &'static Mutex<HashMap<(String, u32, u32), u32>> {
-    static RUNS: OnceLock<Mutex<HashMap<(String, u32, u32), u32>>> = OnceLock::new();
+type RunCounts = HashMap<(String, u32, u32), u32>;
+
+fn runs() -> &'static Mutex<RunCounts> {
+    static RUNS: OnceLock<Mutex<RunCounts>> = OnceLock::new();
     RUNS.get_or_init(Mutex::default)
 }
 
 /// The run counts; a test failing while it holds them does not fail the
 /// others.
-fn counts() -> std::sync::MutexGuard<'static, HashMap<(String, u32, u32), u32>> {
+fn counts() -> std::sync::MutexGuard<'static, RunCounts> {
     runs().lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use shoal_core::retry::TaskAttempts;
 use shoal_core::{JobError, ProgressEvent, TaskError};
 
 use super::{Drive, Failure, StageTracker};
@@ -21,7 +22,7 @@ impl Drive<'_> {
         let name = self.run.plan.stages()[stage as usize].name().to_string();
         let total = tracker.done.len();
         let done = total - tracker.remaining as usize;
-        let failures: usize = tracker.failures.iter().map(Vec::len).sum();
+        let failures: usize = tracker.failures.iter().map(TaskAttempts::failures).sum();
         // The record rides along: no round trip of its own.
         let mut pipe = redis::pipe();
         self.record.flush(&mut pipe, id, None);

@@ -442,8 +442,8 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
     // the next driver; nothing stays pending or queued.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let pending = redis_cli(&cluster, &["XPENDING", "shoal:tasks", "workers"]);
-        let queued = redis_cli(&cluster, &["XLEN", "shoal:tasks"]);
+        let pending = redis_cli(&cluster, &["XPENDING", "shoal:tasks:noop@1", "workers"]);
+        let queued = redis_cli(&cluster, &["XLEN", "shoal:tasks:noop@1"]);
         if pending.first().map(String::as_str) == Some("0") && queued == ["0"] {
             break;
         }
@@ -473,7 +473,7 @@ fn a_task_deleted_from_the_queue_is_noticed_and_run_again() {
     let newest = loop {
         let entry = redis_cli(
             &cluster,
-            &["XREVRANGE", "shoal:tasks", "+", "-", "COUNT", "1"],
+            &["XREVRANGE", "shoal:tasks:noop@1", "+", "-", "COUNT", "1"],
         );
         if entry.get(6).map(String::as_str) == Some("19") {
             break entry[0].clone();
@@ -486,14 +486,14 @@ fn a_task_deleted_from_the_queue_is_noticed_and_run_again() {
     };
     let pending = redis_cli(
         &cluster,
-        &["XPENDING", "shoal:tasks", "workers", "-", "+", "100"],
+        &["XPENDING", "shoal:tasks:noop@1", "workers", "-", "+", "100"],
     );
     assert!(
         !pending.contains(&newest),
         "the worker already took {newest}"
     );
     assert_eq!(
-        redis_cli(&cluster, &["XDEL", "shoal:tasks", &newest]),
+        redis_cli(&cluster, &["XDEL", "shoal:tasks:noop@1", &newest]),
         ["1"]
     );
 

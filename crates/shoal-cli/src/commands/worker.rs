@@ -51,12 +51,24 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
     stop_on_signals(&stop)?;
     let program = program_name();
     eprintln!(
-        "{program} worker {}: {} slots, store {}",
-        config.name, config.slots, config.store_url
+        "{program} worker {}: {} slots, store {}, jobs {}",
+        config.name,
+        config.slots,
+        config.store_url,
+        worker.offers().join(" ")
     );
     worker.run().map_err(worker_error)?;
     if stop.load(Ordering::Relaxed) {
-        eprintln!("{program} worker {}: stopped", config.name);
+        let claimed: Vec<String> = worker
+            .claimed()
+            .iter()
+            .map(|(job, n)| format!("{job}={n}"))
+            .collect();
+        eprintln!(
+            "{program} worker {}: stopped; tasks claimed: {}",
+            config.name,
+            claimed.join(" ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,6 +28,7 @@ APP=$PWD/target/release/examples/bench-app
 BASELINE=${SHOAL_BASELINE:-}
 [ -z "$BASELINE" ] || [ -x "$BASELINE" ] || { echo "SHOAL_BASELINE=$BASELINE is not an executable"; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server missing: run scripts/test.sh once or apt-get install redis-server"; exit 1; }
+command -v jq >/dev/null || { echo "jq missing: run scripts/test.sh once or apt-get install jq"; exit 1; }
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$OUT/redis.log" 2>&1 &
@@ -98,6 +99,9 @@ if [ -n "$BASELINE" ]; then
     echo "shoal (baseline $BASELINE): median $(median "${OLD[@]}") tasks/s"
     echo "this build / baseline: $(ratio "$(median "${NEW[@]}")" "$(median "${OLD[@]}")")"
 fi
+# The embedded rate from --stats (this build only: the baseline may predate it).
+"$SHOAL" run noop --params '{"tasks": 1000000}' --quiet --threads 2 --stats "$OUT/noop.json" >/dev/null
+echo "shoal embedded (this build): $(jq -r '"\(.tasks) tasks in \(.wall_seconds * 1000 | round / 1000)s = \(.tasks / .wall_seconds | round) tasks/s"' "$OUT/noop.json")"
 
 if [ -z "${SKIP_PEERS:-}" ]; then
     VENV=${SHOAL_PEERS_VENV:-$HOME/.cache/shoal-peers-venv}

@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
 # Coordination benchmark: Shoal (shoal-coord, Redis backend) vs redis-py's
-# Lock on the same local Redis, doing lock + read-modify-write of a plain
-# key + unlock, with 1 client and with 8 contending clients; then bank
-# transfers/s with 8 clients and embedded uncontended lock/unlock cycles/s.
-# Prints the median of RUNS runs (default 3) and the ratio to redis-py.
+# Lock on the same local Redis.
 #
-#   bench/coord.sh            # RUNS=3 SECONDS=3
-#   RUNS=5 SECONDS=5 bench/coord.sh
+#   lock+RMW+unlock: lock, get a plain key, set it to value + 1, unlock —
+#     four operations, as redis-py does them — with 1 client and with 8
+#     contending clients (8 processes on each side);
+#   lock_and_get+set_and_unlock: the same read-modify-write through Shoal's
+#     two-round-trip API, against the same redis-py figures;
+#   bank transfers/s with 8 clients (transactions) and embedded uncontended
+#     lock/unlock cycles/s (no peer).
+#
+# Shoal and redis-py runs alternate; each figure is the median of RUNS runs
+# of RUN_SECONDS seconds. p50/p99 cycle latencies (all runs pooled) follow
+# the table. The Redis round trip (redis-benchmark -c 1, PING) is printed
+# too: four round trips per cycle cannot go faster than a quarter of it.
+#
+#   bench/coord.sh                          # RUNS=3 RUN_SECONDS=3
+#   RUNS=5 RUN_SECONDS=5 bench/coord.sh
+#   SHOAL_PEERS_VENV=/path/to/venv bench/coord.sh   # default: .venv-peers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
-SECONDS_PER_RUN=${SECONDS:-3}
-VENV=${SHOAL_PEER_VENV:-/work/.venv-peers}
+RUN_SECONDS=${RUN_SECONDS:-3}
+VENV=${SHOAL_PEERS_VENV:-$PWD/.venv-peers}
 TARGET=${CARGO_TARGET_DIR:-target}
 
 command -v redis-server >/dev/null || {
@@ -27,12 +38,13 @@ fi
 cargo build -q --release -p shoal-coord --example coord_bench
 BENCH="$TARGET/release/examples/coord_bench"
 
+WORK=$(mktemp -d)
 # A private redis-server on a free loopback port.
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --loglevel warning >/dev/null 2>&1 &
 REDIS_PID=$!
-trap 'kill $REDIS_PID 2>/dev/null || true' EXIT
+trap 'kill $REDIS_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do
     redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
     sleep 0.05
@@ -40,42 +52,91 @@ done
 URL="redis://127.0.0.1:$PORT"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-measure() { # name, command...
-    local name=$1; shift
-    local results=()
-    for _ in $(seq "$RUNS"); do
+# p50 and p99 of the latencies (µs, one a line) in the given files.
+percentiles() {
+    cat "$@" | sort -n | awk '{a[NR]=$1} END {
+        if (NR == 0) { print "-"; exit }
+        p50 = a[int(NR * 0.50 + 0.999)]; p99 = a[int(NR * 0.99 + 0.999)]
+        printf "p50 %d µs  p99 %d µs", p50, p99 }'
+}
+
+# Shoal with N clients = N processes (like redis-py's N processes), started
+# together; prints the sum of their rates after checking no update was
+# lost. MODE: lock or two-trips. Latencies go to $WORK/lat-NAME-RUN-*.
+shoal_procs() { # mode clients name run
+    local mode=$1 clients=$2 name=$3 run=$4
+    local start_at=$(( $(date +%s%3N) + 1000 )) pids=() i total cycles
+    for i in $(seq "$clients"); do
+        SHOAL_BENCH_LATENCIES="$WORK/lat-$name-$run-$i" \
+            "$BENCH" "$mode" "$URL" 1 "$RUN_SECONDS" "$start_at" >"$WORK/rate-$i" &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i"; done
+    total=$(cat "$WORK"/rate-* | awk '{s += $1} END {printf "%.0f", s}')
+    rm -f "$WORK"/rate-*
+    cycles=$(redis-cli -p "$PORT" hget shoal:kv:bench/value v)
+    awk -v c="$cycles" -v r="$total" -v s="$RUN_SECONDS" 'BEGIN {
+        if (c < 0.9 * r * s || c > 1.1 * r * s) { print "count mismatch: " c " vs " r*s > "/dev/stderr"; exit 1 } }'
+    echo "$total"
+}
+peer_procs() { # clients name run
+    SHOAL_BENCH_LATENCIES="$WORK/lat-$2-$3" \
+        "$VENV/bin/python" bench/coord_peer.py "$URL" "$1" "$RUN_SECONDS"
+}
+
+# Runs the Shoal and redis-py sides of one workload alternately; sets
+# SHOAL_RATE and PEER_RATE (medians).
+compare() { # mode clients name
+    local mode=$1 clients=$2 name=$3 run shoal=() peer=()
+    for run in $(seq "$RUNS"); do
+        redis-cli -p "$PORT" flushall >/dev/null
+        shoal+=("$(shoal_procs "$mode" "$clients" "$name" "$run")")
+        redis-cli -p "$PORT" flushall >/dev/null
+        peer+=("$(peer_procs "$clients" "py-$name" "$run")")
+    done
+    SHOAL_RATE=$(printf '%s\n' "${shoal[@]}" | median)
+    PEER_RATE=$(printf '%s\n' "${peer[@]}" | median)
+}
+only_shoal() { # command...
+    local run results=()
+    for run in $(seq "$RUNS"); do
         redis-cli -p "$PORT" flushall >/dev/null
         results+=("$("$@")")
     done
     printf '%s\n' "${results[@]}" | median
 }
-
-echo "coordination benchmark: $RUNS runs x ${SECONDS_PER_RUN}s, redis $(redis-server --version | awk '{print $3}'), $(nproc) cores"
-printf '%-44s %14s %14s %8s\n' "workload" "shoal" "redis-py" "ratio"
-# Shoal with N clients = N processes (like redis-py's N processes), started
-# together; the sum of their rates, after checking no update was lost.
-shoal_procs() { # clients
-    local start_at=$(( $(date +%s%3N) + 1000 )) pids=() i total
-    local out; out=$(mktemp -d)
-    for i in $(seq "$1"); do
-        "$BENCH" lock "$URL" 1 "$SECONDS_PER_RUN" "$start_at" >"$out/$i" &
-        pids+=($!)
-    done
-    for i in "${pids[@]}"; do wait "$i"; done
-    total=$(cat "$out"/* | awk '{s += $1} END {printf "%.0f", s}')
-    local cycles; cycles=$(redis-cli -p "$PORT" hget shoal:kv:bench/value v)
-    rm -r "$out"
-    awk -v c="$cycles" -v r="$total" -v s="$SECONDS_PER_RUN" 'BEGIN {
-        if (c < 0.9 * r * s || c > 1.1 * r * s) { print "count mismatch: " c " vs " r*s > "/dev/stderr"; exit 1 } }'
-    echo "$total"
+row() { # workload shoal peer
+    if [ "$3" = "-" ]; then
+        printf '%-44s %12s/s %14s %8s\n' "$1" "$2" "-" "-"
+    else
+        printf '%-44s %12s/s %12s/s %8s\n' "$1" "$2" "$3" \
+            "$(awk -v a="$2" -v b="$3" 'BEGIN {printf "%.1fx", a / b}')"
+    fi
 }
+
+echo "coordination benchmark: $RUNS runs x ${RUN_SECONDS}s, redis $(redis-server --version | awk '{print $3}'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if command -v redis-benchmark >/dev/null; then
+    ping=$(redis-benchmark -p "$PORT" -c 1 -n 50000 -t ping_mbulk -q 2>/dev/null |
+        tr '\r' '\n' | awk '/requests per second/ {print $2}' | tail -1)
+    echo "redis round trip, 1 client: ${ping:-?} PINGs/s (four round trips: at most $(awk -v p="${ping:-0}" 'BEGIN {printf "%.0f", p / 4}') cycles/s)"
+fi
+printf '%-44s %14s %14s %8s\n' "workload" "shoal" "redis-py" "ratio"
+
+LATENCY=()
 for clients in 1 8; do
-    shoal=$(measure shoal shoal_procs "$clients")
-    peer=$(measure peer "$VENV/bin/python" bench/coord_peer.py "$URL" "$clients" "$SECONDS_PER_RUN")
-    ratio=$(awk -v a="$shoal" -v b="$peer" 'BEGIN {printf "%.1fx", a / b}')
-    printf '%-44s %12s/s %12s/s %8s\n' "lock+RMW+unlock, $clients client(s)" "$shoal" "$peer" "$ratio"
+    compare lock "$clients" "lock$clients"
+    row "lock+RMW+unlock, $clients client(s)" "$SHOAL_RATE" "$PEER_RATE"
+    LATENCY+=("$(printf '%-44s shoal %s   redis-py %s' "lock+RMW+unlock, $clients client(s)" \
+        "$(percentiles "$WORK"/lat-lock$clients-*)" "$(percentiles "$WORK"/lat-py-lock$clients-*)")")
+    compare two-trips "$clients" "two$clients"
+    # The peer is redis-py's four-operation cycle again, measured alongside.
+    row "lock_and_get+set_and_unlock, $clients client(s)" "$SHOAL_RATE" "$PEER_RATE"
+    LATENCY+=("$(printf '%-44s shoal %s   redis-py %s' "lock_and_get+set_and_unlock, $clients client(s)" \
+        "$(percentiles "$WORK"/lat-two$clients-*)" "$(percentiles "$WORK"/lat-py-two$clients-*)")")
 done
-bank=$(measure bank "$BENCH" bank "$URL" 8 "$SECONDS_PER_RUN")
-printf '%-44s %12s/s %14s %8s\n' "bank transfers (transactions), 8 clients" "$bank" "-" "-"
-embedded=$(measure embedded "$BENCH" embedded 5000000)
-printf '%-44s %12s/s %14s %8s\n' "embedded lock/unlock, uncontended" "$embedded" "-" "-"
+row "bank transfers (transactions), 8 clients" "$(only_shoal "$BENCH" bank "$URL" 8 "$RUN_SECONDS")" "-"
+row "embedded lock/unlock, uncontended" "$(only_shoal "$BENCH" embedded 5000000)" "-"
+echo
+echo "cycle latency (all runs pooled):"
+printf '%s\n' "${LATENCY[@]}"
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

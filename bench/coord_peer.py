@@ -1,8 +1,11 @@
-"""redis-py peer for bench/coord.sh: lock + read-modify-write of a plain
-key + unlock with redis-py's Lock, in CLIENTS processes for SECONDS.
-Prints cycles per second (and checks the final value)."""
+"""redis-py peer for bench/coord.sh: lock + get + set of a plain key +
+unlock with redis-py's Lock (four round trips), in CLIENTS processes for
+SECONDS. Prints cycles per second (and checks the final value). With
+SHOAL_BENCH_LATENCIES=FILE, also writes each cycle's latency in µs to FILE,
+one a line."""
 
 import multiprocessing
+import os
 import sys
 import time
 
@@ -15,15 +18,16 @@ def worker(url, seconds, start_at, out):
     while time.time() < start_at:
         time.sleep(0.001)
     end = start_at + seconds
-    n = 0
+    latencies = []
     while time.time() < end:
+        began = time.perf_counter()
         if not lock.acquire():
             raise SystemExit("could not take the lock")
         value = int(r.get("pybench:value") or 0)
         r.set("pybench:value", value + 1)
         lock.release()
-        n += 1
-    out.put(n)
+        latencies.append(int((time.perf_counter() - began) * 1e6))
+    out.put(latencies)
 
 
 def main():
@@ -38,12 +42,17 @@ def main():
     ]
     for p in procs:
         p.start()
-    total = sum(out.get() for _ in procs)
+    latencies = [us for _ in procs for us in out.get()]
     elapsed = time.time() - start_at
     for p in procs:
         p.join()
+    total = len(latencies)
     if int(r.get("pybench:value")) != total:
         raise SystemExit("redis-py run lost updates")
+    path = os.environ.get("SHOAL_BENCH_LATENCIES")
+    if path:
+        with open(path, "w") as f:
+            f.writelines(f"{us}\n" for us in latencies)
     print(f"{total / elapsed:.0f}")
 
 

@@ -16,14 +16,18 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use shoal_core::{
-    Bytes, Job, JobError, Plan, Stage, StageRef, TaskContext, TaskError, TaskErrorKind,
+    Bytes, Job, JobError, OutputFormat, Plan, Stage, StageRef, TaskContext, TaskError,
+    TaskErrorKind,
 };
-use shoal_events::{plan_splits, read_split, Event, Format, InputError, ReadOptions, Split};
+use shoal_events::{
+    plan_chunks, read_split, settle_quote_states, Event, Format, InputError, ReadOptions, Split,
+};
 
 use crate::config::AnalyzeConfig;
 use crate::hash::stable_hash;
 use crate::index::PartitionIndex;
 use crate::partial::{Merger, Partial};
+use crate::reads::settle_reads;
 use crate::record::{push_stats, BlockEncoder, ReadStats, RejectSample};
 use crate::report::Report;
 use crate::walk::walk_partition;
@@ -71,6 +75,10 @@ pub struct AnalyzeParams {
     /// (callers pass about 2 × threads so every core has work).
     #[serde(default)]
     pub min_partitions: Option<u32>,
+    /// Target bytes per read split; [`SPLIT_BYTES`] when absent (tests
+    /// cut small files into many chunks with it).
+    #[serde(default)]
+    pub split_bytes: Option<u64>,
 }
 
 /// The job's final result blob.
@@ -80,6 +88,12 @@ pub struct AnalyzeOutput {
     pub report: Report,
     /// The first rejected rows (file:line and reason), in input order.
     pub rejects: Vec<RejectSample>,
+    /// Present only when a reader guessed the CSV quote state at a chunk's
+    /// start wrong: the true state at every split's start. The report is
+    /// then not the input's; the driver runs the job again with these
+    /// states known (`review`), so a finished run never shows this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote_states: Option<Vec<bool>>,
 }
 
 impl AnalyzeOutput {
@@ -125,13 +139,19 @@ impl Job for AnalyzeJob {
         "user-behaviour report of clickstream logs: sessions, funnel, retention, top items"
     }
 
+    /// 2: text inputs are chunks cut at byte offsets, placed in the merge.
+    fn version(&self) -> u32 {
+        2
+    }
+
     fn prepare(&self, params: serde_json::Value) -> Result<serde_json::Value, JobError> {
         let mut p = params_of(&params)?;
         p.config.validate().map_err(invalid)?;
         if p.inputs.is_empty() {
             return Err(invalid("no input files given"));
         }
-        p.splits = plan_splits(&p.inputs, &p.read, SPLIT_BYTES).map_err(|e| {
+        let split_bytes = p.split_bytes.unwrap_or(SPLIT_BYTES);
+        p.splits = plan_chunks(&p.inputs, &p.read, split_bytes).map_err(|e| {
             if e.is_user_input() {
                 invalid(&e)
             } else {
@@ -147,6 +167,21 @@ impl Job for AnalyzeJob {
             .unwrap_or_else(|| choose_partitions(&p.splits).max(min));
         p.partitions = Some(partitions.clamp(1, MAX_PARTITIONS));
         serde_json::to_value(&p).map_err(|e| invalid(format!("analyze parameters: {e}")))
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Json
+    }
+
+    /// The report as JSON (the rejected-row samples stay in the stage
+    /// result, for front ends that show them on stderr).
+    fn finish(&self, _params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+        let blob = results.first().cloned().unwrap_or_default();
+        let output = AnalyzeOutput::from_bytes(&blob).map_err(|e| JobError::Finish {
+            job: JOB_NAME.into(),
+            message: format!("the merge stage's result does not decode: {e}"),
+        })?;
+        Ok(Bytes::from(output.report.to_json()))
     }
 
     fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError> {
@@ -174,12 +209,34 @@ impl Job for AnalyzeJob {
         );
         let merge_params = Arc::clone(&p);
         plan.add_stage(
-            Stage::new("merge", 1, move |ctx| {
-                merge_task(ctx, users, &merge_params.config)
-            })
-            .reads(users),
+            Stage::new("merge", 1, move |ctx| merge_task(ctx, users, &merge_params)).reads(users),
         );
         Ok(plan)
+    }
+
+    /// A chunk whose reader guessed its CSV quote state wrong read rows
+    /// that are not the file's: run again with every state known (the
+    /// merge found them), which guesses nothing.
+    fn review(
+        &self,
+        params: &serde_json::Value,
+        results: &[Bytes],
+    ) -> Result<Option<serde_json::Value>, JobError> {
+        let Some(blob) = results.first() else {
+            return Ok(None);
+        };
+        let output = AnalyzeOutput::from_bytes(blob).map_err(|e| JobError::Setup {
+            job: JOB_NAME.into(),
+            message: format!("decoding the report: {e}"),
+        })?;
+        let Some(states) = output.quote_states else {
+            return Ok(None);
+        };
+        let mut p = params_of(params)?;
+        settle_quote_states(&mut p.splits, &states);
+        let params =
+            serde_json::to_value(&p).map_err(|e| invalid(format!("analyze parameters: {e}")))?;
+        Ok(Some(params))
     }
 }
 
@@ -224,19 +281,12 @@ fn read_task(
     };
     let stats = read_split(split, &p.read, &mut sink).map_err(|e| task_error(split, e))?;
     ctx.add_progress(pending, split.size_bytes);
-    if stats.rejected > 0 {
-        let samples = stats
-            .rejects
-            .iter()
-            .map(|r| RejectSample {
-                location: format!("{}:{}", r.file, r.line),
-                reason: r.reason.clone(),
-            })
-            .collect();
+    if stats.rejected > 0 || stats.chunk.is_some() {
         let read_stats = ReadStats {
             split: index,
             rejected: stats.rejected,
-            samples,
+            rejects: stats.rejects,
+            chunk: stats.chunk,
         };
         push_stats(&mut buckets[0], &read_stats);
     }
@@ -251,7 +301,7 @@ fn users_task(
     read: StageRef,
     config: &AnalyzeConfig,
 ) -> Result<(), TaskError> {
-    let blocks = ctx.shuffle_input(read)?;
+    let blocks = ctx.shuffle_input(read)?.read_all()?;
     let bytes: u64 = blocks.iter().map(|b| b.len() as u64).sum();
     let index = PartitionIndex::build(&blocks).map_err(|e| {
         TaskError::caused_by("decoding user partition", e).with_kind_of(TaskErrorKind::Fatal)
@@ -266,7 +316,7 @@ fn users_task(
 fn merge_task(
     ctx: &mut TaskContext<'_>,
     users: StageRef,
-    config: &AnalyzeConfig,
+    p: &AnalyzeParams,
 ) -> Result<(), TaskError> {
     let mut merger = Merger::default();
     for (i, blob) in ctx.results_of(users)?.iter().enumerate() {
@@ -275,10 +325,13 @@ fn merge_task(
         })?;
         merger.add(partial);
     }
-    let rejects = merger.reject_samples();
+    let reads = settle_reads(&p.splits, &merger.take_reads()).map_err(|e| {
+        TaskError::caused_by("placing the read splits", e).with_kind_of(TaskErrorKind::Fatal)
+    })?;
     let output = AnalyzeOutput {
-        report: merger.finish(config),
-        rejects,
+        report: merger.finish(&p.config),
+        rejects: reads.samples,
+        quote_states: reads.quote_states,
     };
     let bytes = serde_json::to_vec(&output).map_err(|e| {
         TaskError::caused_by("encoding the report", e).with_kind_of(TaskErrorKind::Fatal)

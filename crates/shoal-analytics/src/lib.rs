@@ -28,6 +28,7 @@ pub mod index;
 pub mod job;
 pub mod local;
 pub mod partial;
+pub mod reads;
 pub mod record;
 pub mod report;
 pub mod summary;

@@ -15,7 +15,7 @@ use crate::config::AnalyzeConfig;
 use crate::date::format_day;
 use crate::error::DecodeError;
 use crate::hash::FixedMap;
-use crate::record::RejectSample;
+use crate::record::ReadStats;
 use crate::report::{CohortRow, DailyRow, FunnelReport, Report, SessionsReport, TopItem};
 
 /// Per-date counts.
@@ -60,8 +60,9 @@ pub struct Partial {
     pub events: u64,
     /// Rejected rows (carried by partition 0 for the read stage).
     pub rejected: u64,
-    /// First rejected rows, ordered by split then line.
-    pub reject_samples: Vec<(u32, RejectSample)>,
+    /// What the read tasks reported besides rows, by split (carried by
+    /// partition 0).
+    pub reads: Vec<ReadStats>,
     /// Distinct users of this partition.
     pub users: u64,
     /// Events per type, ascending by name.
@@ -114,7 +115,7 @@ impl Partial {
 pub struct Merger {
     events: u64,
     rejected: u64,
-    samples: Vec<(u32, RejectSample)>,
+    reads: Vec<ReadStats>,
     users: u64,
     by_type: BTreeMap<String, u64>,
     days: BTreeMap<i32, DayCounts>,
@@ -130,7 +131,7 @@ impl Merger {
     pub fn add(&mut self, p: Partial) {
         self.events += p.events;
         self.rejected += p.rejected;
-        self.samples.extend(p.reject_samples);
+        self.reads.extend(p.reads);
         self.users += p.users;
         for (name, n) in p.events_by_type {
             *self.by_type.entry(name).or_default() += n;
@@ -158,11 +159,11 @@ impl Merger {
         }
     }
 
-    /// The first rejected rows overall, ordered by split then line.
-    pub fn reject_samples(&self) -> Vec<RejectSample> {
-        let mut s = self.samples.clone();
-        s.sort_by_key(|(split, _)| *split);
-        s.into_iter().take(REJECT_SAMPLES).map(|(_, r)| r).collect()
+    /// What the read tasks reported besides rows, by split.
+    pub fn take_reads(&mut self) -> Vec<ReadStats> {
+        let mut reads = std::mem::take(&mut self.reads);
+        reads.sort_by_key(|s| s.split);
+        reads
     }
 
     /// The report, computed from the sums with `config`.

@@ -16,6 +16,7 @@
 //! no bytes.
 
 use serde::{Deserialize, Serialize};
+use shoal_events::{ChunkSummary, Rejection};
 
 use crate::error::DecodeError;
 use crate::hash::FixedMap;
@@ -36,12 +37,16 @@ pub struct RejectSample {
 /// What a read task saw besides rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadStats {
-    /// The split this task read (orders the reject samples).
+    /// The split this task read (orders the rejections).
     pub split: u32,
     /// Rows skipped as bad.
     pub rejected: u64,
-    /// The first few rejected rows of this split.
-    pub samples: Vec<RejectSample>,
+    /// The first few rejected rows of this split; a chunk split's lines
+    /// count from its first byte until the merge places it
+    /// ([`crate::reads`]).
+    pub rejects: Vec<Rejection>,
+    /// For a chunk split: what its bytes hold.
+    pub chunk: Option<ChunkSummary>,
 }
 
 /// Per-read-task encoder: owns the event-name dictionary and, per bucket,
@@ -315,7 +320,8 @@ mod tests {
             &ReadStats {
                 split: 3,
                 rejected: 2,
-                samples: vec![],
+                rejects: vec![],
+                chunk: None,
             },
         );
 

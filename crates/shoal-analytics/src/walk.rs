@@ -6,7 +6,7 @@ use crate::date::day_of;
 use crate::funnel::FunnelScratch;
 use crate::hash::FixedMap;
 use crate::index::{ByUser, PartitionIndex, NO_ITEM};
-use crate::partial::{DayCounts, Partial, SessionTotals, REJECT_SAMPLES};
+use crate::partial::{DayCounts, Partial, SessionTotals};
 
 /// Accumulators of one partition, indexed by dense ids.
 struct Walker<'c> {
@@ -178,17 +178,12 @@ impl Walker<'_> {
             .map(|(i, name)| (text(name), self.item_events[i], self.item_users[i]))
             .collect();
         let rejected = index.stats.iter().map(|s| s.rejected).sum();
-        let mut reject_samples: Vec<_> = index
-            .stats
-            .iter()
-            .flat_map(|s| s.samples.iter().map(|r| (s.split, r.clone())))
-            .collect();
-        reject_samples.sort_by_key(|(split, _)| *split);
-        reject_samples.truncate(REJECT_SAMPLES);
+        let mut reads = index.stats.clone();
+        reads.sort_by_key(|s| s.split);
         let mut partial = Partial {
             events: index.rows.len() as u64,
             rejected,
-            reject_samples,
+            reads,
             users: u64::from(index.users),
             events_by_type,
             days,

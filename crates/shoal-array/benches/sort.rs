@@ -67,7 +67,7 @@ fn main() {
         threads: env("SHOAL_BENCH_THREADS", 2) as usize,
         max_attempts: 1,
         memory_budget: budget,
-        spill_url: spill.to_string(),
+        work_dir: spill.into(),
     };
     let spill_dir = tempfile::tempdir().unwrap();
     let spill_url = spill_dir.path().to_string_lossy().into_owned();

@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use shoal_core::{Bytes, Plan, Stage, StageRef, TaskContext, TaskError};
+use shoal_core::{Block, Bytes, Plan, ShuffleInput, Stage, StageRef, TaskContext, TaskError};
 
 use crate::codec::{count_hint, decode_into, encode, Element};
 use crate::error::corrupt_task;
@@ -87,12 +87,25 @@ pub(crate) fn encode_blob<T: Element>(items: &[T]) -> Result<Bytes, TaskError> {
         .map_err(|e| TaskError::fatal(format!("encoding {}: {e}", std::any::type_name::<T>())))
 }
 
-/// Decodes every block of a shuffle input, in map order.
-pub(crate) fn decode_blocks<T: Element>(blocks: &[Bytes], what: &str) -> Result<Vec<T>, TaskError> {
-    // One allocation: growing by doubling would copy every element again.
-    let mut out = Vec::with_capacity(blocks.iter().map(|b| count_hint(b)).sum());
-    for block in blocks {
-        decode_into(block, &mut out).map_err(|e| corrupt_task(what, e))?;
+/// Decodes every block of a shuffle input, in map order, reading one
+/// block at a time.
+pub(crate) fn decode_blocks<T: Element>(
+    input: &ShuffleInput,
+    what: &str,
+) -> Result<Vec<T>, TaskError> {
+    // One allocation when the blocks are in memory: growing by doubling
+    // would copy every element again.
+    let hint = input
+        .blocks()
+        .iter()
+        .map(|block| match block {
+            Block::Memory(bytes) => count_hint(bytes),
+            _ => 0,
+        })
+        .sum();
+    let mut out = Vec::with_capacity(hint);
+    for block in input.iter_bytes() {
+        decode_into(&block?, &mut out).map_err(|e| corrupt_task(what, e))?;
     }
     Ok(out)
 }

@@ -30,7 +30,9 @@
 //! The pieces are public for binaries that want more than [`main`]:
 //! [`commands`] (the flag definitions and [`commands::dispatch`]),
 //! [`RunArgs`] (the runtime flags every job command takes and running a job
-//! with them), [`CliProgress`] (progress bars and lines), [`signals`],
+//! with them), [`CliProgress`] (progress bars and lines), [`summary`] (run
+//! statistics on stderr and in `--stats FILE`), [`output`] (where a result
+//! may go), [`signals`],
 //! [`commands::worker::default_worker_name`], and [`CliError`] with
 //! [`error::report`], which alone turns a failure into an exit code
 //! ([`error::exit`]).
@@ -39,10 +41,12 @@
 pub mod commands;
 pub mod error;
 mod jobs;
+pub mod output;
 pub mod progress;
 pub mod runner;
 pub mod signals;
 pub mod size;
+pub mod summary;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -87,7 +87,7 @@ fn volume(state: &StageState) -> String {
     parts.join(", ")
 }
 
-fn human(value: f64, unit: &str) -> String {
+pub(crate) fn human(value: f64, unit: &str) -> String {
     const PREFIXES: [&str; 5] = ["", "k", "M", "G", "T"];
     let mut v = value;
     let mut i = 0;
@@ -158,6 +158,8 @@ impl ProgressSink for CliProgress {
                     error.chain()
                 ));
             }
+            // Part of the run summary (`summary.rs`), shown once the job ends.
+            ProgressEvent::Memory(_) => {}
             ProgressEvent::StageFinished {
                 stage,
                 name,

@@ -10,7 +10,7 @@ use shoal_core::{
 
 use crate::progress::CliProgress;
 use crate::size::parse_size;
-use crate::CliError;
+use crate::{summary, CliError};
 
 /// How to run a job: embedded flags (and, with `--coord`, cluster flags).
 #[derive(Debug, Clone, Args)]
@@ -21,15 +21,21 @@ pub struct RunArgs {
     /// Attempts per task before the job fails.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
-    /// Shuffle data kept in memory; beyond it, partitions spill to disk.
+    /// Memory a job may hold (shuffle data and what tasks hold); beyond
+    /// it, data spills to --work-dir.
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
     pub memory_budget: u64,
-    /// Where spilled partitions go (default: the system temp directory).
+    /// Where spill files go (default: the system temp directory); they are
+    /// anonymous, so nothing is left there after a job, even a killed one.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
-    /// No progress output.
+    /// No progress and no run summary on stderr (errors still show).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write the run's statistics (times, tasks, attempts, spilled
+    /// bytes, peak memory) to this file as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
     /// Run on a cluster: the `redis://` control plane that `shoal worker`
     /// processes listen on (default: embedded, this process only).
     #[arg(long, value_name = "URL", env = "SHOAL_COORD", hide_env_values = true)]
@@ -58,7 +64,7 @@ impl RunArgs {
         config.max_attempts = self.max_attempts;
         config.memory_budget = self.memory_budget;
         if let Some(dir) = &self.work_dir {
-            config.spill_url = dir.join("spill").to_string_lossy().into_owned();
+            config.work_dir = dir.clone();
         }
         config
     }
@@ -85,7 +91,9 @@ impl RunArgs {
     }
 
     /// Runs `spec` (a job of `registry`) with progress display, embedded
-    /// or on the cluster, mapping failures to exit codes.
+    /// or on the cluster, mapping failures to exit codes; then shows the
+    /// run's statistics on stderr and writes them to `--stats FILE`. The
+    /// caller prints the result.
     pub fn run_job(&self, registry: &Registry, spec: JobSpec) -> Result<JobOutput, CliError> {
         let executor: Box<dyn Executor> = match self.cluster_config()? {
             Some(config) => {
@@ -96,7 +104,14 @@ impl RunArgs {
         let progress = CliProgress::new(self.quiet);
         let result = run_job(executor.as_ref(), registry, spec, &progress);
         progress.finish();
-        result.map_err(job_error)
+        let output = result.map_err(job_error)?;
+        if !self.quiet {
+            eprint!("{}", summary::render(&output.stats));
+        }
+        if let Some(path) = &self.stats {
+            summary::write_json(&output.stats, path)?;
+        }
+        Ok(output)
     }
 }
 

@@ -107,3 +107,58 @@ fn wordcount_output_does_not_depend_on_threads_or_partitions() {
         assert_eq!(run(threads, partitions), expected);
     }
 }
+
+/// A job's result alone on stdout (or in --out); its statistics on stderr
+/// and in --stats FILE; --quiet silences stderr.
+#[test]
+fn run_prints_only_the_result_and_statistics_go_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats_path = dir.path().join("stats.json");
+    let params = r#"{"tasks": 5, "echo": true}"#;
+    let stats_arg = stats_path.to_str().unwrap();
+    let out = shoal(&[
+        "run",
+        "noop",
+        "--params",
+        params,
+        "--threads",
+        "2",
+        "--stats",
+        stats_arg,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"echoed\":10,\"tasks\":5}\n"
+    );
+    assert!(
+        stderr.contains("shoal: noop-") && stderr.contains(" done in "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stage 0 (noop): 5 tasks in "), "{stderr}");
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_path).unwrap()).unwrap();
+    assert_eq!(stats["job"], "noop");
+    assert_eq!(stats["tasks"], 5);
+    assert_eq!(stats["attempts"], 5);
+    assert_eq!(stats["stages"][0]["name"], "noop");
+    assert!(stats["wall_seconds"].as_f64().unwrap() > 0.0, "{stats}");
+
+    let result_path = dir.path().join("result.json");
+    let result_arg = result_path.to_str().unwrap();
+    let quiet = shoal(&[
+        "run", "noop", "--params", params, "--quiet", "--out", result_arg,
+    ]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(
+        quiet.stdout.is_empty() && quiet.stderr.is_empty(),
+        "{quiet:?}"
+    );
+    assert_eq!(std::fs::read(&result_path).unwrap(), out.stdout);
+}
+
+#[test]
+fn run_of_an_unknown_job_is_one_line_exit_2() {
+    assert_usage_error(&shoal(&["run", "no-such-job"]), "unknown job 'no-such-job'");
+}

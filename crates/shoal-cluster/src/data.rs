@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use shoal_core::{Bytes, Plan, StageData, StageOutput, StageRef, TaskError, TaskOutput};
+use shoal_core::{
+    Block, Bytes, Plan, ShuffleInput, StageData, StageOutput, StageRef, TaskError, TaskOutput,
+};
 use shoal_store::{partition, Store, StoreError};
 
 use crate::{keys, results};
@@ -22,7 +24,10 @@ pub(crate) struct StoreData<'a> {
 }
 
 impl StageData for StoreData<'_> {
-    fn shuffle_input(&self, from: StageRef, partition: u32) -> Result<Vec<Bytes>, TaskError> {
+    /// Reads each map task's footer (one suffix request per object) and
+    /// hands back the bucket's byte ranges; the bytes themselves are
+    /// streamed by the reader as it goes.
+    fn shuffle_input(&self, from: StageRef, partition: u32) -> Result<ShuffleInput, TaskError> {
         let stage = self.plan.stage(from);
         let StageOutput::Shuffle { buckets } = stage.output() else {
             return Err(TaskError::fatal(format!(
@@ -30,13 +35,18 @@ impl StageData for StoreData<'_> {
                 from.0
             )));
         };
-        (0..stage.partitions())
+        let blocks = (0..stage.partitions())
             .map(|map| {
                 let key = keys::shuffle_object(self.job_id, from.0, map);
-                partition::read_bucket(self.store, &key, partition, buckets)
-                    .map_err(TaskError::from)
+                let range = partition::bucket_range(self.store, &key, partition, buckets)?;
+                Ok(Block::Stored {
+                    store: self.store.clone(),
+                    key,
+                    range,
+                })
             })
-            .collect()
+            .collect::<Result<Vec<_>, TaskError>>()?;
+        Ok(ShuffleInput::new(blocks))
     }
 
     fn results_of(&self, from: StageRef) -> Result<Vec<Bytes>, TaskError> {
@@ -116,9 +126,13 @@ pub(crate) fn commit(
             vec![result]
         }
         StageOutput::Shuffle { buckets } => {
-            let mut written = output.buckets;
-            written.resize_with(buckets as usize, Vec::new);
-            partition::encode(written.into_iter().map(Bytes::from).collect())
+            // Buckets a task spilled while running are gathered back here:
+            // a cluster output is one object per task.
+            let mut output = output;
+            let written = (0..buckets as usize)
+                .map(|b| output.bucket_bytes(b).map(Bytes::from))
+                .collect::<Result<Vec<_>, _>>()?;
+            partition::encode(written)
         }
     };
     Ok(match store.put_if_absent_parts(&key, parts)? {

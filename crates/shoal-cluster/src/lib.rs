@@ -41,6 +41,7 @@ mod reply;
 mod results;
 mod status;
 mod sweep;
+pub mod trace;
 mod worker;
 
 pub use control::Control;

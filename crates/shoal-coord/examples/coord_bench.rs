@@ -1,28 +1,38 @@
 //! Throughput probe used by `bench/coord.sh` (run it in release mode):
 //!
 //! - `lock URL CLIENTS SECONDS [START_UNIX_MS]`: each client loops lock +
-//!   read-modify-write of a plain key + unlock; prints cycles/s and checks
-//!   the final value — unless a start time is given, which means several
-//!   processes run at once (the script starts them in sync and checks the
-//!   total itself);
+//!   get + put of a plain key + unlock (four round trips, as redis-py's
+//!   `Lock` does it); prints cycles/s and checks the final value — unless
+//!   a start time is given, which means several processes run at once (the
+//!   script starts them in sync and checks the total itself);
+//! - `two-trips URL CLIENTS SECONDS [START_UNIX_MS]`: the same
+//!   read-modify-write with `lock_and_get` + `set_and_unlock` (two round
+//!   trips);
 //! - `bank URL CLIENTS SECONDS`: transfers between 10 accounts in
 //!   transactions; prints transfers/s (and checks money is preserved);
 //! - `embedded CYCLES`: uncontended embedded lock/unlock; prints cycles/s.
+//!
+//! With `SHOAL_BENCH_LATENCIES=FILE` in the environment, `lock` and
+//! `two-trips` also write each cycle's latency in µs to FILE, one a line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shoal_coord::{CoordError, Coordinator, LockOptions};
+use shoal_coord::{CoordError, Coordinator, LockOptions, Versioned};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const USAGE: &str =
+    "usage: coord_bench lock|two-trips|bank URL CLIENTS SECONDS [START_UNIX_MS] | embedded CYCLES";
+
+/// The key every locked read-modify-write increments.
+const VALUE_KEY: &str = "bench/value";
 
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| -> Result<&str, BoxError> {
-        args.get(i).map(String::as_str).ok_or_else(|| {
-            "usage: coord_bench lock|bank URL CLIENTS SECONDS | embedded CYCLES".into()
-        })
+        args.get(i).map(String::as_str).ok_or_else(|| USAGE.into())
     };
     // One client per process (how bench/coord.sh runs contention) needs no
     // worker pool; several clients in one process do.
@@ -38,13 +48,23 @@ fn main() -> Result<(), BoxError> {
             .build()?
     };
     let rate = match arg(0)? {
-        "lock" => {
-            let start_at = args.get(4).map(|s| s.parse::<u64>()).transpose()?;
-            runtime.block_on(lock(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?, start_at))?
+        mode @ ("lock" | "two-trips") => {
+            let cycle = if mode == "lock" {
+                Cycle::FourTrips
+            } else {
+                Cycle::TwoTrips
+            };
+            let run = Run {
+                url: arg(1)?.to_owned(),
+                clients: arg(2)?.parse()?,
+                seconds: arg(3)?.parse()?,
+                start_at: args.get(4).map(|s| s.parse::<u64>()).transpose()?,
+            };
+            runtime.block_on(locked_cycles(run, cycle))?
         }
         "bank" => runtime.block_on(bank(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?))?,
         "embedded" => runtime.block_on(embedded(arg(1)?.parse()?))?,
-        other => return Err(format!("unknown mode {other:?}").into()),
+        other => return Err(format!("unknown mode {other:?}; {USAGE}").into()),
     };
     println!("{rate:.0}");
     Ok(())
@@ -58,48 +78,90 @@ async fn clients(url: &str, n: usize) -> Result<Vec<Coordinator>, CoordError> {
     Ok(all)
 }
 
-async fn lock(url: &str, n: usize, seconds: f64, start_at: Option<u64>) -> Result<f64, BoxError> {
-    let all = clients(url, n).await?;
+/// How a locked read-modify-write is done.
+#[derive(Clone, Copy)]
+enum Cycle {
+    /// lock, get, put, unlock: four round trips, like redis-py's `Lock`.
+    FourTrips,
+    /// `lock_and_get`, `set_and_unlock`: two round trips.
+    TwoTrips,
+}
+
+/// One timed run of locked read-modify-writes.
+struct Run {
+    url: String,
+    clients: usize,
+    seconds: f64,
+    /// Several processes run at once: start at this Unix time (ms) and
+    /// leave checking the total to the caller.
+    start_at: Option<u64>,
+}
+
+async fn locked_cycles(run: Run, cycle: Cycle) -> Result<f64, BoxError> {
+    let all = clients(&run.url, run.clients).await?;
     all[0]
-        .compare_and_set("bench/value", None, Some("0".into()))
+        .compare_and_set(VALUE_KEY, None, Some("0".into()))
         .await?;
-    if let Some(at) = start_at {
+    if let Some(at) = run.start_at {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
         tokio::time::sleep(Duration::from_millis(at).saturating_sub(now)).await;
     }
     let cycles = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + Duration::from_secs_f64(seconds);
-    let opts = LockOptions::default().wait(Duration::from_secs(60));
+    let end = Instant::now() + Duration::from_secs_f64(run.seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for coord in all.clone() {
         let cycles = Arc::clone(&cycles);
         tasks.push(tokio::spawn(async move {
+            let opts = LockOptions::default().wait(Duration::from_secs(60));
+            let mut latencies = Vec::new();
             while Instant::now() < end {
-                let guard = coord.lock("bench", &opts).await?;
-                let value = coord.get("bench/value").await?.map_or(0, |v| {
-                    std::str::from_utf8(&v.value)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0u64)
-                });
-                coord.put("bench/value", (value + 1).to_string()).await?;
-                guard.release().await?;
+                let began = Instant::now();
+                match cycle {
+                    Cycle::FourTrips => four_trips(&coord, &opts).await?,
+                    Cycle::TwoTrips => two_trips(&coord, &opts).await?,
+                }
+                latencies.push(began.elapsed().as_micros() as u32);
                 cycles.fetch_add(1, Ordering::Relaxed);
             }
-            Ok::<(), CoordError>(())
+            Ok::<_, CoordError>(latencies)
         }));
     }
+    let mut latencies = Vec::new();
     for t in tasks {
-        t.await??;
+        latencies.extend(t.await??);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let total = cycles.load(Ordering::Relaxed);
-    let last = all[0].get("bench/value").await?.map(|v| v.value);
-    if start_at.is_none() && last.as_deref() != Some(total.to_string().as_bytes()) {
+    let last = all[0].get(VALUE_KEY).await?.map(|v| v.value);
+    if run.start_at.is_none() && last.as_deref() != Some(total.to_string().as_bytes()) {
         return Err(format!("mutual exclusion broken: {total} cycles, value {last:?}").into());
     }
+    if let Ok(path) = std::env::var("SHOAL_BENCH_LATENCIES") {
+        let lines: String = latencies.iter().map(|us| format!("{us}\n")).collect();
+        std::fs::write(&path, lines).map_err(|e| format!("writing {path}: {e}"))?;
+    }
     Ok(total as f64 / elapsed)
+}
+
+fn number(read: Option<&Versioned>) -> u64 {
+    read.and_then(|v| std::str::from_utf8(&v.value).ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn four_trips(coord: &Coordinator, opts: &LockOptions) -> Result<(), CoordError> {
+    let guard = coord.lock("bench", opts).await?;
+    let value = number(coord.get(VALUE_KEY).await?.as_ref());
+    coord.put(VALUE_KEY, (value + 1).to_string()).await?;
+    guard.release().await
+}
+
+async fn two_trips(coord: &Coordinator, opts: &LockOptions) -> Result<(), CoordError> {
+    let (guard, values) = coord.lock_and_get("bench", &[VALUE_KEY], opts).await?;
+    let value = number(values[0].as_ref());
+    guard
+        .set_and_unlock([(VALUE_KEY, (value + 1).to_string())])
+        .await
 }
 
 async fn bank(url: &str, n: usize, seconds: f64) -> Result<f64, BoxError> {

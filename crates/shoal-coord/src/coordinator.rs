@@ -1,23 +1,23 @@
 //! [`Coordinator`]: the handle every caller uses, whatever the backend.
 //!
-//! It validates input, picks the backend from the URL, turns one-shot
-//! acquisition attempts into waiting (pub/sub wake-ups plus bounded,
-//! jittered backoff — never busy polling) and wraps grants in [`Guard`]s.
+//! It picks the backend from the URL and dispatches each step to it,
+//! statically. Leases are taken in `locks.rs` (waiting with pub/sub
+//! wake-ups plus bounded, jittered backoff — never busy polling) and held
+//! through [`crate::Guard`]s; transactions are in `txn.rs`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::time::Instant;
+use tokio::sync::Notify;
 
-use crate::backend::{CoordBackend, TxWrite};
+use crate::backend::{Attempt, Conflict, CoordBackend, Release, Released, TxWrite};
 use crate::embedded::EmbeddedBackend;
 use crate::error::{CoordError, Result};
-use crate::guard::Guard;
 use crate::kv::{CasOutcome, Versioned};
-use crate::lease::{Acquire, LeaseKind, LockOptions, OwnerId};
+use crate::lease::{Acquire, LeaseKind, OwnerId};
 use crate::redis::RedisBackend;
-use crate::retry::Backoff;
+use crate::renewal::Renewer;
 use crate::url::CoordUrl;
 use crate::validate;
 
@@ -59,10 +59,19 @@ pub struct Coordinator {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     url: CoordUrl,
     config: CoordConfig,
     backend: Backend,
+    /// Keeps this coordinator's auto-renewed leases alive.
+    renewer: Arc<Renewer>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The scheduler holds the coordinator only weakly; stop it with it.
+        self.renewer.shut_down();
+    }
 }
 
 enum Backend {
@@ -104,6 +113,7 @@ impl Coordinator {
                 url: url.clone(),
                 config,
                 backend,
+                renewer: Arc::default(),
             }),
         })
     }
@@ -116,6 +126,7 @@ impl Coordinator {
                 url: CoordUrl::Embedded,
                 config: CoordConfig::default(),
                 backend: Backend::Embedded(Box::default()),
+                renewer: Arc::default(),
             }),
         }
     }
@@ -134,153 +145,28 @@ impl Coordinator {
         matches!(self.inner.backend, Backend::Embedded(_))
     }
 
-    // ----- locks, semaphores, read-write locks -----
-
-    /// Takes the exclusive lock `name`, waiting up to `options.wait`.
-    pub async fn lock(&self, name: &str, options: &LockOptions) -> Result<Guard> {
-        self.acquire(LeaseKind::Mutex, name, options, true)
-            .await?
-            .ok_or_else(unreachable_wait)
+    pub(crate) fn renewer(&self) -> &Arc<Renewer> {
+        &self.inner.renewer
     }
 
-    /// Takes the lock `name` if it is free right now.
-    pub async fn try_lock(&self, name: &str, options: &LockOptions) -> Result<Option<Guard>> {
-        self.acquire(LeaseKind::Mutex, name, options, false).await
+    /// A handle that does not keep the coordinator alive.
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
     }
 
-    /// Takes one of `permits` permits of semaphore `name`, waiting up to
-    /// `options.wait`. Every holder should pass the same `permits`.
-    pub async fn acquire_permit(
-        &self,
-        name: &str,
-        permits: u32,
-        options: &LockOptions,
-    ) -> Result<Guard> {
-        let kind = semaphore(permits)?;
-        self.acquire(kind, name, options, true)
-            .await?
-            .ok_or_else(unreachable_wait)
+    /// The coordinator behind `weak`, unless every handle is gone.
+    pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Coordinator { inner })
     }
 
-    /// Takes a permit of semaphore `name` if one is free right now.
-    pub async fn try_acquire_permit(
-        &self,
-        name: &str,
-        permits: u32,
-        options: &LockOptions,
-    ) -> Result<Option<Guard>> {
-        self.acquire(semaphore(permits)?, name, options, false)
-            .await
+    // ----- lease steps (the logic is in locks.rs and guard.rs) -----
+
+    pub(crate) async fn acquire_raw(&self, attempt: &Attempt<'_>) -> Result<Acquire> {
+        on_backend!(self, b => b.acquire(attempt).await)
     }
 
-    /// Takes a shared (read) hold of read-write lock `name`.
-    pub async fn read_lock(&self, name: &str, options: &LockOptions) -> Result<Guard> {
-        self.acquire(LeaseKind::Read, name, options, true)
-            .await?
-            .ok_or_else(unreachable_wait)
-    }
-
-    /// Takes the exclusive (write) hold of read-write lock `name`.
-    pub async fn write_lock(&self, name: &str, options: &LockOptions) -> Result<Guard> {
-        self.acquire(LeaseKind::Write, name, options, true)
-            .await?
-            .ok_or_else(unreachable_wait)
-    }
-
-    /// Takes a read hold if no writer holds `name` right now.
-    pub async fn try_read_lock(&self, name: &str, options: &LockOptions) -> Result<Option<Guard>> {
-        self.acquire(LeaseKind::Read, name, options, false).await
-    }
-
-    /// Takes the write hold if nobody holds `name` right now.
-    pub async fn try_write_lock(&self, name: &str, options: &LockOptions) -> Result<Option<Guard>> {
-        self.acquire(LeaseKind::Write, name, options, false).await
-    }
-
-    /// The acquisition loop shared by every kind. Returns `None` only when
-    /// `wait` is false and the resource is busy.
-    async fn acquire(
-        &self,
-        kind: LeaseKind,
-        name: &str,
-        options: &LockOptions,
-        wait: bool,
-    ) -> Result<Option<Guard>> {
-        validate::name(name_label(kind), name)?;
-        validate::ttl("lease TTL", options.ttl)?;
-        let owner = OwnerId::next();
-        let start = Instant::now();
-        let first = self
-            .attempt(kind, name, owner, options, start, wait)
-            .await?;
-        if let Some(guard) = first.0 {
-            return Ok(Some(guard));
-        }
-        if !wait {
-            return Ok(None);
-        }
-        let deadline = start + options.wait;
-        let wake = on_backend!(self, b => b.wake_handle(kind, name));
-        let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(250));
-        let mut busy_for = first.1;
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(CoordError::WaitTimeout {
-                    kind: kind.label(),
-                    name: name.to_owned(),
-                    waited: now - start,
-                });
-            }
-            // Register for the wake-up *before* retrying, so a release that
-            // lands between our attempt and our sleep is not missed.
-            let notified = Arc::clone(&wake).notified_owned();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let mut nap = backoff.next_delay().min(deadline - now);
-            if let Some(rest) = busy_for {
-                nap = nap.min(rest + Duration::from_millis(1));
-            }
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep(nap) => {}
-            }
-            let sent_at = Instant::now();
-            let (guard, rest) = self
-                .attempt(kind, name, owner, options, sent_at, true)
-                .await?;
-            if let Some(guard) = guard {
-                return Ok(Some(guard));
-            }
-            busy_for = rest;
-        }
-    }
-
-    async fn attempt(
-        &self,
-        kind: LeaseKind,
-        name: &str,
-        owner: OwnerId,
-        options: &LockOptions,
-        sent_at: Instant,
-        waiting: bool,
-    ) -> Result<(Option<Guard>, Option<Duration>)> {
-        let answer = on_backend!(self, b => b.acquire(kind, name, owner, options.ttl, options.auto_renew, waiting).await)?;
-        Ok(match answer {
-            Acquire::Granted(token) => {
-                let guard = Guard::new(
-                    self.clone(),
-                    kind,
-                    name.to_owned(),
-                    owner,
-                    token,
-                    options,
-                    sent_at,
-                );
-                (Some(guard), None)
-            }
-            Acquire::Busy(rest) => (None, rest),
-        })
+    pub(crate) fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
+        on_backend!(self, b => b.wake_handle(kind, name))
     }
 
     pub(crate) async fn renew_raw(
@@ -293,28 +179,37 @@ impl Coordinator {
         on_backend!(self, b => b.renew(kind, name, owner, ttl).await)
     }
 
-    pub(crate) async fn release_raw(
-        &self,
-        kind: LeaseKind,
-        name: &str,
-        owner: OwnerId,
-    ) -> Result<bool> {
-        on_backend!(self, b => b.release(kind, name, owner).await)
+    pub(crate) async fn release_raw(&self, release: &Release<'_>) -> Result<Released> {
+        on_backend!(self, b => b.release(release).await)
     }
 
     /// Releases from a destructor: synchronously embedded, on the current
     /// Tokio runtime for Redis (without one, the lease simply expires).
     pub(crate) fn release_in_background(&self, kind: LeaseKind, name: &str, owner: OwnerId) {
+        let release = Release {
+            kind,
+            name,
+            owner,
+            token: 0,
+            writes: &[],
+        };
         match &self.inner.backend {
             Backend::Embedded(b) => {
-                b.release_now(kind, name, owner);
+                b.release_now(&release);
             }
             Backend::Redis(_) => {
                 if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                     let coord = self.clone();
                     let name = name.to_owned();
                     runtime.spawn(async move {
-                        if let Err(err) = coord.release_raw(kind, &name, owner).await {
+                        let release = Release {
+                            kind,
+                            name: &name,
+                            owner,
+                            token: 0,
+                            writes: &[],
+                        };
+                        if let Err(err) = coord.release_raw(&release).await {
                             tracing::warn!(%err, "releasing {} {name:?} failed; it will expire", kind.label());
                         }
                     });
@@ -418,7 +313,7 @@ impl Coordinator {
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Conflict>> {
         on_backend!(self, b => b.commit(reads, writes).await)
     }
 }
@@ -426,34 +321,5 @@ impl Coordinator {
 impl std::fmt::Debug for Coordinator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Coordinator({})", self.inner.url)
-    }
-}
-
-fn semaphore(permits: u32) -> Result<LeaseKind> {
-    if permits == 0 {
-        return Err(CoordError::InvalidOption {
-            what: "semaphore permits",
-            value: "0".to_owned(),
-            reason: "must be at least 1",
-        });
-    }
-    Ok(LeaseKind::Semaphore { permits })
-}
-
-fn name_label(kind: LeaseKind) -> &'static str {
-    match kind {
-        LeaseKind::Mutex => "lock name",
-        LeaseKind::Semaphore { .. } => "semaphore name",
-        LeaseKind::Read | LeaseKind::Write => "rwlock name",
-    }
-}
-
-/// `acquire(.., wait = true)` never yields `None`; this keeps the public
-/// methods free of `unwrap` all the same.
-fn unreachable_wait() -> CoordError {
-    CoordError::WaitTimeout {
-        kind: "lock",
-        name: String::new(),
-        waited: Duration::ZERO,
     }
 }

@@ -11,16 +11,17 @@
 //! resource (see [`crate::Coordinator::put_fenced`]), which refuses stale
 //! holders even when they have not noticed yet.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::watch;
+use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::backend::{Release, Released, TxWrite};
 use crate::coordinator::Coordinator;
 use crate::error::{CoordError, LostReason, Result};
 use crate::lease::{LeaseKind, LockOptions, OwnerId};
+use crate::renewal::{LeaseClock, Registration};
+use crate::validate;
 
 /// A held lease. Released when dropped (best effort, in the background on
 /// Redis) or explicitly with [`Guard::release`].
@@ -40,72 +41,10 @@ enum Lease {
     /// Until released: an embedded, auto-renewed lease. Holder and state
     /// share one process, so renewal cannot fail and there is nothing to do.
     UntilReleased,
-    /// Until a deadline that renewals (manual or background) push forward.
+    /// Until a deadline that only manual renewals push forward.
     Timed(Arc<LeaseClock>),
-}
-
-/// The shared deadline and lost flag of a timed lease.
-pub(crate) struct LeaseClock {
-    base: Instant,
-    /// Nanoseconds after `base` until which the lease is surely ours.
-    valid_until: AtomicU64,
-    /// 0 = held, otherwise a [`LostReason`] code.
-    lost: AtomicU8,
-    /// Set when the guard is released or dropped: renewal must stop.
-    stopped: AtomicBool,
-    changed: watch::Sender<()>,
-    ttl: Duration,
-}
-
-impl LeaseClock {
-    fn new(sent_at: Instant, ttl: Duration) -> Arc<Self> {
-        let clock = LeaseClock {
-            base: sent_at,
-            valid_until: AtomicU64::new(0),
-            lost: AtomicU8::new(0),
-            stopped: AtomicBool::new(false),
-            changed: watch::Sender::new(()),
-            ttl,
-        };
-        clock.extend(sent_at);
-        Arc::new(clock)
-    }
-
-    /// Records a confirmed renewal whose request was sent at `sent_at`.
-    fn extend(&self, sent_at: Instant) {
-        let until = (sent_at + self.ttl).saturating_duration_since(self.base);
-        self.valid_until
-            .fetch_max(until.as_nanos() as u64, Ordering::AcqRel);
-    }
-
-    fn deadline(&self) -> Instant {
-        self.base + Duration::from_nanos(self.valid_until.load(Ordering::Acquire))
-    }
-
-    fn mark_lost(&self, reason: LostReason) {
-        let code = match reason {
-            LostReason::Expired => 1,
-            LostReason::Stolen => 2,
-            LostReason::Unreachable => 3,
-        };
-        if self
-            .lost
-            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.changed.send_replace(());
-        }
-    }
-
-    fn lost(&self) -> Option<LostReason> {
-        match self.lost.load(Ordering::Acquire) {
-            0 if Instant::now() >= self.deadline() => Some(LostReason::Expired),
-            0 => None,
-            1 => Some(LostReason::Expired),
-            2 => Some(LostReason::Stolen),
-            _ => Some(LostReason::Unreachable),
-        }
-    }
+    /// Until a deadline that the coordinator's renewer pushes forward.
+    Renewed(Registration),
 }
 
 impl Guard {
@@ -123,12 +62,15 @@ impl Guard {
         let (ttl, auto_renew) = (options.ttl, options.auto_renew);
         let lease = if auto_renew && coord.is_embedded() {
             Lease::UntilReleased
-        } else {
+        } else if auto_renew {
             let clock = LeaseClock::new(sent_at, ttl);
-            if auto_renew {
-                spawn_renewal(coord.clone(), kind, name.clone(), owner, Arc::clone(&clock));
-            }
-            Lease::Timed(clock)
+            Lease::Renewed(
+                coord
+                    .renewer()
+                    .register(&coord, clock, kind, name.clone(), owner),
+            )
+        } else {
+            Lease::Timed(LeaseClock::new(sent_at, ttl))
         };
         Guard {
             coord,
@@ -166,9 +108,15 @@ impl Guard {
 
     /// Why the lease was lost, if it was.
     pub fn lost_reason(&self) -> Option<LostReason> {
+        self.clock().and_then(|clock| clock.lost())
+    }
+
+    /// The deadline of a lease that can be lost.
+    fn clock(&self) -> Option<&Arc<LeaseClock>> {
         match &self.lease {
             Lease::UntilReleased => None,
-            Lease::Timed(clock) => clock.lost(),
+            Lease::Timed(clock) => Some(clock),
+            Lease::Renewed(registration) => Some(registration.clock()),
         }
     }
 
@@ -176,25 +124,16 @@ impl Guard {
     /// cannot be lost (embedded with renewal). Select on it next to the
     /// protected work and stop writing when it fires.
     pub async fn lost(&self) -> LostReason {
-        let Lease::Timed(clock) = &self.lease else {
-            return std::future::pending().await;
-        };
-        let mut changes = clock.changed.subscribe();
-        loop {
-            if let Some(reason) = clock.lost() {
-                return reason;
-            }
-            tokio::select! {
-                _ = changes.changed() => {}
-                _ = tokio::time::sleep_until(clock.deadline()) => {}
-            }
+        match self.clock() {
+            Some(clock) => clock.wait_lost().await,
+            None => std::future::pending().await,
         }
     }
 
     /// Extends the lease by its TTL now (for guards without auto-renewal).
     /// Fails with [`CoordError::LeaseLost`] if the server no longer lists us.
     pub async fn renew(&self) -> Result<()> {
-        let Lease::Timed(clock) = &self.lease else {
+        let Some(clock) = self.clock() else {
             return Ok(());
         };
         if let Some(reason) = clock.lost() {
@@ -216,17 +155,65 @@ impl Guard {
 
     /// Releases the lease now. Fails with [`CoordError::LeaseLost`] if it
     /// had already been lost (someone else may have held it meanwhile).
-    pub async fn release(mut self) -> Result<()> {
+    pub async fn release(self) -> Result<()> {
+        self.finish(&[]).await
+    }
+
+    /// Writes `puts` and releases the lease in one atomic step — one round
+    /// trip on Redis instead of one per key plus one for the release — if
+    /// the lease is still ours. If it is not, nothing is written and the
+    /// call fails with [`CoordError::LeaseLost`], so a holder that lost its
+    /// lease (paused past the TTL) cannot overwrite its successor's work.
+    ///
+    /// The writes are fenced with this guard's token, exactly as
+    /// [`Coordinator::put_fenced`]`(key, value, guard.name(), guard.token())`
+    /// would be: a key that already accepted a newer token of this name
+    /// refuses them all with [`CoordError::StaleToken`] (the lease is
+    /// released all the same), and later fenced writes with older tokens
+    /// are refused. The written keys get no expiry.
+    ///
+    /// Use it with [`Coordinator::lock_and_get`]: a locked
+    /// read-modify-write then takes two round trips instead of four. Plain
+    /// [`Coordinator::get`]/[`Coordinator::put`] under a [`Guard`] remain
+    /// the tool when the keys to touch are only known after reading others.
+    /// On Redis Cluster the keys must share the lock's hash slot (see
+    /// [`Coordinator::lock_and_get`]).
+    pub async fn set_and_unlock<K: AsRef<str>, V: Into<Bytes>>(
+        self,
+        puts: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<()> {
+        let mut writes: Vec<(String, TxWrite)> = Vec::new();
+        for (key, value) in puts {
+            let (key, value) = (key.as_ref(), value.into());
+            validate::name("key", key)?;
+            validate::value(key, value.len())?;
+            writes.push((key.to_owned(), Some((value, None))));
+        }
+        self.finish(&writes).await
+    }
+
+    /// Applies `writes` if the lease is still ours, then ends it.
+    async fn finish(mut self, writes: &[(String, TxWrite)]) -> Result<()> {
         self.released = true;
         self.stop_renewal();
-        let was_ours = self
-            .coord
-            .release_raw(self.kind, &self.name, self.owner)
-            .await?;
-        if was_ours {
-            Ok(())
-        } else {
-            Err(self.lost_error(self.lost_reason().unwrap_or(LostReason::Stolen)))
+        let release = Release {
+            kind: self.kind,
+            name: &self.name,
+            owner: self.owner,
+            token: self.token,
+            writes,
+        };
+        match self.coord.release_raw(&release).await? {
+            Released::Released => Ok(()),
+            Released::NotOurs => {
+                Err(self.lost_error(self.lost_reason().unwrap_or(LostReason::Stolen)))
+            }
+            Released::Refused { index, newest } => Err(CoordError::StaleToken {
+                key: validate::shorten(&writes[index].0),
+                lock: validate::shorten(&self.name),
+                token: self.token,
+                newest,
+            }),
         }
     }
 
@@ -239,9 +226,8 @@ impl Guard {
     }
 
     fn stop_renewal(&self) {
-        if let Lease::Timed(clock) = &self.lease {
-            clock.stopped.store(true, Ordering::Release);
-            clock.changed.send_replace(());
+        if let Lease::Renewed(registration) = &self.lease {
+            self.coord.renewer().cancel(registration);
         }
     }
 }
@@ -265,62 +251,4 @@ impl std::fmt::Debug for Guard {
             .field("lost", &self.lost_reason())
             .finish()
     }
-}
-
-/// Renews every TTL/3 until the guard is released or dropped (which sets
-/// `stopped` and wakes the task) or the lease is lost.
-fn spawn_renewal(
-    coord: Coordinator,
-    kind: LeaseKind,
-    name: String,
-    owner: OwnerId,
-    clock: Arc<LeaseClock>,
-) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    runtime.spawn(async move {
-        let period = clock.ttl / 3;
-        let mut next = Instant::now() + period;
-        let mut changes = clock.changed.subscribe();
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(next) => {}
-                _ = changes.changed() => {}
-            }
-            if clock.stopped.load(Ordering::Acquire) || clock.lost.load(Ordering::Acquire) != 0 {
-                return;
-            }
-            if Instant::now() < next {
-                continue;
-            }
-            let now = Instant::now();
-            if now >= clock.deadline() {
-                // Paused past the lease (SIGSTOP, stalled runtime): it may
-                // already belong to someone else; do not try to revive it.
-                clock.mark_lost(LostReason::Expired);
-                return;
-            }
-            let budget = clock.deadline() - now;
-            match tokio::time::timeout(budget, coord.renew_raw(kind, &name, owner, clock.ttl)).await
-            {
-                Ok(Ok(true)) => {
-                    clock.extend(now);
-                    next = now + period;
-                }
-                Ok(Ok(false)) => {
-                    clock.mark_lost(LostReason::Stolen);
-                    return;
-                }
-                Ok(Err(_)) | Err(_) => {
-                    if Instant::now() >= clock.deadline() {
-                        clock.mark_lost(LostReason::Unreachable);
-                        return;
-                    }
-                    // Retry soon, but never spin: at least 10 ms apart.
-                    next = Instant::now() + (period / 4).max(Duration::from_millis(10));
-                }
-            }
-        }
-    });
 }

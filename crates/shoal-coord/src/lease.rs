@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::kv::Versioned;
+
 /// The kind of a leased hold. Each kind has its own namespace: a mutex and a
 /// semaphore may share a name without interfering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,10 +114,15 @@ impl LockOptions {
 }
 
 /// What one acquisition attempt answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquire {
-    /// Granted with this fencing token.
-    Granted(u64),
+    /// Granted.
+    Granted {
+        /// The fencing token of the grant.
+        token: u64,
+        /// The keys the attempt asked to read, in its order, as of the grant.
+        reads: Vec<Option<Versioned>>,
+    },
     /// Busy; the current hold ends in at most this long (if known).
     Busy(Option<Duration>),
 }

@@ -20,6 +20,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A locked read-modify-write of keys known up front takes two round
+//! trips instead of four with [`Coordinator::lock_and_get`] and
+//! [`Guard::set_and_unlock`] (which writes only while the lease is still
+//! held); [`Coordinator::transact`] does without a lock, optimistically.
+//!
 //! Invariants: this crate never touches the data store; every operation is
 //! bounded by a timeout; fencing tokens and key versions only ever grow;
 //! release and renewal act only for the owner that acquired.
@@ -33,7 +38,9 @@ pub mod error;
 mod guard;
 pub mod kv;
 pub mod lease;
+mod locks;
 pub mod redis;
+mod renewal;
 pub mod retry;
 #[cfg(feature = "test-support")]
 pub mod test_support;

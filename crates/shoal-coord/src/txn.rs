@@ -5,9 +5,12 @@
 //! writes are buffered. Commit is one atomic step (one Lua script on Redis)
 //! that checks every recorded version and applies every write, so the
 //! transaction is serializable for the keys it touches. On a conflict the
-//! closure runs again after a jittered backoff, up to
-//! [`crate::CoordConfig::max_tx_attempts`], then fails with
-//! [`CoordError::Conflict`].
+//! closure runs again — at once the first time, after a jittered backoff
+//! from then on — up to [`crate::CoordConfig::max_tx_attempts`], then
+//! fails with [`CoordError::Conflict`]. A failed commit returns every key
+//! the attempt read as it is now (read atomically by the same script), and
+//! the immediate retry's reads of those keys are served from that
+//! snapshot: it costs one round trip, the commit.
 //!
 //! Reads within one attempt are not a snapshot: the closure may observe a
 //! mix of old and new values. Such an attempt can never commit, and if the
@@ -32,9 +35,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::backend::TxWrite;
+use crate::backend::{Conflict, TxWrite};
 use crate::coordinator::Coordinator;
 use crate::error::{CoordError, Result};
+use crate::kv::Versioned;
 use crate::retry::Backoff;
 use crate::validate;
 
@@ -57,6 +61,9 @@ struct TxState {
     reads: HashMap<String, (u64, Option<Bytes>)>,
     /// Key → buffered write, in key order for a deterministic commit.
     writes: BTreeMap<String, TxWrite>,
+    /// Values the last attempt's failed commit returned, served to this
+    /// attempt's first read of each key (then recorded like a read).
+    prefetched: HashMap<String, Option<Versioned>>,
 }
 
 impl Tx {
@@ -66,19 +73,20 @@ impl Tx {
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         validate::name("key", key)?;
         {
-            let state = self.state.lock();
+            let mut state = self.state.lock();
             if let Some(write) = state.writes.get(key) {
                 return Ok(write.as_ref().map(|(v, _)| v.clone()));
             }
             if let Some((_, value)) = state.reads.get(key) {
                 return Ok(value.clone());
             }
+            if let Some(found) = state.prefetched.remove(key) {
+                let (version, value) = split(found);
+                state.reads.insert(key.to_owned(), (version, value.clone()));
+                return Ok(value);
+            }
         }
-        let found = self.coord.get(key).await?;
-        let (version, value) = match found {
-            Some(v) => (v.version, Some(v.value)),
-            None => (0, None),
-        };
+        let (version, value) = split(self.coord.get(key).await?);
         let mut state = self.state.lock();
         let entry = state
             .reads
@@ -120,6 +128,14 @@ impl Tx {
     }
 }
 
+/// A read as (version, value); version 0 for an absent key.
+fn split(found: Option<Versioned>) -> (u64, Option<Bytes>) {
+    match found {
+        Some(v) => (v.version, Some(v.value)),
+        None => (0, None),
+    }
+}
+
 impl Coordinator {
     /// Runs `body` as an optimistic transaction (see the [module
     /// docs](crate::txn)), retrying on conflict. The closure's error type
@@ -134,27 +150,43 @@ impl Coordinator {
         let max = self.config().max_tx_attempts.max(1);
         let mut backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(100));
         let mut last_conflict = String::new();
-        for _ in 0..max {
+        let mut prefetched = HashMap::new();
+        for attempt in 0..max {
             let tx = Tx {
                 coord: self.clone(),
-                state: Arc::default(),
+                state: Arc::new(Mutex::new(TxState {
+                    prefetched: std::mem::take(&mut prefetched),
+                    ..TxState::default()
+                })),
             };
             let outcome = body(tx.clone()).await;
             let (reads, writes) = tx.take();
             let conflict = match outcome {
                 Ok(value) => match self.commit_checked(&reads, &writes).await? {
                     None => return Ok(value),
-                    Some(key) => key,
+                    Some(conflict) => conflict,
                 },
                 Err(err) => match self.commit_checked(&reads, &[]).await {
                     // The reads were consistent: the failure is genuine.
                     Ok(None) => return Err(err),
-                    Ok(Some(key)) => key,
+                    Ok(Some(conflict)) => conflict,
                     Err(_) => return Err(err),
                 },
             };
-            last_conflict = conflict;
-            tokio::time::sleep(backoff.next_delay()).await;
+            last_conflict = conflict.key;
+            if attempt == 0 {
+                // Someone else just committed: retrying at once usually
+                // succeeds, and from the snapshot the failed commit took of
+                // every key read (a snapshot that would be stale after a
+                // backoff, so later retries read anew).
+                prefetched = reads
+                    .into_iter()
+                    .map(|(key, _)| key)
+                    .zip(conflict.current)
+                    .collect();
+            } else {
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
         }
         Err(CoordError::Conflict {
             attempts: max,
@@ -169,7 +201,7 @@ impl Coordinator {
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Conflict>> {
         if reads.is_empty() && writes.is_empty() {
             return Ok(None);
         }

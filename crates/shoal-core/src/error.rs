@@ -149,6 +149,15 @@ pub enum JobError {
         /// What failed.
         message: String,
     },
+    /// Turning the last stage's results into the job's result
+    /// ([`Job::finish`](crate::Job::finish), on the driver) failed.
+    #[error("{job}: finishing the result: {message}")]
+    Finish {
+        /// The job.
+        job: String,
+        /// What failed.
+        message: String,
+    },
     /// A task failed on every attempt, or failed in a way retrying cannot fix.
     #[error("job {job_id} failed: stage {stage} ({stage_name}), partition {partition}: {}", last_attempt(.attempts))]
     TaskFailed {

@@ -1,10 +1,11 @@
 //! The executor trait and the driver-side entry point.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::{JobError, JobSpec, Plan, ProgressSink, Registry};
+use crate::stats::{peak_rss_bytes, StatsRecorder};
+use crate::{Job, JobError, JobSpec, JobStats, OutputFormat, Plan, ProgressSink, Registry};
 
 /// A prepared, planned job ready to run.
 pub struct JobRun {
@@ -45,13 +46,39 @@ impl JobRun {
     }
 }
 
-/// What a job returns: the result blobs of its last stage, by partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a job returns.
+///
+/// An [`Executor`] returns the last stage's result blobs
+/// ([`JobOutput::new`]); [`run_job`] adds the job's finished result
+/// ([`Job::finish`](crate::Job::finish) of those blobs) and the statistics.
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobOutput {
     /// Run id.
     pub job_id: String,
-    /// The last stage's result blobs.
+    /// The last stage's result blobs, by partition.
     pub results: Vec<Bytes>,
+    /// The job's result: what [`Job::finish`](crate::Job::finish) made of
+    /// `results`, to show as `format` says. Empty until [`run_job`] fills it.
+    pub result: Bytes,
+    /// How `result` is shown ([`Job::output_format`](crate::Job::output_format)).
+    pub format: OutputFormat,
+    /// What the run cost. Never part of the result: it differs from run to
+    /// run.
+    pub stats: JobStats,
+}
+
+impl JobOutput {
+    /// What an executor returns: the last stage's `results` of run `job_id`,
+    /// with default statistics (executors may fill fields of their own).
+    pub fn new(job_id: impl Into<String>, results: Vec<Bytes>) -> Self {
+        JobOutput {
+            job_id: job_id.into(),
+            results,
+            result: Bytes::new(),
+            format: OutputFormat::Text,
+            stats: JobStats::default(),
+        }
+    }
 }
 
 /// Runs planned jobs: embedded on this process's threads, or on a cluster.
@@ -70,25 +97,136 @@ fn new_job_id(job: &str) -> String {
     format!("{job}-{mixed:x}")
 }
 
-/// Looks up `spec.job`, prepares and plans it on this (driver) node, and
-/// runs it on `executor`.
+/// Looks up `spec.job`, prepares and plans it on this (driver) node, runs
+/// it on `executor` — twice when [`Job::review`] asks for a corrected run —
+/// and finishes it ([`Job::finish`], once, here): the output carries the
+/// stage results, the job's result and the statistics of every run.
 pub fn run_job(
     executor: &dyn Executor,
     registry: &Registry,
     spec: JobSpec,
     progress: &dyn ProgressSink,
 ) -> Result<JobOutput, JobError> {
+    let started = Instant::now();
     let job = registry.get(&spec.job)?;
     let params = job.prepare(spec.params)?;
+    let (mut run, mut output) =
+        run_planned(executor, job.as_ref(), &spec.job, params, progress, started)?;
+    if let Some(corrected) = job.review(&run.spec.params, &output.results)? {
+        let first = output.stats;
+        (run, output) = run_planned(
+            executor,
+            job.as_ref(),
+            &spec.job,
+            corrected,
+            progress,
+            Instant::now(),
+        )?;
+        output.stats.absorb_earlier_run(first);
+    }
+    let finishing = Instant::now();
+    output.result = job.finish(&run.spec.params, output.results.clone())?;
+    output.format = job.output_format();
+    let stats = &mut output.stats;
+    stats.job = run.spec.job.clone();
+    stats.job_id = output.job_id.clone();
+    stats.finish = finishing.elapsed();
+    stats.wall = started.elapsed();
+    stats.peak_rss_bytes = peak_rss_bytes();
+    Ok(output)
+}
+
+/// Plans `job` from prepared `params` and runs it; the statistics count
+/// planning from `planning_started` and the stages of this run.
+fn run_planned(
+    executor: &dyn Executor,
+    job: &dyn Job,
+    name: &str,
+    params: serde_json::Value,
+    progress: &dyn ProgressSink,
+    planning_started: Instant,
+) -> Result<(JobRun, JobOutput), JobError> {
     let plan = job.plan(&params)?;
     plan.validate(job.name())?;
+    let planning = planning_started.elapsed();
+    let names = plan.stages().iter().map(|s| s.name().to_string()).collect();
+    let recorder = StatsRecorder::new(names, progress);
     let run = JobRun::versioned(
         JobSpec {
-            job: spec.job,
+            job: name.to_string(),
             params,
         },
         job.version(),
         plan,
     );
-    executor.execute(&run, progress)
+    let mut output = executor.execute(&run, &recorder)?;
+    let recorded = recorder.stats();
+    output.stats.set_stages(recorded.stages);
+    output.stats.memory = output.stats.memory.or(recorded.memory);
+    output.stats.planning = planning;
+    output.stats.runs = 1;
+    Ok((run, output))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::{EmbeddedConfig, EmbeddedExecutor, NoProgress, Stage};
+
+    /// Results in its guess; its review corrects a wrong guess once.
+    struct Guessing;
+
+    impl Job for Guessing {
+        fn name(&self) -> &'static str {
+            "guessing"
+        }
+
+        fn describe(&self) -> &'static str {
+            "guesses, then is corrected"
+        }
+
+        fn plan(&self, params: &Value) -> Result<Plan, JobError> {
+            let guess = params["guess"].as_u64().unwrap_or_default();
+            let mut plan = Plan::new();
+            plan.add_stage(Stage::new("answer", 1, move |ctx| {
+                ctx.set_result(Bytes::from(guess.to_string()));
+                Ok(())
+            }));
+            Ok(plan)
+        }
+
+        fn review(&self, _: &Value, results: &[Bytes]) -> Result<Option<Value>, JobError> {
+            // Any guess is checked; only 42 stands.
+            Ok((results[0] != "42").then(|| json!({"guess": 42})))
+        }
+    }
+
+    #[test]
+    fn a_reviewed_job_runs_once_more_with_corrected_params() {
+        let registry = Registry::new().with(Arc::new(Guessing));
+        let executor = EmbeddedExecutor::new(EmbeddedConfig::default());
+        let run = |guess: u64| {
+            let spec = JobSpec::new("guessing", json!({ "guess": guess }));
+            run_job(&executor, &registry, spec, &NoProgress)
+                .unwrap()
+                .results
+        };
+        assert_eq!(run(7), vec![Bytes::from("42")]);
+        assert_eq!(run(42), vec![Bytes::from("42")]);
+    }
+
+    #[test]
+    fn a_reviewed_run_counts_both_runs_and_finishes_once() {
+        let registry = Registry::new().with(Arc::new(Guessing));
+        let executor = EmbeddedExecutor::new(EmbeddedConfig::default());
+        let spec = JobSpec::new("guessing", json!({ "guess": 7 }));
+        let output = run_job(&executor, &registry, spec, &NoProgress).unwrap();
+        assert_eq!(&output.result[..], b"42\n");
+        assert_eq!((output.stats.runs, output.stats.tasks), (2, 2));
+        assert_eq!(output.stats.stages.len(), 2);
+    }
 }

@@ -56,6 +56,22 @@ pub trait Job: Send + Sync + 'static {
     /// same stages, partition counts and task behaviour on every node.
     fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError>;
 
+    /// Runs on the driver after the last stage, before [`Job::finish`]:
+    /// whether the results stand. A job whose plan rests on a guess that
+    /// only the finished tasks can check (say, where records start in file
+    /// chunks nobody read in full) returns corrected parameters here, and
+    /// [`run_job`](crate::run_job) runs it once more with them, without
+    /// preparing again; that second run's results stand. The default
+    /// accepts every result.
+    fn review(
+        &self,
+        params: &serde_json::Value,
+        results: &[Bytes],
+    ) -> Result<Option<serde_json::Value>, JobError> {
+        let _ = (params, results);
+        Ok(None)
+    }
+
     /// Runs once, on the driver, after the last stage: turns its result
     /// blobs (by partition) into the job's result, rendered as
     /// [`Job::output_format`] says. The default writes each blob followed

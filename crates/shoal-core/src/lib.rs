@@ -58,26 +58,39 @@
 //! let spec = JobSpec::new("sum", serde_json::json!({"n": 100}));
 //! let output = run_job(&executor, &registry, spec, &NoProgress).unwrap();
 //! assert_eq!(&output.results[0][..], b"4950");
+//! // The job's result is what `Job::finish` made of the last stage's
+//! // blobs (by default each on a line); what the run cost is apart.
+//! assert_eq!(&output.result[..], b"4950\n");
+//! assert_eq!(output.stats.tasks, 5);
 //! ```
 #![deny(missing_docs)]
 
 mod attempt;
+mod block;
 mod embedded;
 mod error;
 mod executor;
+pub mod extsort;
 mod job;
+mod memory;
 mod plan;
 mod progress;
+mod spill;
+mod stats;
 mod task;
 
 pub use attempt::{install_quiet_panic_hook, run_attempt};
+pub use block::{Block, BlockChunks, ShuffleInput};
 pub use embedded::{EmbeddedConfig, EmbeddedExecutor};
 pub use error::{JobError, TaskError, TaskErrorKind};
 pub use executor::{run_job, Executor, JobOutput, JobRun};
 pub use job::{fingerprint, Job, JobSpec, OutputFormat, Registry};
+pub use memory::{MemoryPool, MemoryStats, Reservation, TaskMemory};
 pub use plan::{Plan, Stage, StageOutput, StageRef, TaskFn};
 pub use progress::{NoProgress, ProgressEvent, ProgressSink};
-pub use task::{StageData, TaskContext, TaskId, TaskOutput};
+pub use spill::{SpillError, SpillFile, SpillSpace, SpillWriter};
+pub use stats::{peak_rss_bytes, JobStats, StageStats, StatsRecorder};
+pub use task::{Segment, StageData, TaskContext, TaskId, TaskOutput};
 
 /// Re-exported so jobs need no direct dependency to build blobs.
 pub use bytes::Bytes;

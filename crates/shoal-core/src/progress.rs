@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::TaskError;
+use crate::{MemoryStats, TaskError};
 
 /// Something that happened while running a job.
 #[derive(Debug)]
@@ -25,8 +25,8 @@ pub enum ProgressEvent<'a> {
         /// Bytes since the last report.
         bytes: u64,
     },
-    /// A task's committed shuffle output did not fit the memory budget and
-    /// was written to the spill store.
+    /// Output or operator state did not fit the memory budget and was
+    /// written to a spill file in the work directory.
     Spilled {
         /// Stage index.
         stage: u32,
@@ -55,6 +55,8 @@ pub enum ProgressEvent<'a> {
         /// Whether another attempt follows.
         will_retry: bool,
     },
+    /// The job succeeded: what it held at its peak and spilled.
+    Memory(MemoryStats),
     /// Every task of a stage committed.
     StageFinished {
         /// Stage index.

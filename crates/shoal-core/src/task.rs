@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::{Plan, ProgressEvent, ProgressSink, StageOutput, StageRef, TaskError};
+use crate::{
+    Block, MemoryPool, Plan, ProgressEvent, ProgressSink, Reservation, ShuffleInput, SpillFile,
+    SpillSpace, StageOutput, StageRef, TaskError, TaskMemory,
+};
 
 /// Everything that identifies one task attempt. With the job's name and
 /// parameters, any node holding the binary can rebuild and run it.
@@ -36,8 +39,8 @@ impl fmt::Display for TaskId {
 /// spill files in embedded mode, the shared store in cluster mode.
 pub trait StageData: Sync {
     /// Bucket `partition` of every committed map task of stage `from`, in
-    /// map-partition order.
-    fn shuffle_input(&self, from: StageRef, partition: u32) -> Result<Vec<Bytes>, TaskError>;
+    /// map-partition order, as blocks to read on demand.
+    fn shuffle_input(&self, from: StageRef, partition: u32) -> Result<ShuffleInput, TaskError>;
     /// The committed result blob of every task of stage `from`, in order.
     fn results_of(&self, from: StageRef) -> Result<Vec<Bytes>, TaskError>;
 }
@@ -45,10 +48,58 @@ pub trait StageData: Sync {
 /// A task attempt's staged output, committed by the executor on success.
 #[derive(Debug, Default)]
 pub struct TaskOutput {
-    /// Shuffle buckets (empty until the task writes one).
+    /// Shuffle buckets still in memory (empty until the task writes one).
+    /// Each bucket's bytes follow its pieces in `segments`.
     pub buckets: Vec<Vec<u8>>,
     /// Result blob.
     pub result: Option<Bytes>,
+    /// Staged buckets the task already wrote to spill files because they
+    /// outgrew its memory, oldest first.
+    pub segments: Vec<Segment>,
+}
+
+impl TaskOutput {
+    /// Bucket `bucket` whole: its spilled pieces, then what is in memory.
+    /// For committers that keep outputs as one object per task.
+    pub fn bucket_bytes(&mut self, bucket: usize) -> Result<Vec<u8>, TaskError> {
+        let tail = self
+            .buckets
+            .get_mut(bucket)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        if self.segments.is_empty() {
+            return Ok(tail);
+        }
+        let mut out = Vec::new();
+        for segment in &self.segments {
+            if let Some(piece) = segment.piece(bucket) {
+                out.extend_from_slice(&piece.read_all()?);
+            }
+        }
+        out.extend_from_slice(&tail);
+        Ok(out)
+    }
+}
+
+/// Staged shuffle buckets written to a spill file: bucket *b* is bytes
+/// `offsets[b]..offsets[b + 1]`.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// The file.
+    pub file: SpillFile,
+    /// `buckets + 1` ascending offsets.
+    pub offsets: Vec<u64>,
+}
+
+impl Segment {
+    /// Bucket `bucket`'s piece, `None` when empty.
+    pub fn piece(&self, bucket: usize) -> Option<Block> {
+        let range = *self.offsets.get(bucket)?..*self.offsets.get(bucket + 1)?;
+        (!range.is_empty()).then(|| Block::Spilled {
+            file: self.file.clone(),
+            range,
+        })
+    }
 }
 
 /// What a running task sees: its identity, its inputs, its staged output.
@@ -62,6 +113,10 @@ pub struct TaskContext<'a> {
     progress: &'a dyn ProgressSink,
     cancelled: &'a AtomicBool,
     output: TaskOutput,
+    memory: TaskMemory,
+    spill: SpillSpace,
+    /// What the staged buckets hold.
+    staged: Option<Reservation>,
 }
 
 impl<'a> TaskContext<'a> {
@@ -87,7 +142,29 @@ impl<'a> TaskContext<'a> {
             progress,
             cancelled,
             output: TaskOutput::default(),
+            memory: MemoryPool::unbounded().task(),
+            spill: SpillSpace::new(std::env::temp_dir(), MemoryPool::unbounded()),
+            staged: None,
         }
+    }
+
+    /// The same context drawing on `memory` (the task's share of its
+    /// job's budget) and spilling to `spill`. Without it a task has an
+    /// unbounded budget and never spills.
+    pub fn with_resources(mut self, memory: TaskMemory, spill: SpillSpace) -> Self {
+        self.memory = memory;
+        self.spill = spill;
+        self
+    }
+
+    /// This task's share of the memory budget, for operators' reservations.
+    pub fn memory(&self) -> &TaskMemory {
+        &self.memory
+    }
+
+    /// Where this task's operators write spill files.
+    pub fn spill_space(&self) -> &SpillSpace {
+        &self.spill
     }
 
     /// The task's identity.
@@ -141,8 +218,43 @@ impl<'a> TaskContext<'a> {
         &mut self.output.buckets
     }
 
-    /// This partition's bucket from every task of the shuffle stage `from`.
-    pub fn shuffle_input(&self, from: StageRef) -> Result<Vec<Bytes>, TaskError> {
+    /// Accounts the staged buckets against the task's memory and, when
+    /// they no longer fit, writes them to a spill file as one segment and
+    /// empties them. Writers of large outputs call it after each batch.
+    pub fn spill_output_if_needed(&mut self) -> Result<(), TaskError> {
+        let staged: u64 = self
+            .output
+            .buckets
+            .iter()
+            .map(|b| b.capacity() as u64)
+            .sum();
+        let reservation = self.staged.get_or_insert_with(|| self.memory.reservation());
+        if reservation.try_resize(staged) {
+            return Ok(());
+        }
+        let mut writer = self.spill.create()?;
+        let mut offsets = Vec::with_capacity(self.output.buckets.len() + 1);
+        offsets.push(0);
+        for bucket in &mut self.output.buckets {
+            writer.write(bucket)?;
+            offsets.push(writer.len());
+            *bucket = Vec::new();
+        }
+        reservation.free();
+        self.progress.event(&ProgressEvent::Spilled {
+            stage: self.stage,
+            bytes: writer.len(),
+        });
+        self.output.segments.push(Segment {
+            file: writer.finish()?,
+            offsets,
+        });
+        Ok(())
+    }
+
+    /// This partition's bucket from every task of the shuffle stage `from`,
+    /// as blocks read on demand.
+    pub fn shuffle_input(&self, from: StageRef) -> Result<ShuffleInput, TaskError> {
         self.check_reads(from)?;
         self.data.shuffle_input(from, self.partition)
     }

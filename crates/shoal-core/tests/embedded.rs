@@ -53,7 +53,7 @@ impl Job for CountJob {
         let reduce = plan.add_stage(
             Stage::new("reduce", reduces, move |ctx| {
                 let mut counts = BTreeMap::new();
-                for block in ctx.shuffle_input(map)? {
+                for block in ctx.shuffle_input(map)?.read_all()? {
                     for (key, count) in decode_pairs(&block) {
                         *counts.entry(key).or_insert(0u64) += count;
                     }
@@ -90,7 +90,7 @@ fn executor(threads: usize, budget: u64, spill: &str) -> EmbeddedExecutor {
         threads,
         max_attempts: 3,
         memory_budget: budget,
-        spill_url: spill.to_string(),
+        work_dir: spill.into(),
     })
 }
 
@@ -217,7 +217,7 @@ impl Job for FlakyJob {
         );
         plan.add_stage(
             Stage::new("rows", 2, move |ctx| {
-                let rows: usize = ctx.shuffle_input(map)?.iter().map(|b| b.len() / 4).sum();
+                let rows = ctx.shuffle_input(map)?.len() / 4;
                 ctx.set_result(rows.to_string().into_bytes().into());
                 Ok(())
             })
@@ -364,4 +364,84 @@ fn a_plan_reading_a_later_stage_is_rejected() {
             .contains("has 2 partitions but reads a shuffle of 3 buckets"),
         "{err}"
     );
+}
+
+/// Map tasks that write far more than the memory budget, spilling their
+/// staged buckets as they go; reduce tasks stream their input in small
+/// pieces and sum it.
+struct BigMapJob;
+
+impl Job for BigMapJob {
+    fn name(&self) -> &'static str {
+        "big-map"
+    }
+    fn describe(&self) -> &'static str {
+        "writes more than the budget per map task"
+    }
+    fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError> {
+        let rows = params["rows"].as_u64().unwrap_or(0);
+        let mut plan = Plan::new();
+        let map = plan.add_stage(
+            Stage::new("map", 2, move |ctx| {
+                for i in 0..rows {
+                    let value = i * 2 + u64::from(ctx.partition());
+                    ctx.bucket((value % 3) as u32)
+                        .extend_from_slice(&value.to_le_bytes());
+                    if i % 128 == 0 {
+                        ctx.spill_output_if_needed()?;
+                    }
+                }
+                Ok(())
+            })
+            .shuffle_output(3),
+        );
+        let reduce = plan.add_stage(
+            Stage::new("reduce", 3, move |ctx| {
+                let (mut count, mut sum) = (0u64, 0u64);
+                for block in ctx.shuffle_input(map)? {
+                    for chunk in block.chunks(4096) {
+                        for value in chunk?.chunks_exact(8) {
+                            count += 1;
+                            sum += u64::from_le_bytes(value.try_into().unwrap());
+                        }
+                    }
+                }
+                ctx.set_result(format!("{count} {sum}\n").into_bytes().into());
+                Ok(())
+            })
+            .reads(map),
+        );
+        plan.add_stage(
+            Stage::new("total", 1, move |ctx| {
+                let all: Vec<u8> = ctx.results_of(reduce)?.concat();
+                ctx.set_result(all.into());
+                Ok(())
+            })
+            .reads(reduce),
+        );
+        Ok(plan)
+    }
+}
+
+#[test]
+fn map_outputs_far_beyond_the_budget_spill_in_segments_and_stream_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::new().with(Arc::new(BigMapJob));
+    let run = |budget: u64| {
+        let exec = executor(2, budget, dir.path().to_str().unwrap());
+        let spec = JobSpec::new("big-map", json!({"rows": 40_000}));
+        let output = run_job(&exec, &registry, spec, &NoProgress).unwrap();
+        (output.results[0].clone(), exec.last_memory_stats().unwrap())
+    };
+    let (expected, unbounded) = run(u64::MAX);
+    assert_eq!(unbounded.spilled_bytes, 0);
+    // 2 × 40,000 rows of 8 bytes: 640 KB, 20× a 32 KiB budget.
+    let budget = 32 << 10;
+    let (got, stats) = run(budget);
+    assert_eq!(got, expected);
+    assert!(stats.spilled_bytes >= 500_000, "{stats:?}");
+    assert!(stats.spill_files > 4, "{stats:?}");
+    assert!(stats.peak_held <= budget, "held {stats:?}");
+    let leftover = walk(dir.path());
+    assert!(leftover.is_empty(), "spill files left behind: {leftover:?}");
 }

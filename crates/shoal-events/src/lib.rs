@@ -8,7 +8,10 @@
 //!   [`Split`]s that start on true record boundaries. Workers (threads or other
 //!   machines) read one split each and hand every accepted row to an
 //!   [`EventSink`] as a borrowed [`Event`]; bad rows are counted in
-//!   [`SplitStats`] with file:line and a reason.
+//!   [`SplitStats`] with file:line and a reason. [`plan_chunks`] plans
+//!   without reading files past their headers: its chunks find their own
+//!   first records, and [`place_chunks`] places them afterwards (exact
+//!   file lines, the CSV quote state each reader guessed checked).
 //! - **Generator** ([`generate`]): deterministic, realistic synthetic logs
 //!   (skewed users and items, sessions, view → cart → purchase drop-off,
 //!   returning users) written in parallel, one RNG stream per file.
@@ -18,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+mod chunk;
 mod collect;
 mod csv;
 mod error;
@@ -27,6 +31,7 @@ mod gen;
 mod jsonl;
 mod options;
 mod parquet_read;
+mod place;
 mod plan;
 mod read;
 mod remote_parquet;
@@ -35,12 +40,14 @@ mod source;
 mod split;
 mod text;
 mod ts;
+mod window;
 
 pub use error::{ColumnMapError, GenError, InputError, ParseOptionError};
 pub use event::{Event, EventSink};
 pub use gen::{generate, GenFormat, GenOptions, GenSummary};
 pub use options::{ColumnMap, Compression, Format, ReadOptions, TsUnit};
-pub use plan::plan_splits;
+pub use place::{place_chunks, settle_quote_states, ChunkPlacement};
+pub use plan::{plan_chunks, plan_splits};
 pub use read::read_split;
-pub use split::{Rejection, Split, SplitRange, SplitStats, MAX_KEPT_REJECTIONS};
+pub use split::{ChunkSummary, Rejection, Split, SplitRange, SplitStats, MAX_KEPT_REJECTIONS};
 pub use ts::{parse_rfc3339_ms, parse_ts_ms};

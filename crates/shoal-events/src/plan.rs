@@ -13,6 +13,16 @@ use crate::parquet_read;
 use crate::scan::{scan_cuts, Cut};
 use crate::source::Source;
 use crate::split::{Split, SplitRange};
+use crate::window::GrowingReader;
+
+/// How uncompressed text files are cut into splits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cutting {
+    /// Read each file to place cuts on record boundaries with known lines.
+    Scan,
+    /// Cut at byte offsets without reading past the header.
+    Offsets,
+}
 
 /// Driver side, once per job: expands files, directories (every file
 /// inside, recursively, sorted; names starting with `.` or `_` skipped),
@@ -26,6 +36,31 @@ pub fn plan_splits(
     inputs: &[String],
     opts: &ReadOptions,
     target_split_bytes: u64,
+) -> Result<Vec<Split>, InputError> {
+    plan(inputs, opts, target_split_bytes, Cutting::Scan)
+}
+
+/// Like [`plan_splits`], but cuts uncompressed CSV/JSONL files into
+/// [`SplitRange::Chunk`]s of about `target_split_bytes` at byte offsets,
+/// reading nothing of a file past its header (or, for JSON Lines, its first
+/// record): planning costs a few small reads per file however large it is,
+/// and each reader finds its own first record. Whoever reads the chunks
+/// places them afterwards with [`place_chunks`](crate::place_chunks), which
+/// turns their rejections' lines into file lines and checks the readers'
+/// guesses of the CSV quote state.
+pub fn plan_chunks(
+    inputs: &[String],
+    opts: &ReadOptions,
+    target_split_bytes: u64,
+) -> Result<Vec<Split>, InputError> {
+    plan(inputs, opts, target_split_bytes, Cutting::Offsets)
+}
+
+fn plan(
+    inputs: &[String],
+    opts: &ReadOptions,
+    target_split_bytes: u64,
+    cutting: Cutting,
 ) -> Result<Vec<Split>, InputError> {
     let files = expand_inputs(inputs)?;
     let resolved = files
@@ -42,6 +77,7 @@ pub fn plan_splits(
             *compression,
             &opts.columns,
             target_split_bytes,
+            cutting,
         )
     });
     let mut splits = Vec::new();
@@ -98,6 +134,7 @@ fn plan_file(
     compression: Compression,
     columns: &ColumnMap,
     target: u64,
+    cutting: Cutting,
 ) -> Result<Vec<Split>, InputError> {
     let source = Source::of(path)?;
     if format == Format::Parquet {
@@ -115,31 +152,63 @@ fn plan_file(
         header,
         size_bytes: size,
     };
-    let mut reader = open_stream(&source, compression)?;
-    if format == Format::Jsonl {
+    let mut reader = open_stream(&source, compression, size)?;
+    let (header, start) = if format == Format::Jsonl {
         check_jsonl_keys(&mut reader, path, columns)?;
-        if compression != Compression::None {
-            return Ok(vec![whole(Vec::new())]);
-        }
-        return byte_splits(
-            &source,
-            format,
-            Vec::new(),
-            Cut { offset: 0, line: 1 },
-            size,
-            target,
-        );
-    }
-    let (header, used, lines) = read_header(&mut reader, path)?;
-    CsvLayout::resolve(&header, columns, path)?;
+        (Vec::new(), Cut { offset: 0, line: 1 })
+    } else {
+        let (header, used, lines) = read_header(&mut reader, path)?;
+        CsvLayout::resolve(&header, columns, path)?;
+        let start = Cut {
+            offset: used as u64,
+            line: lines + 1,
+        };
+        (header, start)
+    };
     if compression != Compression::None {
         return Ok(vec![whole(Vec::new())]);
     }
-    let start = Cut {
-        offset: used as u64,
-        line: lines + 1,
-    };
-    byte_splits(&source, format, header, start, size, target)
+    match cutting {
+        Cutting::Scan => byte_splits(&source, format, header, start, size, target),
+        Cutting::Offsets => Ok(chunk_splits(path, format, header, start, size, target)),
+    }
+}
+
+/// Cuts bytes `[start, size)` into about equal chunks of about `target`
+/// bytes (a remainder under a quarter of the target is shared out rather
+/// than made a chunk of its own, as [`byte_splits`] joins it to the last).
+/// Only the first chunk starts on a known record.
+fn chunk_splits(
+    path: &Path,
+    format: Format,
+    header: Vec<String>,
+    start: Cut,
+    size: u64,
+    target: u64,
+) -> Vec<Split> {
+    let target = target.max(1);
+    let data = size - start.offset;
+    let rest = data % target;
+    let count = (data / target + u64::from(rest > 0 && rest >= target / 4)).max(1);
+    let cut = |k: u64| start.offset + (u128::from(data) * u128::from(k) / u128::from(count)) as u64;
+    (0..count)
+        .map(|k| {
+            let (from, to) = (cut(k), cut(k + 1));
+            Split {
+                path: path.to_path_buf(),
+                format,
+                compression: Compression::None,
+                range: SplitRange::Chunk {
+                    start: from,
+                    end: to,
+                    line: (k == 0).then_some(start.line),
+                    in_quotes: (k == 0).then_some(false),
+                },
+                header: header.clone(),
+                size_bytes: to - from,
+            }
+        })
+        .collect()
 }
 
 fn byte_splits(
@@ -171,9 +240,15 @@ fn byte_splits(
         .collect())
 }
 
-fn open_stream(source: &Source, compression: Compression) -> Result<Box<dyn Read>, InputError> {
+/// The file's (decompressed) bytes from the start, fetched in growing
+/// windows: planning reads only the first few.
+fn open_stream<'s>(
+    source: &'s Source,
+    compression: Compression,
+    size: u64,
+) -> Result<Box<dyn Read + 's>, InputError> {
     let path = source.path();
-    let file = source.open()?;
+    let file = GrowingReader::new(source, 0, size);
     Ok(match compression {
         Compression::None => Box::new(file),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
@@ -194,6 +269,12 @@ fn read_more(reader: &mut dyn Read, buf: &mut Vec<u8>, path: &Path) -> Result<bo
                 return Ok(true);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if e.get_ref()
+                    .is_some_and(|inner| inner.is::<shoal_store::StoreError>()) =>
+            {
+                return Err(InputError::io(path, e))
+            }
             Err(e) => {
                 return Err(InputError::Corrupt {
                     path: path.to_path_buf(),

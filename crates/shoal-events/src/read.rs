@@ -3,6 +3,7 @@
 use std::io::{BufReader, Read};
 use std::path::Path;
 
+use crate::chunk::{exact_counts, read_chunk, ChunkBounds, ChunkStart};
 use crate::collect::Collector;
 use crate::csv::{parse_header, CsvLayout, CsvParser};
 use crate::error::InputError;
@@ -11,13 +12,17 @@ use crate::jsonl::JsonlParser;
 use crate::options::{ColumnMap, Compression, Format, ReadOptions};
 use crate::parquet_read;
 use crate::source::Source;
-use crate::split::{Split, SplitRange, SplitStats};
+use crate::split::{ChunkSummary, Split, SplitRange, SplitStats};
 use crate::text::{drive, ChunkParser};
 
 /// Worker side: reads one split, calling `sink.accept` for every good row
 /// in file order. Bad rows are counted (the first few kept with file:line
 /// and reason); with `opts.strict` the first bad row is an
-/// [`InputError::BadRow`].
+/// [`InputError::BadRow`] naming its file line.
+///
+/// A chunk split ([`SplitRange::Chunk`]) also reports what its bytes hold
+/// ([`SplitStats::chunk`]); its rejections count lines from the chunk's
+/// first byte until [`place_chunks`](crate::place_chunks) places it.
 pub fn read_split(
     split: &Split,
     opts: &ReadOptions,
@@ -44,6 +49,20 @@ fn read_text(
     columns: &ColumnMap,
     out: &mut Collector<'_>,
 ) -> Result<(), InputError> {
+    if let SplitRange::Chunk {
+        start,
+        end,
+        line,
+        in_quotes,
+    } = split.range
+    {
+        let first = ChunkStart {
+            is_record: line.is_some(),
+            in_quotes,
+            csv: split.format == Format::Csv,
+        };
+        return read_chunk_split(split, (start, end), line, first, columns, out);
+    }
     let path = split.path.as_path();
     let (reader, limit, first_line, label) = open_text(split)?;
     let csv = split.format == Format::Csv;
@@ -66,6 +85,95 @@ fn read_text(
             drive(reader, limit, path, label, &mut parser)
         }
     }
+}
+
+/// Reads a chunk split; in strict mode, a bad row's error names its file
+/// line (see [`strict_failure`]).
+fn read_chunk_split(
+    split: &Split,
+    (start, end): (u64, u64),
+    line: Option<u64>,
+    first: ChunkStart,
+    columns: &ColumnMap,
+    out: &mut Collector<'_>,
+) -> Result<(), InputError> {
+    let path = split.path.as_path();
+    let source = Source::of(path)?;
+    let size = source.size()?;
+    if end > size || start > end || split.compression != Compression::None {
+        return Err(InputError::StaleSplit {
+            path: path.to_path_buf(),
+            what: format!("chunk {start}..{end} (file has {size} bytes)"),
+        });
+    }
+    let bounds = ChunkBounds { start, end, size };
+    let mut summary = ChunkSummary::default();
+    let read = if first.csv {
+        let layout = CsvLayout::resolve(&split.header, columns, path)?;
+        read_chunk(&source, bounds, first, &mut summary, |line| {
+            CsvParser::new(layout, line, &mut *out)
+        })
+    } else {
+        read_chunk(&source, bounds, first, &mut summary, |line| {
+            JsonlParser::new(columns, line, &mut *out)
+        })
+    };
+    match read {
+        Ok(()) => {
+            out.stats.chunk = Some(summary);
+            Ok(())
+        }
+        Err(InputError::BadRow {
+            file,
+            line: at,
+            reason,
+        }) => {
+            let bad = BadRow { file, at, reason };
+            let assumed = first.csv.then_some(summary.in_quotes);
+            strict_failure(&source, bounds, line, assumed, bad, out)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// A bad row met in strict mode, its line counted from the chunk's start.
+struct BadRow {
+    file: String,
+    at: u64,
+    reason: String,
+}
+
+/// Turns a chunk's first bad row into the error naming its file line. A
+/// file's first chunk knows its line; any other reads the bytes before it
+/// (only now, on the way out) for its line and true quote state. When the
+/// quote state was guessed wrong the row is not the file's: the chunk then
+/// reports its true summary instead, and the caller's check
+/// ([`place_chunks`](crate::place_chunks)) has the splits read again.
+fn strict_failure(
+    source: &Source,
+    bounds: ChunkBounds,
+    line: Option<u64>,
+    assumed: Option<bool>,
+    bad: BadRow,
+    out: &mut Collector<'_>,
+) -> Result<(), InputError> {
+    let fail = |first_line: u64| InputError::BadRow {
+        file: bad.file.clone(),
+        line: first_line + bad.at,
+        reason: bad.reason.clone(),
+    };
+    if let Some(line) = line {
+        return Err(fail(line));
+    }
+    let (before, within) = exact_counts(source, bounds.start, bounds.end)?;
+    if let Some(assumed) = assumed.filter(|&a| a != before.odd_quotes) {
+        out.stats.chunk = Some(ChunkSummary {
+            in_quotes: assumed,
+            ..within
+        });
+        return Ok(());
+    }
+    Err(fail(1 + before.newlines))
 }
 
 /// The byte source of a text split: reader, byte limit, first line, and
@@ -106,7 +214,7 @@ fn open_text(split: &Split) -> Result<TextSource, InputError> {
                 }
             })
         }
-        SplitRange::RowGroups { .. } => Err(InputError::StaleSplit {
+        SplitRange::Chunk { .. } | SplitRange::RowGroups { .. } => Err(InputError::StaleSplit {
             path: path.to_path_buf(),
             what: "range (row groups for a text file)".to_string(),
         }),

@@ -10,8 +10,8 @@ use crate::options::{Compression, Format};
 pub const MAX_KEPT_REJECTIONS: usize = 10;
 
 /// A unit of parallel reading: a whole file, a byte range of an uncompressed
-/// CSV/JSONL file that starts and ends on record boundaries, or a range of
-/// Parquet row groups. Serializable: splits travel inside job params to
+/// CSV/JSONL file (on record boundaries, or a chunk cut at any byte), or a
+/// range of Parquet row groups. Serializable: splits travel inside job params to
 /// other machines, which must see the same file at the same path.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Split {
@@ -47,6 +47,28 @@ pub enum SplitRange {
         /// Line number of the record at `start`.
         first_line: u64,
     },
+    /// Bytes `[start, end)` of an uncompressed file, cut at byte offsets by
+    /// [`plan_chunks`](crate::plan_chunks) without reading them. The split
+    /// owns the records whose preceding record ends (its newline) in
+    /// `[start, end)` — plus, when `line` is known, the record at `start`
+    /// itself — and reads past `end` to finish its last record. Rejected
+    /// rows of a chunk carry lines counted from the line holding `start`
+    /// (0-based) until [`place_chunks`](crate::place_chunks) makes them
+    /// file lines.
+    Chunk {
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+        /// Physical line (1-based) of the record at `start` when `start` is
+        /// known to be a record start (a file's first chunk, after the CSV
+        /// header); `None` when the reader must find its first record.
+        line: Option<u64>,
+        /// Whether `start` lies inside a quoted CSV field, when known;
+        /// `None` when the reader guesses (checked afterwards by
+        /// [`place_chunks`](crate::place_chunks)).
+        in_quotes: Option<bool>,
+    },
     /// Parquet row groups `[first, first + count)`, whose first row has
     /// index `first_row` in the file.
     RowGroups {
@@ -59,13 +81,27 @@ pub enum SplitRange {
     },
 }
 
+/// What reading a [`SplitRange::Chunk`] saw of the chunk's own bytes
+/// `[start, end)`: enough to place it in its file once the chunks before
+/// it are read ([`place_chunks`](crate::place_chunks)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkSummary {
+    /// Newlines in the chunk's bytes.
+    pub newlines: u64,
+    /// Whether the chunk's bytes hold an odd number of `"` (CSV only).
+    pub odd_quotes: bool,
+    /// The quote state the reader took for `start` (known or guessed).
+    pub in_quotes: bool,
+}
+
 /// One rejected row: where and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     /// The file, as given by the split's path.
     pub file: String,
     /// Physical line (1-based, the CSV header is line 1) where the record
-    /// starts; for Parquet the 0-based row index in the file.
+    /// starts; for Parquet the 0-based row index in the file; for a chunk
+    /// split not yet placed, lines after the one holding its first byte.
     pub line: u64,
     /// Why the row was rejected.
     pub reason: String,
@@ -82,6 +118,9 @@ pub struct SplitStats {
     pub bytes: u64,
     /// The first [`MAX_KEPT_REJECTIONS`] rejections, in file order.
     pub rejects: Vec<Rejection>,
+    /// For a chunk split: what its bytes hold (see [`ChunkSummary`]).
+    #[serde(default)]
+    pub chunk: Option<ChunkSummary>,
 }
 
 impl SplitStats {

@@ -8,7 +8,7 @@ use crate::error::InputError;
 
 /// Bytes per read. Large enough that per-read overhead vanishes, small
 /// enough to stay cache- and memory-friendly with one buffer per worker.
-const CHUNK: usize = 4 << 20;
+pub(crate) const CHUNK: usize = 4 << 20;
 
 /// Parses records out of a byte buffer.
 pub(crate) trait ChunkParser {
@@ -55,7 +55,7 @@ pub(crate) fn drive<R: Read>(
     }
 }
 
-fn read_some<R: Read>(
+pub(crate) fn read_some<R: Read>(
     reader: &mut R,
     buf: &mut [u8],
     path: &Path,

@@ -2,12 +2,14 @@
 
 use std::time::Duration;
 
-use shoal_core::{Bytes, Job, JobError, Plan, Stage};
+use shoal_core::{Bytes, Job, JobError, OutputFormat, Plan, Stage};
 
 /// `tasks` tasks in one stage that do nothing. Params:
 /// `{"tasks": N, "sleep_ms": M, "echo": bool}` — `sleep_ms` makes each task
 /// take M ms (a stand-in for real work in fault-injection tests), `echo`
-/// makes task p return `p` as its result so runs can be compared.
+/// makes task p return `p` as its result so runs can be compared. The
+/// job's result is `{"tasks": N}`, with `"echoed"`: the sum of the echoed
+/// partitions when `echo` is set.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Noop;
 
@@ -18,6 +20,22 @@ impl Job for Noop {
 
     fn describe(&self) -> &'static str {
         "N tasks that do nothing (scheduler benchmarks)"
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Json
+    }
+
+    fn finish(&self, params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+        let mut summary = serde_json::json!({ "tasks": results.len() });
+        if params.get("echo").and_then(|e| e.as_bool()) == Some(true) {
+            let echoed: u64 = results
+                .iter()
+                .filter_map(|r| std::str::from_utf8(r).ok()?.parse::<u64>().ok())
+                .sum();
+            summary["echoed"] = echoed.into();
+        }
+        Ok(Bytes::from(format!("{summary}\n")))
     }
 
     fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError> {

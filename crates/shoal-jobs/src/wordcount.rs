@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use shoal_core::{Bytes, Job, JobError, Plan, Stage, StageRef, TaskContext, TaskError};
+use shoal_core::{
+    Bytes, Job, JobError, OutputFormat, Plan, Stage, StageRef, TaskContext, TaskError,
+};
 
 use crate::{plan_line_splits, read_line_split, stable_hash, LineSplit};
 
@@ -65,6 +67,11 @@ impl Job for WordCount {
 
     fn describe(&self) -> &'static str {
         "count words in text files and report the most frequent"
+    }
+
+    /// One JSON object ([`WordCountResult`]) and a newline.
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Json
     }
 
     fn prepare(&self, params: serde_json::Value) -> Result<serde_json::Value, JobError> {
@@ -178,8 +185,9 @@ fn to_blob(result: &WordCountResult) -> Result<Bytes, TaskError> {
 
 fn count_task(ctx: &mut TaskContext<'_>, read: StageRef, top: usize) -> Result<(), TaskError> {
     let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
-    for block in ctx.shuffle_input(read)? {
-        decode(&block, |word, count| match counts.get_mut(word) {
+    // One map task's block at a time: the partition is never all in memory.
+    for block in ctx.shuffle_input(read)?.iter_bytes() {
+        decode(&block?, |word, count| match counts.get_mut(word) {
             Some(total) => *total += count,
             None => {
                 counts.insert(word.to_vec(), count);

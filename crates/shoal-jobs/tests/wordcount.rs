@@ -36,7 +36,6 @@ fn wordcount(
     let exec = EmbeddedExecutor::new(EmbeddedConfig {
         threads,
         memory_budget: budget,
-        spill_url: "memory://wordcount-spill".into(),
         ..EmbeddedConfig::default()
     });
     let spec = JobSpec::new(

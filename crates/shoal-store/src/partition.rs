@@ -15,6 +15,8 @@
 //! The bytes inside a bucket belong to the job that wrote them; the file
 //! format does not interpret them.
 
+use std::ops::Range;
+
 use bytes::{Bytes, BytesMut};
 
 use crate::{Store, StoreError};
@@ -67,24 +69,23 @@ pub fn parse_footer(url: &str, footer: &[u8], buckets: u32) -> Result<Vec<u64>, 
     Ok(offsets)
 }
 
-/// Reads bucket `bucket` of the partition file at `key`, which must have
-/// `buckets` buckets.
-pub fn read_bucket(
+/// Where bucket `bucket` lies in the partition file at `key`, which must
+/// have `buckets` buckets: one suffix request reads the footer.
+pub fn bucket_range(
     store: &Store,
     key: &str,
     bucket: u32,
     buckets: u32,
-) -> Result<Bytes, StoreError> {
-    let size = store.size(key)?;
+) -> Result<Range<u64>, StoreError> {
     let footer_size = footer_len(buckets);
+    let (footer, size) = store.get_tail(key, footer_size)?;
     let url = store.object_url(key);
-    if size < footer_size {
+    if size < footer_size || footer.len() as u64 != footer_size {
         return Err(StoreError::Corrupt {
             url,
             reason: format!("{size} bytes is shorter than its footer"),
         });
     }
-    let footer = store.get_range(key, size - footer_size..size)?;
     let offsets = parse_footer(&url, &footer, buckets)?;
     let (start, end) = (offsets[bucket as usize], offsets[bucket as usize + 1]);
     if end > size - footer_size {
@@ -93,7 +94,19 @@ pub fn read_bucket(
             reason: format!("bucket {bucket} ends past the data ({end} bytes)"),
         });
     }
-    store.get_range(key, start..end)
+    Ok(start..end)
+}
+
+/// Reads bucket `bucket` of the partition file at `key`, which must have
+/// `buckets` buckets.
+pub fn read_bucket(
+    store: &Store,
+    key: &str,
+    bucket: u32,
+    buckets: u32,
+) -> Result<Bytes, StoreError> {
+    let range = bucket_range(store, key, bucket, buckets)?;
+    store.get_range(key, range)
 }
 
 /// Splits an in-memory partition file into its buckets (no copies).

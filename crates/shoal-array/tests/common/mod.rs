@@ -12,7 +12,7 @@ pub fn session(threads: usize, budget: u64, spill: &str) -> Session {
         threads,
         max_attempts: 1,
         memory_budget: budget,
-        spill_url: spill.to_string(),
+        work_dir: spill.into(),
     })
 }
 

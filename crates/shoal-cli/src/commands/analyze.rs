@@ -1,6 +1,6 @@
 //! `shoal analyze INPUT... [flags]`: the user-behaviour report (issue 3).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use shoal_analytics::{html, summary, AnalyzeConfig};
 use shoal_core::{JobSpec, Registry};
 use shoal_events::{ColumnMap, Format, ReadOptions, TsUnit};
 
+use crate::output::write_file;
 use crate::runner::RunArgs;
 use crate::{program_name, CliError};
 
@@ -150,6 +151,7 @@ pub fn analyze(
         splits: Vec::new(),
         partitions,
         min_partitions: Some(threads.saturating_mul(2)),
+        ..AnalyzeParams::default()
     };
     let params = serde_json::to_value(params).context("encoding analyze parameters")?;
     let output = run.run_job(registry, JobSpec::new(JOB_NAME, params))?;
@@ -166,13 +168,6 @@ pub fn analyze(
         );
     }
     Ok(output)
-}
-
-/// Writes `bytes` to `path`, naming the file on failure.
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    std::fs::write(path, bytes)
-        .with_context(|| format!("writing {}", path.display()))
-        .map_err(CliError::from)
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use shoal_analytics::{html, summary};
 use shoal_core::Registry;
 use shoal_events::{generate, GenFormat, GenOptions, ReadOptions};
 
-use super::analyze::{analyze, write_file, ReportArgs};
+use super::analyze::{analyze, ReportArgs};
+use crate::output::write_file;
 use crate::runner::RunArgs;
 use crate::CliError;
 

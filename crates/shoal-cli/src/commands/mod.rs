@@ -62,7 +62,7 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Count words in text files and print the most frequent.
     Wordcount(wordcount::WordCountArgs),
-    /// Run any registered job with JSON parameters.
+    /// Run any job by name (see `jobs`) with JSON parameters.
     Run(run::RunJobArgs),
     /// Serve tasks for cluster jobs (see --coord on job commands).
     Worker(worker::WorkerArgs),

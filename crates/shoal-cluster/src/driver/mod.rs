@@ -295,10 +295,7 @@ impl Drive<'_> {
         let last = plan.stages().len() as u32 - 1;
         let slots = std::mem::take(&mut self.last_results);
         let results = results::resolve(store, &self.run.id, last, slots)?;
-        Ok(JobOutput {
-            job_id: self.run.id.clone(),
-            results,
-        })
+        Ok(JobOutput::new(self.run.id.clone(), results))
     }
 
     fn run_stage(&mut self, stage: u32, store: &Store) -> Result<(), Failure> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::backend::TxWrite;
+use crate::backend::{Conflict, TxWrite};
 use crate::kv::{CasOutcome, Versioned};
 
 #[derive(Debug, Default)]
@@ -106,14 +106,41 @@ impl KvTable {
         Ok(self.put(key, value, None))
     }
 
+    /// Applies `writes` as the holder of `token` of lease `lock` (like
+    /// [`KvTable::put_fenced`] for each key). If a key already accepted a
+    /// newer token of `lock`, nothing is written: `Err((its index, that
+    /// token))`.
+    pub(super) fn fenced_writes(
+        &mut self,
+        writes: &[(String, TxWrite)],
+        lock: &str,
+        token: u64,
+    ) -> Result<(), (usize, u64)> {
+        for (index, (key, _)) in writes.iter().enumerate() {
+            let newest = self.entries.get(key).and_then(|e| e.fences.get(lock));
+            if let Some(&newest) = newest.filter(|newest| **newest > token) {
+                return Err((index, newest));
+            }
+        }
+        self.commit(&[], writes);
+        for (key, _) in writes {
+            let entry = self.entries.entry(key.clone()).or_default();
+            entry.fences.insert(lock.to_owned(), token);
+        }
+        Ok(())
+    }
+
     pub(super) fn commit(
         &mut self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Option<String> {
+    ) -> Option<Conflict> {
         for (key, seen) in reads {
             if self.version(key) != *seen {
-                return Some(key.clone());
+                return Some(Conflict {
+                    key: key.clone(),
+                    current: reads.iter().map(|(key, _)| self.get(key)).collect(),
+                });
             }
         }
         for (key, write) in writes {

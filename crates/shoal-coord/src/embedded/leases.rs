@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::kv::Versioned;
 use crate::lease::{Acquire, LeaseKind, OwnerId};
 
 /// One current hold of a resource.
@@ -70,6 +71,9 @@ impl LeaseTable {
         }]
     }
 
+    /// Grants a hold if the resource admits it; `on_grant` runs under the
+    /// table's lock right after the grant (reads that must see the state
+    /// as of the grant).
     pub(super) fn acquire(
         &self,
         kind: LeaseKind,
@@ -77,6 +81,7 @@ impl LeaseTable {
         owner: OwnerId,
         ttl: Duration,
         renewing: bool,
+        on_grant: impl FnOnce() -> Vec<Option<Versioned>>,
     ) -> Acquire {
         let now = Instant::now();
         let mut table = self.family(kind).lock();
@@ -94,7 +99,10 @@ impl LeaseTable {
             until: (!renewing).then(|| now + ttl),
             exclusive: kind == LeaseKind::Write,
         });
-        Acquire::Granted(entry.last_token)
+        Acquire::Granted {
+            token: entry.last_token,
+            reads: on_grant(),
+        }
     }
 
     pub(super) fn renew(&self, kind: LeaseKind, name: &str, owner: OwnerId, ttl: Duration) -> bool {
@@ -115,7 +123,16 @@ impl LeaseTable {
         }
     }
 
-    pub(super) fn release(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> bool {
+    /// Ends `owner`'s hold and wakes waiters; `while_ours` runs first,
+    /// under the table's lock, if the hold was still ours (unexpired).
+    /// Returns whether it was.
+    pub(super) fn release(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+        while_ours: impl FnOnce(),
+    ) -> bool {
         let now = Instant::now();
         let mut table = self.family(kind).lock();
         let Some(entry) = table.get_mut(name) else {
@@ -125,6 +142,9 @@ impl LeaseTable {
             return false;
         };
         let ours = entry.holds[at].until.is_none_or(|u| u > now);
+        if ours {
+            while_ours();
+        }
         entry.holds.swap_remove(at);
         if let Some(notify) = &entry.notify {
             notify.notify_waiters();

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::backend::{CoordBackend, TxWrite};
+use crate::backend::{Attempt, Conflict, CoordBackend, Release, Released, TxWrite};
 use crate::error::Result;
 use crate::kv::{CasOutcome, Versioned};
 use crate::lease::{Acquire, LeaseKind, OwnerId};
@@ -43,9 +43,24 @@ impl EmbeddedBackend {
         }
     }
 
-    /// Releases synchronously (used by guard destructors).
-    pub fn release_now(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> bool {
-        self.leases.release(kind, name, owner)
+    /// Releases synchronously (also used by guard destructors). The lease
+    /// table stays locked while the writes are applied, so nobody can take
+    /// the lease in between.
+    pub fn release_now(&self, release: &Release<'_>) -> Released {
+        let mut outcome = Released::NotOurs;
+        self.leases
+            .release(release.kind, release.name, release.owner, || {
+                outcome =
+                    match self
+                        .kv
+                        .lock()
+                        .fenced_writes(release.writes, release.name, release.token)
+                    {
+                        Ok(()) => Released::Released,
+                        Err((index, newest)) => Released::Refused { index, newest },
+                    };
+            });
+        outcome
     }
 }
 
@@ -56,16 +71,22 @@ impl Default for EmbeddedBackend {
 }
 
 impl CoordBackend for EmbeddedBackend {
-    async fn acquire(
-        &self,
-        kind: LeaseKind,
-        name: &str,
-        owner: OwnerId,
-        ttl: Duration,
-        renewing: bool,
-        _waiting: bool,
-    ) -> Result<Acquire> {
-        Ok(self.leases.acquire(kind, name, owner, ttl, renewing))
+    async fn acquire(&self, attempt: &Attempt<'_>) -> Result<Acquire> {
+        let read = || {
+            if attempt.reads.is_empty() {
+                return Vec::new();
+            }
+            let mut kv = self.kv.lock();
+            attempt.reads.iter().map(|key| kv.get(key)).collect()
+        };
+        Ok(self.leases.acquire(
+            attempt.kind,
+            attempt.name,
+            attempt.owner,
+            attempt.ttl,
+            attempt.renewing,
+            read,
+        ))
     }
 
     async fn renew(
@@ -78,8 +99,8 @@ impl CoordBackend for EmbeddedBackend {
         Ok(self.leases.renew(kind, name, owner, ttl))
     }
 
-    async fn release(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> Result<bool> {
-        Ok(self.leases.release(kind, name, owner))
+    async fn release(&self, release: &Release<'_>) -> Result<Released> {
+        Ok(self.release_now(release))
     }
 
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
@@ -130,7 +151,7 @@ impl CoordBackend for EmbeddedBackend {
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Conflict>> {
         Ok(self.kv.lock().commit(reads, writes))
     }
 }

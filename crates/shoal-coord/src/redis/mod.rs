@@ -21,6 +21,8 @@
 //! that transactions touch together.
 
 pub mod conn;
+mod deferred;
+mod lease_scripts;
 mod ops;
 mod scripts;
 pub mod sentinel;
@@ -42,6 +44,7 @@ use crate::lease::{LeaseKind, OwnerId};
 use crate::url::RedisTarget;
 
 use self::conn::ConnectOptions;
+use self::deferred::DeferredWakes;
 use self::wake::WakeRegistry;
 
 /// Coordination state on a Redis server.
@@ -62,6 +65,8 @@ pub struct RedisBackend {
     /// handed out; 0 for none.
     grant_replicas: usize,
     wake: Arc<WakeRegistry>,
+    /// Wake-ups this client's releases left to it.
+    deferred: DeferredWakes,
     /// This coordinator's id in waiter queues and its wake channel.
     client_id: String,
 }
@@ -89,6 +94,7 @@ impl RedisBackend {
                 .grant_replicas
                 .unwrap_or(usize::from(target.sentinels.is_some())),
             wake,
+            deferred: DeferredWakes::default(),
             client_id,
         })
     }

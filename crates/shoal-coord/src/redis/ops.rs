@@ -7,12 +7,13 @@ use bytes::Bytes;
 use redis::{AsyncCommands, Value};
 use tokio::sync::Notify;
 
-use super::scripts::{
-    COMMIT, KV_CAS, KV_PUT, KV_PUT_FENCED, MEMBER_RELEASE, MEMBER_RENEW, MUTEX_ACQUIRE,
-    OWNER_RELEASE, OWNER_RENEW, RW_ACQUIRE, SEM_ACQUIRE,
+use super::lease_scripts::{
+    MEMBER_RELEASE, MEMBER_RENEW, MUTEX_ACQUIRE, OWNER_RELEASE, OWNER_RENEW, RW_ACQUIRE,
+    SEM_ACQUIRE,
 };
+use super::scripts::{COMMIT, KV_CAS, KV_PUT, KV_PUT_FENCED};
 use super::{kv_key, lease_base, wake_payload, RedisBackend};
-use crate::backend::{CoordBackend, TxWrite};
+use crate::backend::{Attempt, Conflict, CoordBackend, Release, Released, TxWrite};
 use crate::error::Result;
 use crate::kv::{CasOutcome, Versioned};
 use crate::lease::{Acquire, LeaseKind, OwnerId};
@@ -36,32 +37,51 @@ fn holder(kind: LeaseKind, name: &str) -> Holder {
 }
 
 impl RedisBackend {
-    fn grant(&self, op: &'static str, reply: &[i64]) -> Result<Acquire> {
-        match reply {
-            [1, token] => Ok(Acquire::Granted(*token as u64)),
-            [0, rest] => Ok(Acquire::Busy(
+    /// Reads an acquire script's reply: `{1, token, value, version, ...}`
+    /// or `{0, ms until the hold ends}`.
+    fn grant(&self, op: &'static str, reply: Vec<Value>, reads: usize) -> Result<Acquire> {
+        let malformed = || self.protocol(op, "expected {granted, token-or-ttl, reads...}");
+        match &reply[..] {
+            [Value::Int(1), Value::Int(token), rest @ ..] if rest.len() == 2 * reads => {
+                let reads = rest
+                    .chunks(2)
+                    .map(|pair| versioned(&pair[0], &pair[1]).ok_or_else(malformed))
+                    .collect::<Result<_>>()?;
+                Ok(Acquire::Granted {
+                    token: *token as u64,
+                    reads,
+                })
+            }
+            [Value::Int(0), Value::Int(rest)] => Ok(Acquire::Busy(
                 u64::try_from(*rest).ok().map(Duration::from_millis),
             )),
-            _ => Err(self.protocol(op, "expected {granted, token-or-ttl}")),
+            _ => Err(malformed()),
         }
     }
 }
 
+/// A key read by a script (`HMGET v n`): `Some(None)` when absent, `None`
+/// when the reply is not a value and a version.
+fn versioned(value: &Value, version: &Value) -> Option<Option<Versioned>> {
+    match (value, version) {
+        (Value::BulkString(value), Value::BulkString(version)) => Some(Some(Versioned {
+            value: Bytes::copy_from_slice(value),
+            version: std::str::from_utf8(version).ok()?.parse().ok()?,
+        })),
+        (Value::Nil, _) | (_, Value::Nil) => Some(None),
+        _ => None,
+    }
+}
+
 impl CoordBackend for RedisBackend {
-    async fn acquire(
-        &self,
-        kind: LeaseKind,
-        name: &str,
-        owner: OwnerId,
-        ttl: Duration,
-        _renewing: bool,
-        waiting: bool,
-    ) -> Result<Acquire> {
+    async fn acquire(&self, attempt: &Attempt<'_>) -> Result<Acquire> {
         let op = "lease acquire";
+        let (kind, name, owner) = (attempt.kind, attempt.name, attempt.owner);
         let base = lease_base(kind, name);
-        let token_key = format!("{base}:t");
-        let ttl_ms = millis(ttl);
-        let mut conn = self.conn();
+        // Asking for the lease again settles the wake-up our last release
+        // left pending: a grant makes us the holder whose release decides,
+        // a refusal means another holder's release will.
+        self.deferred.settle(&base);
         let mut call = match kind {
             LeaseKind::Mutex => MUTEX_ACQUIRE.key(&base),
             LeaseKind::Semaphore { .. } => SEM_ACQUIRE.key(&base),
@@ -70,10 +90,14 @@ impl CoordBackend for RedisBackend {
         if matches!(kind, LeaseKind::Read | LeaseKind::Write) {
             call.key(format!("{base}:r"));
         }
-        call.key(&token_key)
+        call.key(format!("{base}:t"))
             .key(format!("{base}:q"))
-            .arg(owner.hex())
-            .arg(ttl_ms);
+            .key(format!("{base}:s"));
+        let read_keys: Vec<String> = attempt.reads.iter().map(|k| kv_key(k)).collect();
+        for key in &read_keys {
+            call.key(key);
+        }
+        call.arg(owner.hex()).arg(millis(attempt.ttl));
         match kind {
             LeaseKind::Semaphore { permits } => {
                 call.arg(permits);
@@ -86,18 +110,29 @@ impl CoordBackend for RedisBackend {
             }
             LeaseKind::Mutex => {}
         }
-        call.arg(if waiting {
+        call.arg(if attempt.waiting {
             self.waiter_member(owner)
         } else {
             String::new()
-        });
-        let reply: Vec<i64> = self.run(op, &[], call.invoke_async(&mut conn)).await?;
-        let answer = self.grant(op, &reply)?;
-        if let Acquire::Granted(_) = answer {
+        })
+        .arg(if attempt.queued { "1" } else { "0" });
+        let keys: Vec<&str> = read_keys.iter().map(String::as_str).collect();
+        let reply: Vec<Value> = self
+            .run(op, &keys, call.invoke_async(&mut self.conn()))
+            .await?;
+        let answer = self.grant(op, reply, attempt.reads.len())?;
+        if let Acquire::Granted { token, .. } = answer {
             if let Err(err) = self.wait_for_replicas(op).await {
                 // Not safe to hand out: give it back (best effort; if this
                 // fails too, the lease expires after its TTL).
-                let _ = self.release(kind, name, owner).await;
+                let give_back = Release {
+                    kind,
+                    name,
+                    owner,
+                    token,
+                    writes: &[],
+                };
+                let _ = self.release(&give_back).await;
                 return Err(err);
             }
         }
@@ -127,23 +162,62 @@ impl CoordBackend for RedisBackend {
         Ok(renewed == 1)
     }
 
-    async fn release(&self, kind: LeaseKind, name: &str, owner: OwnerId) -> Result<bool> {
-        let mut conn = self.conn();
+    async fn release(&self, release: &Release<'_>) -> Result<Released> {
+        let op = "lease release";
+        let (kind, name) = (release.kind, release.name);
+        let base = lease_base(kind, name);
         let mut call = match holder(kind, name) {
             Holder::Owner(key) => OWNER_RELEASE.key(key),
             Holder::Member(key) => MEMBER_RELEASE.key(key),
         };
+        call.key(format!("{base}:q")).key(format!("{base}:s"));
+        let write_keys: Vec<String> = release.writes.iter().map(|(k, _)| kv_key(k)).collect();
+        for key in &write_keys {
+            call.key(key);
+        }
         // One freed slot wakes one waiter; a rwlock release may let many
         // readers in, so it wakes them all.
         let everyone = matches!(kind, LeaseKind::Read | LeaseKind::Write);
-        call.key(format!("{}:q", lease_base(kind, name)))
-            .arg(owner.hex())
+        call.arg(release.owner.hex())
             .arg(wake_payload(kind, name))
-            .arg(if everyone { "1" } else { "0" });
-        let released: i64 = self
-            .run("lease release", &[], call.invoke_async(&mut conn))
+            .arg(if everyone { "1" } else { "0" })
+            .arg(format!("f:{name}"))
+            .arg(release.token.to_string());
+        for (_, write) in release.writes {
+            match write {
+                Some((value, ttl)) => call.arg("p").arg(value.as_ref()).arg(ttl.map_or(0, millis)),
+                None => call.arg("d").arg("").arg(0),
+            };
+        }
+        let keys: Vec<&str> = write_keys.iter().map(String::as_str).collect();
+        let reply: Vec<Value> = self
+            .run(op, &keys, call.invoke_async(&mut self.conn()))
             .await?;
-        Ok(released == 1)
+        let [Value::Int(ours), Value::Int(pending), Value::Int(refused), newest] = &reply[..]
+        else {
+            return Err(self.protocol(op, "expected {ours, wake pending, refused index, newest}"));
+        };
+        if *pending == 1 {
+            self.deferred.defer(self, kind, name, base);
+        }
+        match (*ours, *refused) {
+            (0, _) => Ok(Released::NotOurs),
+            (_, 0) => Ok(Released::Released),
+            (_, index) => {
+                let newest = match newest {
+                    Value::BulkString(digits) => std::str::from_utf8(digits)
+                        .ok()
+                        .and_then(|s| s.parse().ok()),
+                    _ => None,
+                };
+                let newest =
+                    newest.ok_or_else(|| self.protocol(op, "newest token is not a number"))?;
+                Ok(Released::Refused {
+                    index: index as usize - 1,
+                    newest,
+                })
+            }
+        }
     }
 
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
@@ -240,7 +314,8 @@ impl CoordBackend for RedisBackend {
         &self,
         reads: &[(String, u64)],
         writes: &[(String, TxWrite)],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Conflict>> {
+        let op = "transaction commit";
         let keys: Vec<String> = reads
             .iter()
             .map(|(k, _)| kv_key(k))
@@ -261,18 +336,26 @@ impl CoordBackend for RedisBackend {
             };
         }
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut conn = self.conn();
-        let conflict: i64 = self
-            .run(
-                "transaction commit",
-                &key_refs,
-                call.invoke_async(&mut conn),
-            )
+        let reply: Vec<Value> = self
+            .run(op, &key_refs, call.invoke_async(&mut self.conn()))
             .await?;
-        Ok(usize::try_from(conflict)
-            .ok()
-            .filter(|i| *i >= 1)
-            .and_then(|i| reads.get(i - 1))
-            .map(|(k, _)| k.clone()))
+        let malformed = || self.protocol(op, "expected {0} or {conflict index, reads...}");
+        match &reply[..] {
+            [Value::Int(0)] => Ok(None),
+            [Value::Int(index), current @ ..] if current.len() == 2 * reads.len() => {
+                let key = usize::try_from(*index)
+                    .ok()
+                    .and_then(|i| reads.get(i.checked_sub(1)?))
+                    .ok_or_else(malformed)?
+                    .0
+                    .clone();
+                let current = current
+                    .chunks(2)
+                    .map(|pair| versioned(&pair[0], &pair[1]).ok_or_else(malformed))
+                    .collect::<Result<_>>()?;
+                Ok(Some(Conflict { key, current }))
+            }
+            _ => Err(malformed()),
+        }
     }
 }

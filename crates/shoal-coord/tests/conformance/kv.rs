@@ -157,6 +157,53 @@ pub async fn transaction_conflicts_give_up(fx: &Fixture) {
     assert_ne!(&coord.get("hot").await.unwrap().unwrap().value[..], b"mine");
 }
 
+/// A retry after a conflict starts from the values the failed commit
+/// found — each key its own value, absent keys absent — and commits.
+pub async fn transaction_retry_sees_the_new_values(fx: &Fixture) {
+    let c = &fx.coord;
+    c.put("rt/a", "1").await.unwrap();
+    c.put("rt/b", "2").await.unwrap();
+    let meddler = fx.client().await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let result: Result<(), CoordError> = c
+        .transact(|tx| {
+            let first = seen.lock().unwrap().is_empty();
+            let meddler = meddler.clone();
+            let seen = std::sync::Arc::clone(&seen);
+            async move {
+                let a = tx.get("rt/a").await?;
+                let b = tx.get("rt/b").await?;
+                let gone = tx.get("rt/gone").await?;
+                seen.lock()
+                    .unwrap()
+                    .push((a.clone(), b.clone(), gone.clone()));
+                if first {
+                    meddler.put("rt/a", "10").await?;
+                    meddler.put("rt/b", "20").await?;
+                    meddler.put("rt/gone", "30").await?;
+                }
+                let sum = [a, b, gone]
+                    .iter()
+                    .flatten()
+                    .map(|v| std::str::from_utf8(v).unwrap().parse::<u64>().unwrap())
+                    .sum::<u64>();
+                tx.put("rt/sum", sum.to_string())?;
+                Ok(())
+            }
+        })
+        .await;
+    result.unwrap();
+    let bytes = |s: &'static str| Some(Bytes::from_static(s.as_bytes()));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            (bytes("1"), bytes("2"), None),
+            (bytes("10"), bytes("20"), bytes("30")),
+        ]
+    );
+    assert_eq!(&c.get("rt/sum").await.unwrap().unwrap().value[..], b"60");
+}
+
 #[derive(Debug)]
 enum BankError {
     Insufficient,

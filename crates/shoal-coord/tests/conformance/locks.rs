@@ -162,6 +162,45 @@ pub async fn renewal_keeps_the_lease(fx: &Fixture) {
         .is_some());
 }
 
+/// Leases of different TTLs held at once all stay renewed: the shorter
+/// one, granted last, is due before the renewer's alarm for the longer
+/// one, so the renewer must wake early for it.
+pub async fn renewal_keeps_many_leases(fx: &Fixture) {
+    let long = LockOptions::default().ttl(Duration::from_millis(900));
+    let short = LockOptions::default().ttl(Duration::from_millis(240));
+    let a = fx.coord.lock("renew-long", &long).await.unwrap();
+    let b = fx.coord.lock("renew-short", &short).await.unwrap();
+    let c = fx
+        .coord
+        .acquire_permit("renew-sem", 1, &short)
+        .await
+        .unwrap();
+    // Time passing is the subject of this test, not a stand-in for a signal.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let other = fx.client().await;
+    for (guard, name) in [(&a, "renew-long"), (&b, "renew-short")] {
+        assert!(!guard.is_lost(), "{name} lost: {:?}", guard.lost_reason());
+        assert!(
+            other.try_lock(name, &long).await.unwrap().is_none(),
+            "{name}"
+        );
+    }
+    assert!(!c.is_lost());
+    assert!(other
+        .try_acquire_permit("renew-sem", 1, &long)
+        .await
+        .unwrap()
+        .is_none());
+    for guard in [a, b, c] {
+        guard.release().await.unwrap();
+    }
+    assert!(other
+        .try_lock("renew-short", &long)
+        .await
+        .unwrap()
+        .is_some());
+}
+
 /// A waiter gets the lock promptly after a release, not after a backoff.
 pub async fn waiters_are_woken_promptly(fx: &Fixture) {
     let holder = fx

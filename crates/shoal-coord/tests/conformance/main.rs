@@ -5,6 +5,7 @@
 mod common;
 mod kv;
 mod locks;
+mod two_trips;
 
 #[path = "../common/bank.rs"]
 mod bank;
@@ -38,6 +39,7 @@ conformance! {
     locks::fencing_stalled_holder,
     locks::try_lock_and_owner_only_release,
     locks::renewal_keeps_the_lease,
+    locks::renewal_keeps_many_leases,
     locks::waiters_are_woken_promptly,
     locks::semaphore_limits_holders,
     locks::rwlock_excludes_writers,
@@ -47,6 +49,12 @@ conformance! {
     kv::key_ttl_expires,
     kv::put_fenced_refuses_stale_tokens,
     kv::transaction_conflicts_give_up,
+    kv::transaction_retry_sees_the_new_values,
     kv::transaction_aborts_on_consistent_reads,
+    two_trips::lock_and_get_then_set_and_unlock,
+    two_trips::set_and_unlock_refuses_a_lost_lease,
+    two_trips::set_and_unlock_respects_newer_fences,
+    two_trips::two_trip_mutual_exclusion,
+    two_trips::two_trip_bad_input,
     bank::bank_transfers_preserve_money,
 }

@@ -6,13 +6,15 @@
 
 mod outputs;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::{
-    install_quiet_panic_hook, run_attempt, Executor, JobError, JobOutput, JobRun, ProgressEvent,
-    ProgressSink, StageData, StageRef, TaskContext, TaskErrorKind,
+    install_quiet_panic_hook, run_attempt, Executor, JobError, JobOutput, JobRun, MemoryPool,
+    MemoryStats, ProgressEvent, ProgressSink, SpillSpace, StageData, StageRef, TaskContext,
+    TaskErrorKind,
 };
 use outputs::JobOutputs;
 
@@ -23,12 +25,14 @@ pub struct EmbeddedConfig {
     pub threads: usize,
     /// Attempts per task before the job fails (default 3).
     pub max_attempts: u32,
-    /// Bytes of committed shuffle data kept in memory; beyond it, outputs
-    /// spill to `spill_url` (default 512 MiB).
+    /// Bytes a job may hold: committed outputs kept in memory and what
+    /// running tasks hold; beyond it, outputs and operator state spill to
+    /// `work_dir` (default 512 MiB).
     pub memory_budget: u64,
-    /// Store URL for spilled partitions (default: a folder in the system
-    /// temporary directory).
-    pub spill_url: String,
+    /// Directory for spill files (default: the system temporary
+    /// directory). Spill files are anonymous: nothing is left there when a
+    /// job ends, fails, is cancelled or its process is killed.
+    pub work_dir: PathBuf,
 }
 
 impl Default for EmbeddedConfig {
@@ -37,10 +41,7 @@ impl Default for EmbeddedConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_attempts: 3,
             memory_budget: 512 << 20,
-            spill_url: std::env::temp_dir()
-                .join("shoal-spill")
-                .to_string_lossy()
-                .into_owned(),
+            work_dir: std::env::temp_dir(),
         }
     }
 }
@@ -49,12 +50,16 @@ impl Default for EmbeddedConfig {
 #[derive(Debug, Clone)]
 pub struct EmbeddedExecutor {
     config: EmbeddedConfig,
+    /// Memory figures of the last job run.
+    last_stats: Arc<Mutex<Option<MemoryStats>>>,
 }
 
 /// Shared state of one running job.
 struct RunState<'a> {
     run: &'a JobRun,
     outputs: JobOutputs<'a>,
+    pool: MemoryPool,
+    spill: SpillSpace,
     progress: &'a dyn ProgressSink,
     cancelled: AtomicBool,
     failure: Mutex<Option<JobError>>,
@@ -66,7 +71,16 @@ impl EmbeddedExecutor {
         config.threads = config.threads.max(1);
         config.max_attempts = config.max_attempts.max(1);
         install_quiet_panic_hook();
-        EmbeddedExecutor { config }
+        EmbeddedExecutor {
+            config,
+            last_stats: Arc::default(),
+        }
+    }
+
+    /// What the last job run by this executor held at its peak and
+    /// spilled (also reported as [`ProgressEvent::Memory`]).
+    pub fn last_memory_stats(&self) -> Option<MemoryStats> {
+        *self.last_stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The configuration in use.
@@ -120,12 +134,10 @@ impl EmbeddedExecutor {
                 &state.outputs,
                 state.progress,
                 &state.cancelled,
-            );
-            let outcome = run_attempt(task, &mut ctx).and_then(|()| {
-                state
-                    .outputs
-                    .commit(stage, partition, attempt, ctx.into_output())
-            });
+            )
+            .with_resources(state.pool.task(), state.spill.clone());
+            let outcome = run_attempt(task, &mut ctx)
+                .and_then(|()| state.outputs.commit(stage, partition, ctx.into_output()));
             let error = match outcome {
                 Ok(spilled) => {
                     if spilled > 0 {
@@ -203,20 +215,25 @@ fn claim(next: &AtomicU32, partitions: u32, threads: usize) -> Option<std::ops::
 
 impl Executor for EmbeddedExecutor {
     fn execute(&self, run: &JobRun, progress: &dyn ProgressSink) -> Result<JobOutput, JobError> {
+        let pool = MemoryPool::new(self.config.memory_budget, self.config.threads);
+        let spill = SpillSpace::new(&self.config.work_dir, pool.clone());
         let state = RunState {
             run,
-            outputs: JobOutputs::new(
-                &run.id,
-                &run.plan,
-                self.config.memory_budget,
-                &self.config.spill_url,
-            ),
+            outputs: JobOutputs::new(&run.plan, pool.clone(), spill.clone()),
+            pool,
+            spill,
             progress,
             cancelled: AtomicBool::new(false),
             failure: Mutex::new(None),
         };
         let result = self.execute_stages(&state);
-        state.outputs.cleanup();
+        state.outputs.release_all();
+        let stats = state.pool.stats();
+        *self.last_stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+        if result.is_ok() {
+            // A failed job's error is its last word on stderr.
+            progress.event(&ProgressEvent::Memory(stats));
+        }
         result
     }
 }
@@ -257,9 +274,6 @@ impl EmbeddedExecutor {
             .outputs
             .results_of(StageRef(last as u32))
             .map_err(|e| JobError::Executor { message: e.chain() })?;
-        Ok(JobOutput {
-            job_id: state.run.id.clone(),
-            results,
-        })
+        Ok(JobOutput::new(state.run.id.clone(), results))
     }
 }

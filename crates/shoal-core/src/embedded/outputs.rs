@@ -1,73 +1,64 @@
-//! Committed stage outputs of one embedded job run, in memory up to a
-//! budget and spilled to a store beyond it.
+//! Committed stage outputs of one embedded job run, in memory while the
+//! job's memory budget has room and in spill files beyond it.
 //!
 //! Each partition of each stage has one write-once slot. Committing an
 //! attempt fills the slot; a slot that is already full means another
 //! attempt committed first, and this one is dropped. That is the whole
 //! commit protocol in embedded mode: the slot is the commit record.
+//!
+//! A committed output is a list of blocks per bucket (a results stage has
+//! one bucket, its result): the segments the task spilled while running,
+//! then its last staged bytes — kept in memory when the pool takes them,
+//! written to one more spill file when it does not. Spill files are
+//! anonymous, so releasing a stage (dropping its blocks) frees their disk.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 use bytes::Bytes;
-use shoal_store::{partition, Store};
 
-use crate::{Plan, StageData, StageOutput, StageRef, TaskError, TaskOutput};
+use crate::{
+    Block, MemoryPool, Plan, ShuffleInput, SpillSpace, StageData, StageOutput, StageRef, TaskError,
+    TaskOutput,
+};
 
 /// One committed task output.
-enum Committed {
-    /// A result blob.
-    Result(Bytes),
-    /// Shuffle buckets held in memory.
-    Buckets(Vec<Bytes>),
-    /// Shuffle buckets spilled as a partition file.
-    Spilled { key: String, offsets: Vec<u64> },
+struct Committed {
+    /// Per bucket, its blocks in order (one bucket for a result).
+    buckets: Vec<Vec<Block>>,
+    /// Bytes of it held in memory (counted in the pool).
+    held: u64,
 }
 
 /// The committed outputs of every stage of one job run.
 pub(crate) struct JobOutputs<'a> {
-    job_id: &'a str,
     plan: &'a Plan,
     stages: Vec<RwLock<Vec<OnceLock<Committed>>>>,
-    in_memory: AtomicU64,
-    budget: u64,
-    spill_url: &'a str,
-    spill: OnceLock<Result<Store, String>>,
+    pool: MemoryPool,
+    spill: SpillSpace,
 }
 
 impl<'a> JobOutputs<'a> {
-    pub(crate) fn new(job_id: &'a str, plan: &'a Plan, budget: u64, spill_url: &'a str) -> Self {
+    pub(crate) fn new(plan: &'a Plan, pool: MemoryPool, spill: SpillSpace) -> Self {
         let stages = plan
             .stages()
             .iter()
             .map(|s| RwLock::new((0..s.partitions()).map(|_| OnceLock::new()).collect()))
             .collect();
         JobOutputs {
-            job_id,
             plan,
             stages,
-            in_memory: AtomicU64::new(0),
-            budget,
-            spill_url,
-            spill: OnceLock::new(),
+            pool,
+            spill,
         }
     }
 
-    fn spill_store(&self) -> Result<&Store, TaskError> {
-        self.spill
-            .get_or_init(|| Store::open(self.spill_url).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|e| TaskError::new(format!("cannot open spill store: {e}")))
-    }
-
     /// Commits `output` as the output of (`stage`, `partition`). Returns
-    /// the bytes spilled to the store (0 when kept in memory, or when an
+    /// the bytes spilled at commit (0 when kept in memory, or when an
     /// earlier attempt had already committed and this one is dropped).
     pub(crate) fn commit(
         &self,
         stage: usize,
         partition: u32,
-        attempt: u32,
         output: TaskOutput,
     ) -> Result<u64, TaskError> {
         let slots = self.stages[stage].read().unwrap_or_else(|p| p.into_inner());
@@ -75,72 +66,90 @@ impl<'a> JobOutputs<'a> {
         if slot.get().is_some() {
             return Ok(0);
         }
-        let committed = match self.plan.stages()[stage].output() {
-            StageOutput::Results => Committed::Result(output.result.unwrap_or_default()),
+        let (committed, spilled) = match self.plan.stages()[stage].output() {
+            StageOutput::Results => {
+                let result = output.result.unwrap_or_default();
+                self.keep(Vec::new(), vec![result])?
+            }
             StageOutput::Shuffle { buckets } => {
-                self.commit_buckets(stage, partition, attempt, buckets, output.buckets)?
+                let mut tails = output.buckets;
+                tails.resize_with(buckets as usize, Vec::new);
+                let pieces = (0..buckets as usize)
+                    .map(|b| output.segments.iter().filter_map(|s| s.piece(b)).collect())
+                    .collect();
+                self.keep(pieces, tails.into_iter().map(compact).collect())?
             }
         };
-        let spilled = match &committed {
-            Committed::Spilled { offsets, .. } => offsets.last().copied().unwrap_or(0),
-            _ => 0,
-        };
-        Ok(if slot.set(committed).is_ok() {
-            spilled
-        } else {
-            0
-        })
+        let held = committed.held;
+        if slot.set(committed).is_err() {
+            self.pool.release_committed(held);
+            return Ok(0);
+        }
+        Ok(spilled)
     }
 
-    fn commit_buckets(
+    /// Appends the last staged bytes of each bucket to its spilled
+    /// `pieces`: in memory when the pool has room, else as one spill file.
+    fn keep(
         &self,
-        stage: usize,
-        partition: u32,
-        attempt: u32,
-        buckets: u32,
-        mut written: Vec<Vec<u8>>,
-    ) -> Result<Committed, TaskError> {
-        written.resize_with(buckets as usize, Vec::new);
-        let size: u64 = written.iter().map(|b| b.len() as u64).sum();
-        let buckets: Vec<Bytes> = written.into_iter().map(compact).collect();
-        let before = self.in_memory.fetch_add(size, Ordering::Relaxed);
-        if before + size <= self.budget {
-            return Ok(Committed::Buckets(buckets));
+        mut pieces: Vec<Vec<Block>>,
+        tails: Vec<Bytes>,
+    ) -> Result<(Committed, u64), TaskError> {
+        pieces.resize_with(tails.len(), Vec::new);
+        let size: u64 = tails.iter().map(|b| b.len() as u64).sum();
+        if size == 0 || self.pool.try_hold_committed(size) {
+            for (bucket, tail) in pieces.iter_mut().zip(tails) {
+                if !tail.is_empty() {
+                    bucket.push(Block::Memory(tail));
+                }
+            }
+            let committed = Committed {
+                buckets: pieces,
+                held: size,
+            };
+            return Ok((committed, 0));
         }
-        self.in_memory.fetch_sub(size, Ordering::Relaxed);
-        let key = format!("{}/s{stage}/p{partition}.a{attempt}", self.job_id);
-        let mut offsets = Vec::with_capacity(buckets.len() + 1);
-        let mut at = 0u64;
-        offsets.push(at);
-        for bucket in &buckets {
-            at += bucket.len() as u64;
-            offsets.push(at);
+        let mut writer = self.spill.create()?;
+        let mut ranges = Vec::with_capacity(tails.len());
+        for tail in &tails {
+            let start = writer.len();
+            writer.write(tail)?;
+            ranges.push(start..writer.len());
         }
-        self.spill_store()?
-            .put_if_absent_parts(&key, partition::encode(buckets))?;
-        Ok(Committed::Spilled { key, offsets })
+        let file = writer.finish()?;
+        for (bucket, range) in pieces.iter_mut().zip(ranges) {
+            if !range.is_empty() {
+                bucket.push(Block::Spilled {
+                    file: file.clone(),
+                    range,
+                });
+            }
+        }
+        let committed = Committed {
+            buckets: pieces,
+            held: 0,
+        };
+        Ok((committed, size))
     }
 
-    /// Drops the outputs of `stage` once no later stage reads them.
+    /// Drops the outputs of `stage` once no later stage reads them; their
+    /// memory goes back to the pool and their spill files are freed.
     pub(crate) fn release(&self, stage: usize) {
         let mut slots = self.stages[stage]
             .write()
             .unwrap_or_else(|p| p.into_inner());
         for slot in slots.iter() {
-            if let Some(Committed::Buckets(buckets)) = slot.get() {
-                let size: u64 = buckets.iter().map(|b| b.len() as u64).sum();
-                self.in_memory.fetch_sub(size, Ordering::Relaxed);
+            if let Some(committed) = slot.get() {
+                self.pool.release_committed(committed.held);
             }
         }
         slots.clear();
     }
 
-    /// Deletes this run's spill files.
-    pub(crate) fn cleanup(&self) {
-        if let Some(Ok(store)) = self.spill.get() {
-            // Best effort: a leftover spill file wastes disk, never correctness,
-            // because keys are unique per job run.
-            let _ = store.delete_prefix(self.job_id);
+    /// Drops every output (the job ended).
+    pub(crate) fn release_all(&self) {
+        for stage in 0..self.stages.len() {
+            self.release(stage);
         }
     }
 
@@ -162,26 +171,23 @@ fn compact(mut buffer: Vec<u8>) -> Bytes {
 }
 
 impl StageData for JobOutputs<'_> {
-    fn shuffle_input(&self, from: StageRef, partition: u32) -> Result<Vec<Bytes>, TaskError> {
+    fn shuffle_input(&self, from: StageRef, partition: u32) -> Result<ShuffleInput, TaskError> {
         let slots = self.stages[from.index()]
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        let mut blocks = Vec::with_capacity(slots.len());
-        for (map, slot) in slots.iter().enumerate() {
-            let block = match slot.get() {
-                Some(Committed::Buckets(buckets)) => buckets[partition as usize].clone(),
-                Some(Committed::Spilled { key, offsets }) => {
-                    let range = offsets[partition as usize]..offsets[partition as usize + 1];
-                    self.spill_store()?.get_range(key, range)?
-                }
-                _ => return Err(self.missing(from, map)),
-            };
-            blocks.push(block);
-        }
         if slots.is_empty() && self.plan.stage(from).partitions() > 0 {
             return Err(self.missing(from, 0));
         }
-        Ok(blocks)
+        let mut blocks = Vec::with_capacity(slots.len());
+        for (map, slot) in slots.iter().enumerate() {
+            let committed = slot.get().ok_or_else(|| self.missing(from, map))?;
+            let pieces = committed
+                .buckets
+                .get(partition as usize)
+                .ok_or_else(|| self.missing(from, map))?;
+            blocks.extend(pieces.iter().cloned());
+        }
+        Ok(ShuffleInput::new(blocks))
     }
 
     fn results_of(&self, from: StageRef) -> Result<Vec<Bytes>, TaskError> {
@@ -194,9 +200,20 @@ impl StageData for JobOutputs<'_> {
         slots
             .iter()
             .enumerate()
-            .map(|(index, slot)| match slot.get() {
-                Some(Committed::Result(blob)) => Ok(blob.clone()),
-                _ => Err(self.missing(from, index)),
+            .map(|(index, slot)| {
+                let committed = slot.get().ok_or_else(|| self.missing(from, index))?;
+                let pieces = committed.buckets.first().map_or(&[][..], Vec::as_slice);
+                match pieces {
+                    [] => Ok(Bytes::new()),
+                    [one] => one.read_all(),
+                    many => {
+                        let mut out = Vec::new();
+                        for piece in many {
+                            out.extend_from_slice(&piece.read_all()?);
+                        }
+                        Ok(Bytes::from(out))
+                    }
+                }
             })
             .collect()
     }

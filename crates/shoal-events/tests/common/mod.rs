@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use shoal_events::{plan_splits, read_split, Event, InputError, ReadOptions, Rejection, Split};
+use shoal_events::{
+    plan_splits, read_split, Event, InputError, ReadOptions, Rejection, Split, SplitStats,
+};
 
 /// An owned accepted row.
 pub type Row = (String, i64, String, String);
@@ -27,19 +29,25 @@ pub fn plan(inputs: &[&Path], opts: &ReadOptions, target: u64) -> Result<Vec<Spl
     plan_splits(&inputs, opts, target)
 }
 
+/// The rows and statistics of one split.
+pub fn read_one(split: &Split, opts: &ReadOptions) -> Result<(Vec<Row>, SplitStats), InputError> {
+    let mut rows = Vec::new();
+    let mut sink = |e: &Event<'_>| {
+        rows.push((
+            e.user_id.to_string(),
+            e.ts_ms,
+            e.event.to_string(),
+            e.item.to_string(),
+        ))
+    };
+    let stats = read_split(split, opts, &mut sink)?;
+    Ok((rows, stats))
+}
+
 pub fn read_all(splits: &[Split], opts: &ReadOptions) -> Result<Read, InputError> {
     let mut out = Read::default();
     for split in splits {
-        let mut rows = Vec::new();
-        let mut sink = |e: &Event<'_>| {
-            rows.push((
-                e.user_id.to_string(),
-                e.ts_ms,
-                e.event.to_string(),
-                e.item.to_string(),
-            ))
-        };
-        let stats = read_split(split, opts, &mut sink)?;
+        let (rows, stats) = read_one(split, opts)?;
         assert_eq!(stats.accepted as usize, rows.len());
         out.rows.extend(rows);
         out.rejected += stats.rejected;

@@ -1,0 +1,237 @@
+//! External merge sort: sort more records than memory holds, stably.
+//!
+//! One implementation for every sort in Shoal — `DistArray::sort`, keyed
+//! operations that restore first-appearance order after spilling, and
+//! byte records (`shoal map`'s key/value lines). It is generic over the
+//! record type, its [`RunCodec`] (how records become bytes in a spill
+//! file) and a comparator.
+//!
+//! ```text
+//! push ──▶ buffer (reserved from the task's memory) ──full──▶ sort ──▶ run file
+//!                                                                  (anonymous, --work-dir)
+//! finish ─┬─ no run written: sort the buffer, hand it out (nothing touches disk)
+//!         └─ else: last run; merge runs k-way (fan-in bounded by memory,
+//!            more passes when needed); records stream out in batches
+//! ```
+//!
+//! **Stable**: records that compare equal come out in the order they were
+//! pushed (runs are sorted stably and merges break ties by run order), so
+//! e.g. equal keys keep input order. With [`SortOptions::stable`] off an
+//! unstable sort is used, for records whose equal values are
+//! indistinguishable (plain integers).
+//!
+//! **Memory**: the buffer grows only while its [`Reservation`] is granted;
+//! a refusal spills the buffer as a sorted run. Merging reserves one
+//! frame per run it reads. The few bytes needed to make progress at all
+//! (one record, two runs to merge) are taken even past the budget.
+//!
+//! Byte records, as `shoal map` sorts them (key bytes, equal keys in input
+//! order, beyond memory in runs):
+//!
+//! ```
+//! use shoal_core::extsort::{ExternalSorter, KeyValueCodec, SortOptions};
+//! use shoal_core::{MemoryPool, SpillSpace};
+//!
+//! let pool = MemoryPool::new(4096, 1); // tiny: forces runs on disk
+//! let task = pool.task();
+//! let work = tempfile::tempdir().unwrap();
+//! let spill = SpillSpace::new(work.path(), pool.clone());
+//! let mut sorter = ExternalSorter::new(
+//!     KeyValueCodec,
+//!     |a: &(Vec<u8>, Vec<u8>), b: &(Vec<u8>, Vec<u8>)| a.0.cmp(&b.0),
+//!     &task,
+//!     &spill,
+//!     SortOptions::default(),
+//! );
+//! for i in 0..1000u32 {
+//!     let key = format!("k{:03}", i % 100).into_bytes();
+//!     sorter.push((key, i.to_string().into_bytes())).unwrap();
+//! }
+//! let mut out = Vec::new();
+//! for batch in sorter.finish().unwrap() {
+//!     out.extend(batch.unwrap());
+//! }
+//! assert_eq!(out.len(), 1000);
+//! assert_eq!(out[0], (b"k000".to_vec(), b"0".to_vec()));
+//! assert_eq!(out[1], (b"k000".to_vec(), b"100".to_vec())); // input order kept
+//! assert!(pool.stats().spill_files > 1);
+//! ```
+
+mod codec;
+mod merge;
+mod run;
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+pub use codec::{KeyValueCodec, RunCodec};
+pub use merge::{merge_sorted, BatchSource, Compare, SortedStream};
+pub use run::RunReader;
+
+use crate::{Reservation, SpillFile, SpillSpace, TaskError, TaskMemory};
+
+/// How an [`ExternalSorter`] sorts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortOptions {
+    /// Keep equal records in push order (default true).
+    pub stable: bool,
+    /// Records per batch handed out by a merge (default 8192).
+    pub batch: usize,
+}
+
+impl Default for SortOptions {
+    fn default() -> Self {
+        SortOptions {
+            stable: true,
+            batch: 8192,
+        }
+    }
+}
+
+/// Sorts records pushed one by one, spilling sorted runs to the work
+/// directory when its memory is refused. See the [module docs](self).
+pub struct ExternalSorter<T, C, F> {
+    codec: C,
+    cmp: Arc<F>,
+    options: SortOptions,
+    memory: TaskMemory,
+    spill: SpillSpace,
+    buffer: Vec<T>,
+    /// Estimated bytes the buffer holds (capacity and heap parts).
+    used: u64,
+    reservation: Reservation,
+    /// Smallest reservation step.
+    step: u64,
+    runs: Vec<SpillFile>,
+    /// Target bytes of one frame in a run file.
+    frame: usize,
+}
+
+impl<T, C, F> ExternalSorter<T, C, F>
+where
+    T: Send + 'static,
+    C: RunCodec<Item = T> + Clone + 'static,
+    F: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
+{
+    /// A sorter drawing on `memory` and spilling to `spill`.
+    pub fn new(
+        codec: C,
+        cmp: F,
+        memory: &TaskMemory,
+        spill: &SpillSpace,
+        options: SortOptions,
+    ) -> Self {
+        let floor = memory.pool().task_floor();
+        ExternalSorter {
+            codec,
+            cmp: Arc::new(cmp),
+            options,
+            memory: memory.clone(),
+            spill: spill.clone(),
+            buffer: Vec::new(),
+            used: 0,
+            reservation: memory.reservation(),
+            step: (floor / 16).clamp(64, 1 << 20),
+            runs: Vec::new(),
+            frame: (floor / 8).clamp(512, 256 << 10) as usize,
+        }
+    }
+
+    /// Bytes one slot of the buffer costs: the record itself, and for a
+    /// stable sort the scratch space it needs.
+    fn slot_bytes(&self) -> u64 {
+        let size = std::mem::size_of::<T>().max(1) as u64;
+        if self.options.stable {
+            size + size / 2
+        } else {
+            size
+        }
+    }
+
+    /// Adds one record.
+    pub fn push(&mut self, item: T) -> Result<(), TaskError> {
+        let mut need = self.codec.heap_size(&item) as u64;
+        if self.buffer.len() == self.buffer.capacity() {
+            let grown = (self.buffer.capacity() * 2).max(16);
+            need += (grown - self.buffer.capacity()) as u64 * self.slot_bytes();
+        }
+        if self.used + need > self.reservation.size() {
+            let short = self.used + need - self.reservation.size();
+            if !self.reservation.try_grow(short.max(self.step)) {
+                if !self.buffer.is_empty() {
+                    self.spill_run()?;
+                    return self.push(item);
+                }
+                // One record must fit to make progress at all.
+                self.reservation.grow(short);
+            }
+        }
+        if self.buffer.len() == self.buffer.capacity() {
+            let grown = (self.buffer.capacity() * 2).max(16);
+            self.buffer.reserve_exact(grown - self.buffer.len());
+        }
+        self.used += need;
+        self.buffer.push(item);
+        Ok(())
+    }
+
+    /// Adds every record of `items`.
+    pub fn extend(&mut self, items: impl IntoIterator<Item = T>) -> Result<(), TaskError> {
+        for item in items {
+            self.push(item)?;
+        }
+        Ok(())
+    }
+
+    /// Runs written to disk so far.
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    fn sort_buffer(&mut self) {
+        let cmp = &*self.cmp;
+        if self.options.stable {
+            self.buffer.sort_by(cmp);
+        } else {
+            self.buffer.sort_unstable_by(cmp);
+        }
+    }
+
+    /// Sorts the buffer, writes it as a run and frees its memory.
+    fn spill_run(&mut self) -> Result<(), TaskError> {
+        self.sort_buffer();
+        let items = std::mem::take(&mut self.buffer);
+        let run = run::write_run(&self.spill, &self.codec, items, self.frame)?;
+        self.runs.push(run);
+        self.used = 0;
+        self.reservation.free();
+        Ok(())
+    }
+
+    /// Ends pushing: the records in order, as batches.
+    pub fn finish(mut self) -> Result<SortedStream<T>, TaskError> {
+        if self.runs.is_empty() {
+            self.sort_buffer();
+            let items = std::mem::take(&mut self.buffer);
+            return Ok(SortedStream::in_memory(items, self.reservation));
+        }
+        if !self.buffer.is_empty() {
+            self.spill_run()?;
+        }
+        self.reservation.free();
+        let sources: Vec<Box<dyn BatchSource<T>>> = std::mem::take(&mut self.runs)
+            .into_iter()
+            .map(|run| Box::new(RunReader::new(run, self.codec.clone())) as Box<dyn BatchSource<T>>)
+            .collect();
+        let cmp: Compare<T> = self.cmp.clone();
+        merge_sorted(
+            sources,
+            cmp,
+            self.codec.clone(),
+            &self.memory,
+            &self.spill,
+            self.options.batch,
+            self.frame,
+        )
+    }
+}

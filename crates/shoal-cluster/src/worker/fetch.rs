@@ -24,7 +24,8 @@ use crate::ClusterError;
 
 /// How much work a worker claims ahead of its free slots, in task time.
 const CLAIM_HORIZON: Duration = Duration::from_millis(20);
-/// Most task entries held ahead of the free slots.
+/// Most task entries held ahead of the free slots (per job with work queued:
+/// see claim.rs).
 const MAX_AHEAD: u64 = 512;
 
 /// A moving average of how long this worker's tasks take.
@@ -70,7 +71,8 @@ impl Worker {
         freed: Receiver<()>,
     ) {
         while !self.stop.load(Ordering::Relaxed) {
-            let capacity = self.config.slots + self.pace.claim_ahead(self.config.slots);
+            let ahead = self.pace.claim_ahead(self.config.slots);
+            let capacity = self.config.slots + ahead;
             let free = capacity.saturating_sub(self.held.load(Ordering::Relaxed));
             // Claim when at least a slot's worth is free, or in batches of a
             // quarter of the horizon, never one entry at a time for tiny tasks.
@@ -80,12 +82,9 @@ impl Worker {
                 continue;
             }
             let name = &self.config.name;
-            let claimed = claimer.claim(control, name, free).and_then(|batches| {
-                match batches.iter().all(|b| b.entries.is_empty()) {
-                    true => claimer.wait(control, name),
-                    false => Ok(batches),
-                }
-            });
+            // Exact claims while tasks are long or of unknown length (see claim.rs).
+            let exact = ahead == 0;
+            let claimed = claimer.claim(control, name, free, exact);
             let batches = match claimed {
                 Ok(batches) => batches,
                 Err(err) if err.is_no_group() => {

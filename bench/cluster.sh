@@ -104,11 +104,12 @@ fi
 echo "shoal embedded (this build): $(jq -r '"\(.tasks) tasks in \(.wall_seconds * 1000 | round / 1000)s = \(.tasks / .wall_seconds | round) tasks/s"' "$OUT/noop.json")"
 
 if [ -z "${SKIP_PEERS:-}" ]; then
-    VENV=${SHOAL_PEERS_VENV:-$HOME/.cache/shoal-peers-venv}
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    "$VENV/bin/python" -c 'import distributed, ray' 2>/dev/null \
-        || "$VENV/bin/pip" install -q "distributed" "ray" || echo "(peer install failed; continuing)"
-    "$VENV/bin/python" bench/peers_tasks.py 20000 || true
+    source tests/crosscheck/peers_env.sh
+    if shoal_peers_python distributed ray; then
+        "$PY" bench/peers_tasks.py 20000 || true
+    else
+        echo "(peer install failed; continuing)"
+    fi
 fi
 
 if [ -z "${SKIP_ROUTING:-}" ]; then

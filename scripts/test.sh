@@ -2,7 +2,7 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 #
 # Installs what the tests need when it is missing (redis-server, openssl, iproute2,
-# jq and GlusterFS from apt, s3s-fs with cargo install, DuckDB in a private
+# jq, GlusterFS, Chromium and prometheus (promtool) from apt, s3s-fs with cargo install, DuckDB in a private
 # virtualenv for the analytics cross-check), then runs formatting and lint checks and every
 # test in the workspace. The network-namespace tests (tests/netns) need root.
 set -euo pipefail
@@ -39,8 +39,14 @@ need_apt openssl openssl
 # The network-namespace tests (tests/netns): iproute2, jq, GlusterFS.
 need_apt ip iproute2
 need_apt jq jq
+# A pseudo-terminal for the "no binary output on a terminal" test.
+need_apt script bsdutils
 need_apt glusterd glusterfs-server
 need_apt mount.glusterfs glusterfs-client
+# The dashboard tests: a real browser (headless Chromium) looks at `shoal ui`,
+# and promtool (Debian's prometheus package) checks every /metrics endpoint.
+need_apt chromium chromium
+need_apt promtool prometheus
 # A real S3 server for the object-store tests. 0.14.1 is the last release
 # building with rustc 1.95 (later ones need 1.96).
 need_cargo_bin s3s-fs s3s-fs --version 0.14.1 --features binary
@@ -49,20 +55,20 @@ say "cargo fmt --check"
 cargo fmt --all --check
 
 say "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --features shoal-coord/test-support -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 say "cargo clippy with TLS (rediss://), which the default build leaves out"
 cargo clippy -p shoal-coord -p shoal-cli --all-targets \
-    --features shoal-cli/tls,shoal-coord/tls,shoal-coord/test-support -- -D warnings
+    --features shoal-cli/tls,shoal-coord/tls -- -D warnings
 
 say "cargo check: optional storage backends (gs://, az://, hdfs:// — no servers here)"
 cargo check -p shoal-store --features gcp,azure,hdfs
 
 say "cargo test"
-cargo test --workspace --features shoal-coord/test-support
+cargo test --workspace
 
 say "TLS: rediss:// with a private CA, client certificates and an ACL user (real redis-server)"
-cargo test -p shoal-coord -p shoal-cli --features shoal-cli/tls,shoal-coord/tls,shoal-coord/test-support --test tls
+cargo test -p shoal-coord -p shoal-cli --features shoal-cli/tls,shoal-coord/tls --test tls
 
 say "analytics cross-check against DuckDB (SQL written from the report definitions)"
 ./tests/crosscheck/run.sh

@@ -4,7 +4,8 @@
 # field compared (floats to 1e-9 relative). One command:
 #     tests/crosscheck/run.sh
 # Env: SHOAL_BIN (default: builds the debug binary), CARGO_TARGET_DIR,
-# SHOAL_PEERS_VENV (a venv with duckdb; created under ~/.cache when missing),
+# SHOAL_PEERS_VENV (the peers' virtualenv, default .venv-peers in the repo;
+# created, with duckdb, when missing),
 # EVENTS (default 300000).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

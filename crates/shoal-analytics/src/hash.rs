@@ -1,28 +1,15 @@
-//! The user partitioning hash.
+//! The hasher of task-local maps (users, items and event names interned
+//! per partition). Not for routing: rows go to partitions by
+//! `shoal_core::route`, the one routing hash of every shuffle.
 //!
-//! Every node must send a user to the same partition, so the hash is a fixed
-//! function of the bytes: no per-process seed (`RandomState`), no
-//! CPU-dependent instructions (ahash picks AES rounds when available), and
-//! explicit little-endian reads. FxHash-style word mixing is fast on short
-//! ids; a final avalanche fixes FxHash's weak low bits, which `% P` uses.
+//! Seedless, so a task's map layout — and its run time — is the same from
+//! run to run: FxHash-style word mixing, fast on short ids, plus a murmur3
+//! finaliser that fixes FxHash's weak low bits, which the map's bucket
+//! index uses.
 
 use std::hash::{BuildHasher, Hasher};
 
 const K: u64 = 0x517c_c1b7_2722_0a95;
-
-/// Hashes `bytes` identically on every machine and build.
-#[inline]
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    let mut h = FixedHasher::default();
-    h.write(bytes);
-    h.finish()
-}
-
-/// The partition (`0..partitions`) a user id belongs to.
-#[inline]
-pub fn partition_of(user: &[u8], partitions: u32) -> u32 {
-    (stable_hash(user) % u64::from(partitions.max(1))) as u32
-}
 
 /// A seedless [`Hasher`]: FxHash word mixing plus a murmur3 finaliser.
 #[derive(Debug, Default, Clone, Copy)]
@@ -91,28 +78,26 @@ pub type FixedMap<K, V> = std::collections::HashMap<K, V, FixedState>;
 mod tests {
     use super::*;
 
-    #[test]
-    fn hash_is_pinned() {
-        // Changing these values re-partitions every stored shuffle: only on purpose.
-        // Values from an independent re-implementation (Python), so a change
-        // of endianness, word size or std behaviour shows up here.
-        assert_eq!(stable_hash(b""), 0);
-        assert_eq!(stable_hash(b"user-1"), 0x95b1_8e66_8a4b_2739);
-        assert_eq!(
-            stable_hash(b"a-much-longer-user-id-0001"),
-            0xdc1f_b3df_c08a_b3e2
-        );
-        assert_eq!(partition_of(b"user-1", 20), 9);
-        assert_eq!(stable_hash(b"user-1"), stable_hash(b"user-1"));
-        assert_ne!(stable_hash(b"a"), stable_hash(b"a\0"));
-        assert_ne!(stable_hash(b"user-1"), stable_hash(b"user-2"));
+    fn hash(bytes: &[u8]) -> u64 {
+        let mut h = FixedHasher::default();
+        h.write(bytes);
+        h.finish()
     }
 
     #[test]
-    fn partitions_are_used_evenly() {
+    fn equal_bytes_hash_equal_and_lengths_are_told_apart() {
+        assert_eq!(hash(b"user-1"), hash(b"user-1"));
+        assert_ne!(hash(b"a"), hash(b"a\0"));
+        assert_ne!(hash(b"user-1"), hash(b"user-2"));
+    }
+
+    #[test]
+    fn low_bits_are_spread() {
+        // A map indexes buckets by the low bits: short sequential ids must
+        // not collide there.
         let mut counts = [0u32; 8];
         for i in 0..8000 {
-            counts[partition_of(format!("u{i}").as_bytes(), 8) as usize] += 1;
+            counts[(hash(format!("u{i}").as_bytes()) % 8) as usize] += 1;
         }
         assert!(
             counts.iter().all(|&c| (800..1200).contains(&c)),

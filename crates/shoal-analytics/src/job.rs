@@ -4,7 +4,7 @@
 //!   into concrete [`Split`]s and picks the user-partition count P, so every
 //!   node plans from identical params.
 //! - stage **read** (one task per split): parses rows and routes each to
-//!   bucket `stable_hash(user_id) % P`; rejected-row statistics travel as
+//!   bucket `partition_of(user_id, P)` (`shoal_core::route`, FNV-1a); rejected-row statistics travel as
 //!   one extra entry in bucket 0 (a stage has buckets or results, not both,
 //!   and the statistics are tiny).
 //! - stage **users** (P tasks): decodes its buckets, applies every
@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use shoal_core::route::partition_of;
 use shoal_core::{
     Bytes, Job, JobError, OutputFormat, Plan, Stage, StageRef, TaskContext, TaskError,
     TaskErrorKind,
@@ -24,7 +25,6 @@ use shoal_events::{
 };
 
 use crate::config::AnalyzeConfig;
-use crate::hash::stable_hash;
 use crate::index::PartitionIndex;
 use crate::partial::{Merger, Partial};
 use crate::reads::settle_reads;
@@ -270,7 +270,7 @@ fn read_task(
     let progress = &*ctx;
     let mut sink = |e: &Event<'_>| {
         let user = e.user_id.as_bytes();
-        let b = (stable_hash(user) % u64::from(partitions)) as u32;
+        let b = partition_of(user, partitions);
         let out = &mut buckets[b as usize];
         encoder.push_row(out, b, user, e.ts_ms, e.event.as_bytes(), e.item.as_bytes());
         pending += 1;

@@ -4,7 +4,7 @@
 //!
 //! The job is a plan of three stages on the Shoal runtime:
 //! 1. **read** — one task per input split parses rows and shuffles each to
-//!    user partition `stable_hash(user_id) % P` in a compact binary
+//!    user partition `partition_of(user_id, P)` (`shoal_core::route`) in a compact binary
 //!    [`record`] format;
 //! 2. **users** — P tasks each decode their partition ([`index`]), group
 //!    rows by user in time order and apply every definition per user

@@ -2,9 +2,10 @@
 //! → per-user → merge path the distributed job uses, minus the executor.
 //! For tests, and for callers with a few rows at hand.
 
+use shoal_core::route::partition_of;
+
 use crate::config::AnalyzeConfig;
 use crate::error::DecodeError;
-use crate::hash::partition_of;
 use crate::index::PartitionIndex;
 use crate::partial::{Merger, Partial};
 use crate::record::BlockEncoder;

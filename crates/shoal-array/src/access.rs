@@ -10,6 +10,7 @@ use shoal_core::Bytes;
 
 use crate::array::{decode_result, encode_blob, starts};
 use crate::codec::Element;
+use crate::part::Flow;
 use crate::{ArrayError, DistArray};
 
 impl<T: Element> DistArray<T> {
@@ -31,7 +32,7 @@ impl<T: Element> DistArray<T> {
                 if ctx.partition() != target {
                     return Ok(Bytes::new());
                 }
-                let items = compute(ctx)?;
+                let items = compute(ctx)?.part()?;
                 encode_blob(items.as_slice().get(offset..offset + 1).unwrap_or_default())
             },
             move |results| {
@@ -61,7 +62,7 @@ impl<T: Element> DistArray<T> {
             .collect();
         let new_lengths: Vec<u64> = kept.iter().map(|r| r.len() as u64).collect();
         let sliced = self.narrow(false, move |p, items| {
-            Ok(items.sub(kept[p as usize].clone()))
+            Ok(Flow::Ready(items.part()?.sub(kept[p as usize].clone())))
         });
         let _ = sliced.lengths.set(new_lengths.into());
         Ok(sliced)

@@ -54,7 +54,11 @@ impl<T: Element> DistArray<T> {
         self.action(
             "fold",
             move |ctx, compute| {
-                let partial = compute(ctx)?.into_iter().fold(task_zero.clone(), &seq);
+                let mut partial = Some(task_zero.clone());
+                compute(ctx)?.for_each(|x| {
+                    partial = partial.take().map(|acc| seq(acc, x));
+                })?;
+                let partial = partial.expect("folded");
                 encode_blob(std::slice::from_ref(&partial))
             },
             move |results| {
@@ -92,10 +96,13 @@ impl<T: Element> DistArray<T> {
         self.action(
             "reduce",
             move |ctx, compute| {
-                let mut items = compute(ctx)?.into_iter();
-                let partial = items
-                    .next()
-                    .map(|first| items.fold(first, |a, b| task_f(&a, &b)));
+                let mut partial: Option<T> = None;
+                compute(ctx)?.for_each(|x| {
+                    partial = Some(match partial.take() {
+                        Some(acc) => task_f(&acc, &x),
+                        None => x,
+                    });
+                })?;
                 encode_blob(partial.as_slice())
             },
             move |results| {
@@ -134,7 +141,7 @@ impl<T: Element + Ord> DistArray<T> {
         let action = self.action(
             "top_k",
             move |ctx, compute| {
-                let mut items = compute(ctx)?.into_vec();
+                let mut items = compute(ctx)?.part()?.into_vec();
                 if items.len() > k && k > 0 {
                     items.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
                     items.truncate(k);

@@ -14,14 +14,14 @@ use std::sync::{Arc, OnceLock};
 
 use shoal_core::{Block, Bytes, Plan, ShuffleInput, Stage, StageRef, TaskContext, TaskError};
 
-use crate::codec::{count_hint, decode_into, encode, Element};
+use crate::codec::{count_hint, decode_into, encode, encode_frame, Element};
 use crate::error::corrupt_task;
-use crate::part::Part;
+use crate::part::Flow;
 use crate::{Action, ArrayError, Session};
 
 /// Yields the elements of the running task's partition.
 pub(crate) type Compute<T> =
-    Arc<dyn Fn(&TaskContext<'_>) -> Result<Part<T>, TaskError> + Send + Sync>;
+    Arc<dyn Fn(&TaskContext<'_>) -> Result<Flow<T>, TaskError> + Send + Sync>;
 
 /// An array lowered into a plan.
 pub(crate) struct Lowered<T> {
@@ -85,6 +85,22 @@ pub(crate) fn encode_blob<T: Element>(items: &[T]) -> Result<Bytes, TaskError> {
     encode(items)
         .map(Bytes::from)
         .map_err(|e| TaskError::fatal(format!("encoding {}: {e}", std::any::type_name::<T>())))
+}
+
+/// Encodes a partition as a result blob, batch by batch (one frame each).
+pub(crate) fn encode_flow<T: Element>(flow: Flow<T>) -> Result<Bytes, TaskError> {
+    match flow {
+        Flow::Ready(part) => encode_blob(part.as_slice()),
+        Flow::Stream(batches) => {
+            let mut out = Vec::new();
+            for batch in batches {
+                encode_frame(&batch?, &mut out).map_err(|e| {
+                    TaskError::fatal(format!("encoding {}: {e}", std::any::type_name::<T>()))
+                })?;
+            }
+            Ok(Bytes::from(out))
+        }
+    }
 }
 
 /// Decodes every block of a shuffle input, in map order, reading one
@@ -167,7 +183,7 @@ impl<T: Element> DistArray<T> {
     pub(crate) fn narrow<U: Element>(
         &self,
         same_lengths: bool,
-        f: impl Fn(u32, Part<T>) -> Result<Part<U>, TaskError> + Send + Sync + 'static,
+        f: impl Fn(u32, Flow<T>) -> Result<Flow<U>, TaskError> + Send + Sync + 'static,
     ) -> DistArray<U> {
         let f = Arc::new(f);
         let upstream = self.lower.clone();
@@ -191,6 +207,26 @@ impl<T: Element> DistArray<T> {
                 Arc::new(OnceLock::new())
             },
         }
+    }
+
+    /// Like `narrow`, for transformations that need their task's memory
+    /// and spill space (aggregations that spill).
+    pub(crate) fn narrow_in_task<U: Element>(
+        &self,
+        f: impl Fn(&TaskContext<'_>, Flow<T>) -> Result<Flow<U>, TaskError> + Send + Sync + 'static,
+    ) -> DistArray<U> {
+        let f = Arc::new(f);
+        let upstream = self.lower.clone();
+        let lower: Lower<U> = Arc::new(move |plan: &mut Plan| {
+            let up = upstream(plan);
+            let (f, compute) = (f.clone(), up.compute.clone());
+            Lowered {
+                partitions: up.partitions,
+                reads: up.reads,
+                compute: Arc::new(move |ctx| f(ctx, compute(ctx)?)),
+            }
+        });
+        DistArray::from_lower(self.session.clone(), self.partitions, None, lower)
     }
 
     /// An action whose last stage runs `task` on every partition and whose
@@ -217,7 +253,7 @@ impl<T: Element> DistArray<T> {
     pub fn collect_action(&self) -> Action<Vec<T>> {
         self.action(
             "collect",
-            |ctx, compute| encode_blob(compute(ctx)?.as_slice()),
+            |ctx, compute| encode_flow(compute(ctx)?),
             |results| {
                 let mut out = Vec::with_capacity(results.iter().map(|b| count_hint(b)).sum());
                 for (index, blob) in results.iter().enumerate() {
@@ -239,7 +275,7 @@ impl<T: Element> DistArray<T> {
     pub fn collect_partitions(&self) -> Result<Vec<Vec<T>>, ArrayError> {
         let action = self.action(
             "collect_partitions",
-            |ctx, compute| encode_blob(compute(ctx)?.as_slice()),
+            |ctx, compute| encode_flow(compute(ctx)?),
             |results| {
                 results
                     .iter()
@@ -257,7 +293,7 @@ impl<T: Element> DistArray<T> {
             "count",
             |ctx, compute| {
                 Ok(Bytes::from(
-                    (compute(ctx)?.len() as u64).to_le_bytes().to_vec(),
+                    (compute(ctx)?.count()? as u64).to_le_bytes().to_vec(),
                 ))
             },
             |results| {

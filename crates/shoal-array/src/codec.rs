@@ -151,6 +151,40 @@ pub fn encode_frame<T: Element>(items: &[T], out: &mut Vec<u8>) -> Result<(), po
     Ok(())
 }
 
+/// Appends `items` without a frame header (the caller records the count).
+pub(crate) fn encode_elements<T: Element>(
+    items: &[T],
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    macro_rules! fixed {
+        ($t:ty, $w:expr, $name:expr) => {
+            if let Some(values) = cast_slice::<T, $t>(items) {
+                append_le(values, out);
+                return Ok(());
+            }
+        };
+    }
+    fixed_width!(fixed);
+    for item in items {
+        postcard::to_io(item, &mut *out)?;
+    }
+    Ok(())
+}
+
+/// Decodes exactly `count` elements filling `bytes` (no frame header).
+pub(crate) fn decode_elements<T: Element>(
+    bytes: &[u8],
+    count: usize,
+    out: &mut Vec<T>,
+) -> Result<(), String> {
+    let rest = decode_frame(count as u64, bytes, out)?;
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} stray bytes after {count} elements", rest.len()))
+    }
+}
+
 /// One frame holding `items`, as a fresh buffer.
 pub fn encode<T: Element>(items: &[T]) -> Result<Vec<u8>, postcard::Error> {
     let mut out = Vec::with_capacity(8 + items.len() * std::mem::size_of::<T>().min(16));

@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Action, ArrayError, ArrayJob, Session};
+use shoal_core::TaskError;
+
+use crate::array::{decode_result, encode_blob};
+use crate::part::Flow;
+use crate::{Action, ArrayError, ArrayJob, DistArray, Session};
 
 /// Parameters of [`SortJob`] (`array-sort`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +25,7 @@ pub struct SortParams {
     pub output: Option<String>,
 }
 
-/// What [`SortJob`] reports.
+/// What [`SortJob`] reports (its result, as JSON).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SortSummary {
     /// Elements sorted.
@@ -30,10 +34,12 @@ pub struct SortSummary {
     pub first: u64,
     /// Largest element (0 when empty).
     pub last: u64,
-    /// Whether the output is globally ordered (checked partition by partition).
+    /// The wrapping (mod 2^64) sum of the elements. It does not depend on
+    /// order, so it compares a sorted output with its input.
+    pub checksum: u64,
+    /// Whether every element is ≤ the next (checked within and across
+    /// partitions).
     pub sorted: bool,
-    /// Largest partition, to judge balance.
-    pub max_partition: u64,
 }
 
 /// `array-sort`: generates `n` pseudo-random u64 inside the tasks, sample
@@ -50,8 +56,51 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// (len, first, last, ordered) of one sorted partition.
-type PartSummary = (u64, u64, u64, bool);
+/// What one sorted partition contributes to the summary, accumulated
+/// value by value so a partition can stream past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct PartSummary {
+    len: u64,
+    first: u64,
+    last: u64,
+    ordered: bool,
+    checksum: u64,
+}
+
+impl PartSummary {
+    const EMPTY: PartSummary = PartSummary {
+        len: 0,
+        first: 0,
+        last: 0,
+        ordered: true,
+        checksum: 0,
+    };
+
+    fn push(&mut self, x: u64) {
+        if self.len == 0 {
+            self.first = x;
+        } else {
+            self.ordered &= self.last <= x;
+        }
+        self.last = x;
+        self.len += 1;
+        self.checksum = self.checksum.wrapping_add(x);
+    }
+
+    /// Of a partition in memory (one being saved).
+    fn of_slice(items: &[u64]) -> PartSummary {
+        let mut summary = PartSummary::EMPTY;
+        items.iter().for_each(|&x| summary.push(x));
+        summary
+    }
+
+    /// Of a partition as it streams by.
+    fn of_flow(items: Flow<u64>) -> Result<PartSummary, TaskError> {
+        let mut summary = PartSummary::EMPTY;
+        items.for_each(|x| summary.push(x))?;
+        Ok(summary)
+    }
+}
 
 fn summarise(parts: Vec<PartSummary>) -> SortSummary {
     let mut out = SortSummary {
@@ -59,17 +108,26 @@ fn summarise(parts: Vec<PartSummary>) -> SortSummary {
         ..SortSummary::default()
     };
     let mut previous: Option<u64> = None;
-    for (len, first, last, ordered) in parts.into_iter().filter(|p| p.0 > 0) {
-        out.sorted &= ordered && previous.is_none_or(|p| p <= first);
+    for part in parts.into_iter().filter(|p| p.len > 0) {
+        out.sorted &= part.ordered && previous.is_none_or(|p| p <= part.first);
         if out.count == 0 {
-            out.first = first;
+            out.first = part.first;
         }
-        out.count += len;
-        out.last = last;
-        out.max_partition = out.max_partition.max(len);
-        previous = Some(last);
+        out.count += part.len;
+        out.last = part.last;
+        out.checksum = out.checksum.wrapping_add(part.checksum);
+        previous = Some(part.last);
     }
     out
+}
+
+/// The numbers [`SortJob`] sorts, sorted: element i is `mix(i ^ mix(seed))`.
+fn sorted_numbers(session: &Session, p: &SortParams) -> DistArray<u64> {
+    let seed = p.seed;
+    session
+        .range(p.n, p.partitions)
+        .map(move |i| mix(i ^ mix(seed)))
+        .sort()
 }
 
 impl ArrayJob for SortJob {
@@ -80,7 +138,7 @@ impl ArrayJob for SortJob {
     }
 
     fn describe(&self) -> &'static str {
-        "sample-sort n pseudo-random u64 with DistArray (params: n, partitions, seed, output)"
+        "sample-sort n pseudo-random u64 with DistArray; prints count, first, last, checksum, sorted (params: n, partitions, seed, output)"
     }
 
     fn build(
@@ -93,31 +151,25 @@ impl ArrayJob for SortJob {
                 path: "array-sort parameters".into(),
                 reason: e.to_string(),
             })?;
-        let seed = p.seed;
-        let sorted = session
-            .range(p.n, p.partitions)
-            .map(move |i| mix(i ^ mix(seed)))
-            .sort();
-        if let Some(url) = p.output {
-            return Ok(sorted.save_action(&url).map(|manifest| {
-                let count = manifest.lengths.iter().sum();
-                SortSummary {
-                    count,
-                    sorted: true,
-                    max_partition: manifest.lengths.iter().copied().max().unwrap_or(0),
-                    ..SortSummary::default()
-                }
-            }));
+        let sorted = sorted_numbers(session, &p);
+        if let Some(url) = &p.output {
+            return Ok(sorted
+                .save_summarised_action(url, PartSummary::of_slice)
+                .map(|(_, parts)| summarise(parts)));
         }
-        Ok(sorted
-            .map_partitions(|items: Vec<u64>| {
-                let ordered = items.windows(2).all(|w| w[0] <= w[1]);
-                let first = items.first().copied().unwrap_or(0);
-                let last = items.last().copied().unwrap_or(0);
-                vec![(items.len() as u64, first, last, ordered)]
-            })
-            .collect_action()
-            .map(summarise))
+        // Streamed partition by partition: the sorted array is never whole
+        // in memory, so n may far exceed the memory budget.
+        Ok(sorted.action(
+            "array-sort",
+            |ctx, compute| encode_blob(&[PartSummary::of_flow(compute(ctx)?)?]),
+            |results| {
+                let mut parts = Vec::with_capacity(results.len());
+                for (index, blob) in results.iter().enumerate() {
+                    parts.extend(decode_result::<PartSummary>(blob, index)?);
+                }
+                Ok(summarise(parts))
+            },
+        ))
     }
 }
 
@@ -125,17 +177,63 @@ impl ArrayJob for SortJob {
 mod tests {
     use super::*;
 
+    fn params(n: u64, partitions: u32, seed: u64) -> SortParams {
+        SortParams {
+            n,
+            partitions,
+            seed,
+            output: None,
+        }
+    }
+
     #[test]
     fn sorts_and_summarises_and_rejects_bad_params() {
         let s = Session::embedded();
-        let params = serde_json::json!({"n": 10_000, "partitions": 7, "seed": 3});
-        let summary = s.run_job(&SortJob, params).unwrap();
-        assert_eq!(summary.count, 10_000);
-        assert!(summary.sorted && summary.first <= summary.last);
-        assert!(summary.max_partition < 10_000 / 7 * 2, "{summary:?}");
+        let p = params(10_000, 7, 3);
+        let summary = s
+            .run_job(&SortJob, serde_json::to_value(&p).unwrap())
+            .unwrap();
+        let input: Vec<u64> = (0..p.n).map(|i| mix(i ^ mix(p.seed))).collect();
+        let expected = SortSummary {
+            count: 10_000,
+            first: *input.iter().min().unwrap(),
+            last: *input.iter().max().unwrap(),
+            checksum: input.iter().fold(0u64, |a, &x| a.wrapping_add(x)),
+            sorted: true,
+        };
+        assert_eq!(summary, expected);
         let err = s
             .run_job(&SortJob, serde_json::json!({"n": "x"}))
             .unwrap_err();
         assert!(err.is_user_input(), "{err}");
+    }
+
+    #[test]
+    fn the_sample_sort_is_balanced() {
+        let s = Session::embedded();
+        let lengths = s.execute(sorted_numbers(&s, &params(10_000, 7, 3)).lengths_action());
+        let largest = lengths.unwrap().into_iter().max().unwrap();
+        assert!(largest < 10_000 / 7 * 2, "largest partition {largest}");
+    }
+
+    #[test]
+    fn the_summary_notices_disorder_within_and_across_partitions() {
+        let parts = |runs: &[&[u64]]| {
+            runs.iter()
+                .map(|r| PartSummary::of_slice(r))
+                .collect::<Vec<_>>()
+        };
+        assert!(summarise(parts(&[&[1, 2], &[], &[2, 5]])).sorted);
+        assert!(!summarise(parts(&[&[1, 3], &[2, 5]])).sorted);
+        assert!(!summarise(parts(&[&[2, 1], &[3]])).sorted);
+        let wrapping = summarise(parts(&[&[u64::MAX], &[u64::MAX]]));
+        assert_eq!((wrapping.count, wrapping.checksum), (2, u64::MAX - 1));
+        assert_eq!(
+            summarise(vec![]),
+            SortSummary {
+                sorted: true,
+                ..SortSummary::default()
+            }
+        );
     }
 }

@@ -7,32 +7,24 @@
 //! carries at most one row per key per map task. Reduce tasks read map
 //! outputs in map order and local maps use fixed seeds, so for a given
 //! input and partitioning results are always the same, in the same order,
-//! never depending on thread timing: values of a key are combined in input
-//! order (which matters for floating point), groups list their values in
-//! input order, and `group_by_key` / `distinct` keep keys in order of first
-//! appearance within a partition (`reduce_by_key`'s key order within a
-//! partition is unspecified).
+//! never depending on thread timing or the memory budget: values of a key
+//! are combined in input order (which matters for floating point), groups
+//! list their values in input order, and keys come in order of first
+//! appearance within a partition. Aggregation within memory and spilling
+//! beyond it is `hashagg.rs`.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use shoal_core::route::{bucket_of, stable_hash};
 use shoal_core::{Plan, Stage, TaskError};
-use shoal_jobs::stable_hash;
 
 use crate::array::{decode_blocks, Lower, Lowered};
 use crate::codec::{encode_frame, Element};
-use crate::part::Part;
+use crate::hashagg::{aggregate, Concat, Keep, Mode, Reduce};
+use crate::join::{hash_join, Emit};
+use crate::part::{Flow, Part};
 use crate::DistArray;
-
-/// A local hash map with fixed seeds: iteration order never matters for
-/// results here, but fixed seeds keep runs reproducible bit for bit.
-type Map<K, V> = HashMap<K, V, ahash::RandomState>;
-
-fn new_map<K, V>() -> Map<K, V> {
-    HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))
-}
 
 /// The routing hash of a key: FNV-1a of its postcard bytes.
 pub(crate) fn key_hash<K: Element>(key: &K) -> u64 {
@@ -41,55 +33,6 @@ pub(crate) fn key_hash<K: Element>(key: &K) -> u64 {
         Ok(bytes) => stable_hash(bytes),
         Err(_) => stable_hash(&postcard::to_stdvec(key).unwrap_or_default()),
     }
-}
-
-/// Merges values of equal keys with `f` (values of a key in input order).
-/// Keys come out in the map's iteration order: unspecified, but the same
-/// for the same input because the seeds are fixed.
-fn combine<K: Hash + Eq, V>(
-    items: impl IntoIterator<Item = (K, V)>,
-    f: &impl Fn(&V, &V) -> V,
-) -> Part<(K, V)> {
-    let mut sums: Map<K, V> = new_map();
-    for (key, value) in items {
-        match sums.entry(key) {
-            Entry::Occupied(mut at) => {
-                let slot = at.get_mut();
-                *slot = f(slot, &value);
-            }
-            Entry::Vacant(vacant) => {
-                vacant.insert(value);
-            }
-        }
-    }
-    Part::Owned(sums.into_iter().collect())
-}
-
-/// Concatenates the value lists of equal keys, keys in order of first appearance.
-fn group<K: Hash + Eq + Clone, V>(items: impl Iterator<Item = (K, Vec<V>)>) -> Part<(K, Vec<V>)> {
-    let mut index: Map<K, usize> = new_map();
-    let mut out: Vec<(K, Vec<V>)> = Vec::new();
-    for (key, values) in items {
-        match index.entry(key) {
-            Entry::Occupied(at) => out[*at.get()].1.extend(values),
-            Entry::Vacant(vacant) => {
-                out.push((vacant.key().clone(), values));
-                vacant.insert(out.len() - 1);
-            }
-        }
-    }
-    Part::Owned(out)
-}
-
-/// Keeps the first of equal elements.
-fn dedup<T: Hash + Eq + Clone>(items: Part<T>) -> Part<T> {
-    let mut seen: Map<T, ()> = new_map();
-    Part::Owned(
-        items
-            .into_iter()
-            .filter(|item| seen.insert(item.clone(), ()).is_none())
-            .collect(),
-    )
 }
 
 impl<T: Element> DistArray<T> {
@@ -108,14 +51,18 @@ impl<T: Element> DistArray<T> {
             let (compute, hash) = (up.compute.clone(), hash.clone());
             let stage = Stage::new("hash-shuffle", up.partitions, move |ctx| {
                 let mut routed: Vec<Vec<T>> = (0..parts).map(|_| Vec::new()).collect();
-                for item in compute(ctx)? {
-                    routed[(hash(&item) % u64::from(parts)) as usize].push(item);
-                }
-                for (bucket, items) in ctx.buckets().iter_mut().zip(&routed) {
-                    if !items.is_empty() {
-                        encode_frame(items, bucket)
-                            .map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+                for batch in compute(ctx)?.batches() {
+                    for item in batch? {
+                        routed[bucket_of(hash(&item), parts) as usize].push(item);
                     }
+                    for (bucket, items) in ctx.buckets().iter_mut().zip(&mut routed) {
+                        if !items.is_empty() {
+                            encode_frame(items, bucket)
+                                .map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+                            items.clear();
+                        }
+                    }
+                    ctx.spill_output_if_needed()?;
                 }
                 Ok(())
             })
@@ -125,7 +72,8 @@ impl<T: Element> DistArray<T> {
                 partitions: parts,
                 reads: vec![map],
                 compute: Arc::new(move |ctx| {
-                    decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle").map(Part::Owned)
+                    decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle")
+                        .map(|items| Flow::Ready(Part::Owned(items)))
                 }),
             }
         });
@@ -137,9 +85,11 @@ impl<T: Element + Hash + Eq> DistArray<T> {
     /// Each distinct element once (the first occurrence survives), in
     /// `stable_hash` partitions.
     pub fn distinct(&self) -> DistArray<T> {
-        self.narrow(false, |_, items| Ok(dedup(items)))
-            .hash_partition(self.partitions, key_hash::<T>)
-            .narrow(false, |_, items| Ok(dedup(items)))
+        self.map(|x| (x, ()))
+            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Keep), Mode::Partial))
+            .hash_partition(self.partitions, |(x, _)| key_hash(x))
+            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Keep), Mode::Final))
+            .map(|(x, ())| x)
     }
 }
 
@@ -150,20 +100,19 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
         &self,
         f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
     ) -> DistArray<(K, V)> {
-        let f = Arc::new(f);
-        let g = f.clone();
-        self.narrow(false, move |_, items| Ok(combine(items, &*f)))
+        let combine = Arc::new(Reduce(f));
+        let partial = combine.clone();
+        self.narrow_in_task(move |ctx, items| aggregate(ctx, items, partial.clone(), Mode::Partial))
             .hash_partition(self.partitions, |(k, _)| key_hash(k))
-            .narrow(false, move |_, items| Ok(combine(items, &*g)))
+            .narrow_in_task(move |ctx, items| aggregate(ctx, items, combine.clone(), Mode::Final))
     }
 
     /// One `(key, values)` per distinct key, values in input order.
     pub fn group_by_key(&self) -> DistArray<(K, Vec<V>)> {
-        self.narrow(false, |_, items| {
-            Ok(group(items.into_iter().map(|(k, v)| (k, vec![v]))))
-        })
-        .hash_partition(self.partitions, |(k, _)| key_hash(k))
-        .narrow(false, |_, items| Ok(group(items.into_iter())))
+        self.map(|(k, v)| (k, vec![v]))
+            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Concat), Mode::Partial))
+            .hash_partition(self.partitions, |(k, _)| key_hash(k))
+            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Concat), Mode::Final))
     }
 
     /// Inner join on the key: `(k, (v, w))` for every pair of rows with
@@ -201,7 +150,7 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
         let parts = self.partitions;
         let left = self.hash_partition(parts, |(k, _)| key_hash(k)).lower;
         let right = other.hash_partition(parts, |(k, _)| key_hash(k)).lower;
-        let emit = Arc::new(emit);
+        let emit: Emit<K, V, W, R> = Arc::new(emit);
         let lower: Lower<R> = Arc::new(move |plan: &mut Plan| {
             let (l, r) = (left(plan), right(plan));
             let (cl, cr, emit) = (l.compute.clone(), r.compute.clone(), emit.clone());
@@ -210,17 +159,7 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
             Lowered {
                 partitions: parts,
                 reads,
-                compute: Arc::new(move |ctx| {
-                    let mut index: Map<K, Vec<W>> = new_map();
-                    for (k, w) in cr(ctx)? {
-                        index.entry(k).or_default().push(w);
-                    }
-                    let mut out = Vec::new();
-                    for (k, v) in cl(ctx)? {
-                        emit(&k, &v, index.get(&k), &mut out);
-                    }
-                    Ok(Part::Owned(out))
-                }),
+                compute: Arc::new(move |ctx| hash_join(ctx, cl(ctx)?, cr(ctx)?, emit.clone())),
             }
         });
         DistArray::from_lower(self.session.clone(), parts, None, lower)

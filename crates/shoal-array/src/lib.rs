@@ -36,14 +36,21 @@
 //!   element order;
 //! - `sort`, `sort_by`, `sort_by_key` are **stable**;
 //! - `group_by_key` lists values in input order; `distinct` keeps first
-//!   occurrences; `reduce_by_key` combines a key's values in input order
-//!   (key order within a partition is unspecified but reproducible);
+//!   occurrences; `reduce_by_key` combines a key's values in input order;
+//!   all three list keys in order of first appearance within a partition,
+//!   whatever the memory budget (a table that spills restores the order);
 //! - `join` / `left_join` emit left rows in input order (per partition)
 //!   with their matches in right input order;
 //! - `reduce` / `fold` combine partitions in partition order.
 //!
+//! Bigger than memory: a partition reaches its consumer as a ready vector
+//! or as a stream of batches (generated ranges, merged sorted runs);
+//! `map`, `filter`, `flat_map`, folds, `collect` and sorting stream, and
+//! sorts and keyed aggregations spill to the executor's work directory
+//! when they outgrow their task's share of the memory budget.
+//!
 //! Elements are encoded by [`codec`]; saved arrays use the layout of
-//! [`persist`]. `cache()` keeps data in a process-wide memory store on
+//! [`persist`] and record their element type's declared [`TypeTag`]. `cache()` keeps data in a process-wide memory store on
 //! embedded sessions, freed when the process exits.
 #![deny(missing_docs)]
 
@@ -52,13 +59,18 @@ mod aggregate;
 mod array;
 pub mod codec;
 mod error;
+mod hashagg;
 pub mod jobs;
+mod join;
 mod keyed;
 mod part;
 pub mod persist;
+mod radix;
+mod runs;
 mod session;
 mod sort;
 mod sources;
+mod tag;
 mod transform;
 
 pub use aggregate::Num;
@@ -67,3 +79,4 @@ pub use codec::Element;
 pub use error::ArrayError;
 pub use persist::Manifest;
 pub use session::{Action, ArrayJob, AsJob, Session};
+pub use tag::TypeTag;

@@ -10,8 +10,10 @@
 //! ```
 //!
 //! `manifest.json` records the format name and version, the element type
-//! (`std::any::type_name`), the codec, the partition lengths and the part
-//! file names. Tasks write the part files; the driver writes the manifest
+//! (its declared [`TypeTag`]), the codec, the partition lengths and the part
+//! file names. Version 1 manifests recorded `std::any::type_name`, whose
+//! spelling Rust does not promise to keep; they still load when this build
+//! spells the type the same way. Tasks write the part files; the driver writes the manifest
 //! last, once every part is committed, so a manifest always describes a
 //! complete array. `load` reads only the manifest; each partition's file is
 //! read by the task that needs it, so `get(i)` on a loaded array reads one
@@ -26,13 +28,16 @@ use shoal_store::Store;
 use crate::array::{encode_blob, Compute};
 use crate::codec::{codec_name, decode, Element};
 use crate::error::corrupt_task;
-use crate::part::Part;
-use crate::{Action, ArrayError, DistArray, Session};
+use crate::part::{Flow, Part};
+use crate::{Action, ArrayError, DistArray, Session, TypeTag};
 
 /// The `format` field of every manifest.
 pub const FORMAT: &str = "shoal-array";
-/// The layout version this crate writes and reads.
-pub const VERSION: u32 = 1;
+/// The layout version this crate writes: 2 records a declared type tag.
+pub const VERSION: u32 = 2;
+/// The first layout version, whose `element_type` is `std::any::type_name`;
+/// still read.
+const VERSION_TYPE_NAME: u32 = 1;
 /// The manifest's key below the array's URL.
 pub const MANIFEST: &str = "manifest.json";
 
@@ -41,9 +46,9 @@ pub const MANIFEST: &str = "manifest.json";
 pub struct Manifest {
     /// Always [`FORMAT`].
     pub format: String,
-    /// Layout version, [`VERSION`].
+    /// Layout version: [`VERSION`] (1 when written before type tags).
     pub version: u32,
-    /// The element type, as `std::any::type_name` spells it.
+    /// The element type's [`TypeTag`] (version 1: `std::any::type_name`).
     pub element_type: String,
     /// `le-<type>` (fixed-width little endian) or `postcard`.
     pub codec: String,
@@ -58,29 +63,51 @@ pub fn part_file(partition: u32) -> String {
     format!("part-{partition:05}.bin")
 }
 
-impl<T: Element> DistArray<T> {
+impl<T: Element + TypeTag> DistArray<T> {
     /// The action behind [`DistArray::save`], for registered jobs.
     pub fn save_action(&self, url: &str) -> Action<Manifest> {
+        self.save_summarised_action(url, |_| ())
+            .map(|(manifest, _)| manifest)
+    }
+
+    /// Saves the array at `url` like [`DistArray::save_action`] and, in the
+    /// same pass, computes `summarise` of each saved partition: the answer
+    /// is the manifest and the summaries, by partition. For jobs that save
+    /// a result and report on it (count, checksum, order) without reading
+    /// it back.
+    pub fn save_summarised_action<S: Element>(
+        &self,
+        url: &str,
+        summarise: impl Fn(&[T]) -> S + Send + Sync + 'static,
+    ) -> Action<(Manifest, Vec<S>)> {
         let task_url = url.to_string();
         let url = url.to_string();
         self.action(
             "save",
             move |ctx, compute| {
-                let items = compute(ctx)?;
+                let items = compute(ctx)?.part()?;
                 let store = Store::open(&task_url)?;
                 store.put(&part_file(ctx.partition()), encode_blob(items.as_slice())?)?;
-                Ok(Bytes::from((items.len() as u64).to_le_bytes().to_vec()))
+                let summary = summarise(items.as_slice());
+                encode_blob(&[(items.len() as u64, summary)])
             },
             move |results| {
-                let lengths = results
-                    .iter()
-                    .map(|b| b.as_ref().try_into().map(u64::from_le_bytes))
-                    .collect::<Result<Vec<u64>, _>>()
-                    .map_err(|_| ArrayError::corrupt("save result", "not 8 bytes"))?;
+                let mut lengths = Vec::with_capacity(results.len());
+                let mut summaries = Vec::with_capacity(results.len());
+                for (partition, blob) in results.iter().enumerate() {
+                    let what = || format!("save result of partition {partition}");
+                    let decoded: Vec<(u64, S)> =
+                        decode(blob).map_err(|e| ArrayError::corrupt(what(), e))?;
+                    let [(length, summary)]: [(u64, S); 1] = decoded
+                        .try_into()
+                        .map_err(|_| ArrayError::corrupt(what(), "not one entry"))?;
+                    lengths.push(length);
+                    summaries.push(summary);
+                }
                 let manifest = Manifest {
                     format: FORMAT.to_string(),
                     version: VERSION,
-                    element_type: std::any::type_name::<T>().to_string(),
+                    element_type: T::type_tag(),
                     codec: codec_name::<T>().to_string(),
                     files: (0..lengths.len() as u32).map(part_file).collect(),
                     lengths,
@@ -88,7 +115,7 @@ impl<T: Element> DistArray<T> {
                 let json = serde_json::to_vec_pretty(&manifest)
                     .map_err(|e| ArrayError::corrupt("manifest", e.to_string()))?;
                 Store::open(&url)?.put(MANIFEST, Bytes::from(json))?;
-                Ok(manifest)
+                Ok((manifest, summaries))
             },
         )
     }
@@ -123,9 +150,10 @@ impl Session {
         let bytes = Store::open(url)?.get(MANIFEST)?;
         let manifest: Manifest =
             serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a manifest: {e}")))?;
-        if manifest.format != FORMAT || manifest.version != VERSION {
+        let known = [VERSION_TYPE_NAME, VERSION];
+        if manifest.format != FORMAT || !known.contains(&manifest.version) {
             return Err(bad(format!(
-                "format '{}' version {}, expected '{FORMAT}' version {VERSION}",
+                "format '{}' version {}, expected '{FORMAT}' version {VERSION_TYPE_NAME} or {VERSION}",
                 manifest.format, manifest.version
             )));
         }
@@ -140,10 +168,13 @@ impl Session {
     }
 
     /// The array saved at `url`, read lazily partition by partition.
-    /// Fails when it holds another element type than `T`.
-    pub fn load<T: Element>(&self, url: &str) -> Result<DistArray<T>, ArrayError> {
+    /// Fails when it holds another element type than `T` (by [`TypeTag`]).
+    pub fn load<T: Element + TypeTag>(&self, url: &str) -> Result<DistArray<T>, ArrayError> {
         let manifest = self.manifest(url)?;
-        let expected = std::any::type_name::<T>();
+        let expected = match manifest.version {
+            VERSION_TYPE_NAME => std::any::type_name::<T>().to_string(),
+            _ => T::type_tag(),
+        };
         if manifest.element_type != expected || manifest.codec != codec_name::<T>() {
             return Err(ArrayError::TypeMismatch {
                 url: url.to_string(),
@@ -154,8 +185,9 @@ impl Session {
         let parts = manifest.lengths.len() as u32;
         let lengths = manifest.lengths.clone();
         let (url, manifest) = (url.to_string(), Arc::new(manifest));
-        let compute: Compute<T> =
-            Arc::new(move |ctx| read_part(&url, &manifest, ctx.partition()).map(Part::Owned));
+        let compute: Compute<T> = Arc::new(move |ctx| {
+            read_part(&url, &manifest, ctx.partition()).map(|v| Flow::Ready(Part::Owned(v)))
+        });
         Ok(DistArray::source(
             self.clone(),
             parts,

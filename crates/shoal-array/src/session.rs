@@ -15,9 +15,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use serde::Serialize;
 use shoal_core::{
     Bytes, EmbeddedConfig, EmbeddedExecutor, Executor, Job, JobError, JobRun, JobSpec, NoProgress,
-    Plan, ProgressSink,
+    OutputFormat, Plan, ProgressSink,
 };
 
 use crate::ArrayError;
@@ -239,8 +240,10 @@ impl Session {
 /// parameters. Register it everywhere with [`AsJob`]; run it with
 /// [`Session::run_job`].
 pub trait ArrayJob: Send + Sync + 'static {
-    /// What the action returns on the driver.
-    type Output: 'static;
+    /// What the action returns on the driver. Serialisable: run through
+    /// the [`Job`] trait ([`AsJob`]; `shoal run`, a cluster driver), it is
+    /// the job's result as JSON.
+    type Output: Serialize + 'static;
 
     /// The registry name.
     fn name(&self) -> &'static str;
@@ -259,8 +262,32 @@ pub trait ArrayJob: Send + Sync + 'static {
 }
 
 /// Adapts an [`ArrayJob`] to a runtime [`Job`], for registries.
+///
+/// Planning rebuilds the pipeline ([`ArrayJob::build`]) and keeps its plan;
+/// finishing, on the driver, rebuilds it once more and runs the action's
+/// driver-side step on the last stage's results — so an action that saves
+/// writes its manifest — and returns the action's answer as one line of
+/// JSON. Embedded and on a cluster alike, that line is the job's result.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsJob<J>(pub J);
+
+impl<J: ArrayJob> AsJob<J> {
+    /// The pipeline for `params`, built by a session that cannot run.
+    fn action(&self, params: &serde_json::Value) -> Result<Action<J::Output>, JobError> {
+        self.0
+            .build(&Session::planning(), params)
+            .map_err(|e| self.job_error(e, |job, message| JobError::Setup { job, message }))
+    }
+
+    /// `e` as a [`JobError`]: bad input as such, any other failure as
+    /// `other(job, message)`.
+    fn job_error(&self, e: ArrayError, other: impl FnOnce(String, String) -> JobError) -> JobError {
+        if e.is_user_input() {
+            return JobError::invalid_input(self.0.name(), e);
+        }
+        other(self.0.name().to_string(), e.to_string())
+    }
+}
 
 impl<J: ArrayJob> Job for AsJob<J> {
     fn name(&self) -> &'static str {
@@ -271,19 +298,25 @@ impl<J: ArrayJob> Job for AsJob<J> {
         self.0.describe()
     }
 
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Json
+    }
+
     fn plan(&self, params: &serde_json::Value) -> Result<Plan, JobError> {
-        self.0
-            .build(&Session::planning(), params)
-            .map(Action::into_plan)
-            .map_err(|e| {
-                if e.is_user_input() {
-                    JobError::invalid_input(self.0.name(), e)
-                } else {
-                    JobError::Setup {
-                        job: self.0.name().to_string(),
-                        message: e.to_string(),
-                    }
-                }
-            })
+        self.action(params).map(Action::into_plan)
+    }
+
+    fn finish(&self, params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+        let finish_error = |job, message| JobError::Finish { job, message };
+        let answer = self
+            .action(params)?
+            .finish(results)
+            .map_err(|e| self.job_error(e, finish_error))?;
+        let mut json = serde_json::to_vec(&answer).map_err(|e| {
+            let message = format!("the answer does not encode as JSON: {e}");
+            finish_error(self.0.name().to_string(), message)
+        })?;
+        json.push(b'\n');
+        Ok(Bytes::from(json))
     }
 }

@@ -20,12 +20,15 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use shoal_core::{Bytes, Plan, Stage, StageRef, TaskContext, TaskError};
+use shoal_core::extsort::{merge_sorted, BatchSource, ExternalSorter, SortOptions};
+use shoal_core::{Bytes, Plan, ShuffleInput, Stage, StageRef, TaskContext, TaskError};
 
-use crate::array::{decode_blocks, Lower, Lowered};
-use crate::codec::{decode, encode_frame, is_plain_integer, Element};
+use crate::array::{Lower, Lowered};
+use crate::codec::{decode, decode_into, encode_frame, is_plain_integer, Element};
 use crate::error::corrupt_task;
-use crate::part::Part;
+use crate::part::{Flow, Part, BATCH};
+use crate::radix;
+use crate::runs::{write_frames, ArrayCodec, BlockFrames};
 use crate::DistArray;
 
 /// Samples taken per output partition, spread over the input partitions.
@@ -43,19 +46,53 @@ fn splitmix(state: &mut u64) -> u64 {
 }
 
 /// The result blob of a sample task: partition length, then the sample.
-fn sample_blob<T: Element>(items: &[T], partition: u32, wanted: u64) -> Result<Bytes, TaskError> {
-    let len = items.len() as u64;
+fn sample_blob<T: Element>(
+    items: Flow<T>,
+    partition: u32,
+    wanted: u64,
+) -> Result<Bytes, TaskError> {
     let mut state = u64::from(partition) ^ 0x5eed_5a4d;
-    let sample: Vec<T> = if len <= wanted {
-        items.to_vec()
-    } else {
-        (0..wanted)
-            .map(|_| items[(splitmix(&mut state) % len) as usize].clone())
-            .collect()
+    let (len, sample) = match items {
+        Flow::Ready(part) => {
+            let items = part.as_slice();
+            let len = items.len() as u64;
+            let sample: Vec<T> = if len <= wanted {
+                items.to_vec()
+            } else {
+                (0..wanted)
+                    .map(|_| items[(splitmix(&mut state) % len) as usize].clone())
+                    .collect()
+            };
+            (len, sample)
+        }
+        stream => reservoir(stream, wanted as usize, &mut state)?,
     };
     let mut out = len.to_le_bytes().to_vec();
     encode_frame(&sample, &mut out).map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
     Ok(Bytes::from(out))
+}
+
+/// A uniform sample of `wanted` elements of a stream (reservoir sampling,
+/// seeded: the same stream gives the same sample), and its length.
+fn reservoir<T: Element>(
+    items: Flow<T>,
+    wanted: usize,
+    state: &mut u64,
+) -> Result<(u64, Vec<T>), TaskError> {
+    let mut sample = Vec::with_capacity(wanted);
+    let mut seen = 0u64;
+    items.for_each(|x| {
+        seen += 1;
+        if sample.len() < wanted {
+            sample.push(x);
+        } else {
+            let slot = splitmix(state) % seen;
+            if (slot as usize) < wanted {
+                sample[slot as usize] = x;
+            }
+        }
+    })?;
+    Ok((seen, sample))
 }
 
 /// The `parts - 1` boundaries: weighted quantiles of every task's sample.
@@ -90,34 +127,140 @@ fn boundaries<T: Element, C: Fn(&T, &T) -> Ordering>(
     Ok(bounds)
 }
 
-/// Sorts `items` and writes them to the buckets the boundaries assign.
-fn route<T: Element, C: Fn(&T, &T) -> Ordering>(
+/// Sorts the partition (in runs on disk when it outgrows the task's
+/// memory) and writes it to the buckets the boundaries assign, as
+/// length-prefixed frames: each bucket receives one sorted run.
+fn route<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
     ctx: &mut TaskContext<'_>,
-    mut items: Vec<T>,
+    items: Flow<T>,
     bounds: &[T],
-    cmp: &C,
+    cmp: Arc<C>,
     unstable: bool,
 ) -> Result<(), TaskError> {
+    let options = SortOptions {
+        stable: !unstable,
+        ..SortOptions::default()
+    };
+    let by = cmp.clone();
+    let mut sorter = ExternalSorter::new(
+        ArrayCodec::<T>::new(),
+        move |a: &T, b: &T| by(a, b),
+        ctx.memory(),
+        ctx.spill_space(),
+        options,
+    );
     if unstable {
-        items.sort_unstable_by(cmp);
-    } else {
-        items.sort_by(cmp);
+        // Plain integers (what `unstable` means here) sort by radix.
+        sorter = sorter.with_in_memory_sort(|items| {
+            radix::sort_plain(items);
+        });
     }
-    let buckets = ctx.buckets();
-    let mut start = 0;
-    for (bucket, out) in buckets.iter_mut().enumerate() {
-        // Bucket b holds the elements <= bounds[b] (and > bounds[b - 1]).
-        let end = match bounds.get(bucket) {
-            Some(bound) => start + items[start..].partition_point(|x| cmp(x, bound).is_le()),
-            None => items.len(),
-        };
-        if end > start {
-            encode_frame(&items[start..end], out)
-                .map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+    // A partition already in memory goes in whole: one copy at most.
+    let batches = match items {
+        Flow::Ready(part) => Box::new(std::iter::once(Ok(part.into_vec()))),
+        stream => stream.batches(),
+    };
+    for batch in batches {
+        sorter.push_batch(batch?)?;
+    }
+    // Bucket b holds the elements <= bounds[b] (and > bounds[b - 1]);
+    // sorted batches arrive in order, so the bucket only moves forward.
+    let mut bucket = 0usize;
+    for batch in sorter.finish()? {
+        let items = batch?;
+        let mut start = 0;
+        while start < items.len() {
+            let end = match bounds.get(bucket) {
+                Some(bound) => start + items[start..].partition_point(|x| cmp(x, bound).is_le()),
+                None => items.len(),
+            };
+            if end > start {
+                let out = &mut ctx.buckets()[bucket];
+                let frames = (end - start).div_ceil(BATCH);
+                out.reserve((end - start) * std::mem::size_of::<T>() + 16 * frames);
+                write_frames(&items[start..end], BATCH, out)?;
+            }
+            if end < items.len() {
+                bucket += 1;
+            }
+            start = end;
         }
-        start = end;
+        ctx.spill_output_if_needed()?;
     }
     Ok(())
+}
+
+/// How many elements the in-memory blocks of `input` hold (a hint for
+/// plain numbers, whose width is known; 0 otherwise).
+fn frames_count<T: Element>(input: &ShuffleInput) -> usize {
+    if is_plain_integer::<T>() {
+        (input.len() / std::mem::size_of::<T>() as u64) as usize
+    } else {
+        0
+    }
+}
+
+/// Decodes the length-prefixed frames of one whole block into `out`.
+fn decode_frames<T: Element>(mut bytes: &[u8], out: &mut Vec<T>) -> Result<(), TaskError> {
+    while let Some((len, rest)) = bytes.split_first_chunk::<8>() {
+        let len = u64::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(corrupt_task("sort run", "frame cut short"));
+        }
+        decode_into(&rest[..len], out).map_err(|e| corrupt_task("sort run", e))?;
+        bytes = &rest[len..];
+    }
+    if bytes.is_empty() {
+        Ok(())
+    } else {
+        Err(corrupt_task("sort run", "frame header cut short"))
+    }
+}
+
+/// The merge stage's partition: its runs (one per map task and spilled
+/// piece) merged — in memory when they fit the task's memory, else
+/// streamed by a k-way merge that never holds more than a frame per run.
+fn merge_runs<T: Element, C: Fn(&T, &T) -> Ordering + Send + Sync + 'static>(
+    ctx: &TaskContext<'_>,
+    input: ShuffleInput,
+    cmp: Arc<C>,
+    unstable: bool,
+) -> Result<Flow<T>, TaskError> {
+    let mut reservation = ctx.memory().reservation();
+    let decoded = if is_plain_integer::<T>() {
+        input.len()
+    } else {
+        input.len() * 2 + 8 * input.blocks().len() as u64
+    };
+    if reservation.try_grow(decoded) {
+        let mut items = Vec::with_capacity(frames_count::<T>(&input));
+        for block in input.blocks() {
+            decode_frames(&block.read_all()?, &mut items)?;
+        }
+        // Concatenated sorted runs: a radix sort for plain integers, else a
+        // run-adaptive stable sort that merges them.
+        if !(unstable && radix::sort_plain(&mut items)) {
+            items.sort_by(|a, b| cmp(a, b));
+        }
+        return Ok(Flow::Ready(Part::Owned(items)));
+    }
+    drop(reservation);
+    let frame = (ctx.memory().pool().task_floor() / 16).clamp(4 << 10, 4 << 20);
+    let sources: Vec<Box<dyn BatchSource<T>>> = input
+        .into_blocks()
+        .into_iter()
+        .map(|block| Box::new(BlockFrames::<T>::new(&block, frame)) as Box<dyn BatchSource<T>>)
+        .collect();
+    let stream = merge_sorted(
+        sources,
+        cmp,
+        ArrayCodec::<T>::new(),
+        ctx.memory(),
+        ctx.spill_space(),
+        BATCH,
+        frame as usize,
+    )?;
+    Ok(Flow::Stream(Box::new(stream)))
 }
 
 impl<T: Element> DistArray<T> {
@@ -153,11 +296,7 @@ impl<T: Element> DistArray<T> {
                 partitions: parts,
                 reads: vec![map],
                 compute: Arc::new(move |ctx| {
-                    let mut items: Vec<T> = decode_blocks(&ctx.shuffle_input(map)?, "sort run")?;
-                    // The input is sorted runs: a run-adaptive stable sort
-                    // merges them.
-                    items.sort_by(|a, b| cmp(a, b));
-                    Ok(Part::Owned(items))
+                    merge_runs(ctx, ctx.shuffle_input(map)?, cmp.clone(), unstable)
                 }),
             }
         });
@@ -171,7 +310,7 @@ fn add_sample_stage<T: Element>(plan: &mut Plan, up: &Lowered<T>, out_parts: u32
         .clamp(1, MAX_SAMPLES);
     let compute = up.compute.clone();
     let stage = Stage::new("sort-sample", up.partitions, move |ctx| {
-        let blob = sample_blob(compute(ctx)?.as_slice(), ctx.partition(), wanted)?;
+        let blob = sample_blob(compute(ctx)?, ctx.partition(), wanted)?;
         ctx.set_result(blob);
         Ok(())
     });
@@ -192,8 +331,8 @@ where
     let compute = up.compute.clone();
     let stage = Stage::new("sort-route", up.partitions, move |ctx| {
         let bounds = boundaries(&ctx.results_of(sample)?, out_parts, &*cmp)?;
-        let items = compute(ctx)?.into_vec();
-        route(ctx, items, &bounds, &*cmp, unstable)
+        let items = compute(ctx)?;
+        route(ctx, items, &bounds, cmp.clone(), unstable)
     })
     .shuffle_output(out_parts)
     .reads(sample);

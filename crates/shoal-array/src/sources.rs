@@ -9,12 +9,11 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use shoal_core::TaskError;
-use shoal_jobs::{plan_line_splits, read_line_split};
-use shoal_store::inputs::InputFile;
+use shoal_store::inputs::{plan_line_splits, read_line_split, InputFile};
 
 use crate::array::Compute;
 use crate::codec::Element;
-use crate::part::Part;
+use crate::part::{Flow, Part, BATCH};
 use crate::{ArrayError, DistArray, Session};
 
 /// Bounds of partition `p` when `n` items are cut into `parts` even runs.
@@ -46,10 +45,10 @@ impl Session {
         let items = Arc::new(items);
         let compute: Compute<T> = Arc::new(move |ctx| {
             let r = even_range(n, parts, ctx.partition());
-            Ok(Part::Shared(
+            Ok(Flow::Ready(Part::Shared(
                 items.clone(),
                 r.start as usize..r.end as usize,
-            ))
+            )))
         });
         DistArray::source(self.clone(), parts, Some(even_lengths(n, parts)), compute)
     }
@@ -63,8 +62,11 @@ impl Session {
         let lengths = partitions.iter().map(|p| p.len() as u64).collect();
         let parts = partitions.len() as u32;
         let partitions = Arc::new(partitions);
-        let compute: Compute<T> =
-            Arc::new(move |ctx| Ok(Part::Owned(partitions[ctx.partition() as usize].clone())));
+        let compute: Compute<T> = Arc::new(move |ctx| {
+            Ok(Flow::Ready(Part::Owned(
+                partitions[ctx.partition() as usize].clone(),
+            )))
+        });
         DistArray::source(self.clone(), parts, Some(lengths), compute)
     }
 
@@ -80,8 +82,14 @@ impl Session {
     /// `0..n` in `partitions` even partitions, generated inside the tasks.
     pub fn range(&self, n: u64, partitions: u32) -> DistArray<u64> {
         let parts = partitions.max(1);
-        let compute: Compute<u64> =
-            Arc::new(move |ctx| Ok(Part::Owned(even_range(n, parts, ctx.partition()).collect())));
+        // Generated batch by batch: a partition never has to fit in memory.
+        let compute: Compute<u64> = Arc::new(move |ctx| {
+            let range = even_range(n, parts, ctx.partition());
+            let batches = (range.start..range.end)
+                .step_by(BATCH)
+                .map(move |start| Ok((start..(start + BATCH as u64).min(range.end)).collect()));
+            Ok(Flow::Stream(Box::new(batches)))
+        });
         DistArray::source(self.clone(), parts, Some(even_lengths(n, parts)), compute)
     }
 
@@ -102,14 +110,14 @@ impl Session {
         let splits = Arc::new(splits);
         let compute: Compute<String> = Arc::new(move |ctx| {
             let Some(split) = splits.get(ctx.partition() as usize) else {
-                return Ok(Part::Owned(Vec::new()));
+                return Ok(Flow::Ready(Part::Owned(Vec::new())));
             };
             let mut lines = Vec::new();
             read_line_split(split, |line| {
                 lines.push(String::from_utf8_lossy(line).into_owned())
             })
             .map_err(|e| TaskError::caused_by(format!("reading {}", split.path), e))?;
-            Ok(Part::Owned(lines))
+            Ok(Flow::Ready(Part::Owned(lines)))
         });
         Ok(DistArray::source(self.clone(), parts, None, compute))
     }
@@ -132,12 +140,64 @@ impl Session {
         let parts = files.len().max(1) as u32;
         let compute: Compute<R> = Arc::new(move |ctx| {
             let Some(path) = files.get(ctx.partition() as usize) else {
-                return Ok(Part::Owned(Vec::new()));
+                return Ok(Flow::Ready(Part::Owned(Vec::new())));
             };
-            read_csv(path, has_headers).map(Part::Owned)
+            read_csv(path, has_headers).map(|rows| Flow::Ready(Part::Owned(rows)))
         });
         Ok(DistArray::source(self.clone(), parts, None, compute))
     }
+
+    /// The values of column `column` of CSV files with a header (local or
+    /// store URLs, as for [`Session::text_lines`]), one partition per
+    /// file, in row order. A file without that column, or a row with a
+    /// different number of fields than the header, fails the job with a
+    /// user input error naming the file (and line).
+    pub fn csv_column(
+        &self,
+        paths: &[String],
+        column: &str,
+    ) -> Result<DistArray<String>, ArrayError> {
+        let files = plan_line_splits(paths, u64::MAX).map_err(|e| ArrayError::Input {
+            path: paths.join(", "),
+            reason: e.to_string(),
+        })?;
+        let files: Arc<Vec<String>> = Arc::new(files.into_iter().map(|s| s.path).collect());
+        let parts = files.len().max(1) as u32;
+        let column = column.to_string();
+        let compute: Compute<String> = Arc::new(move |ctx| {
+            let Some(path) = files.get(ctx.partition() as usize) else {
+                return Ok(Flow::Ready(Part::Owned(Vec::new())));
+            };
+            read_csv_column(path, &column).map(|values| Flow::Ready(Part::Owned(values)))
+        });
+        Ok(DistArray::source(self.clone(), parts, None, compute))
+    }
+}
+
+/// One column of one CSV file with a header.
+fn read_csv_column(path: &str, column: &str) -> Result<Vec<String>, TaskError> {
+    let file = InputFile::of(Path::new(path))
+        .and_then(|file| file.open())
+        .map_err(|e| TaskError::caused_by(format!("opening {path}"), e))?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(file);
+    let bad_row = |e: csv::Error| {
+        let line = e.position().map_or(0, |p| p.line());
+        TaskError::input(format!("{path}:{line}: {e}"))
+    };
+    let headers = reader.headers().map_err(bad_row)?;
+    let Some(index) = headers.iter().position(|h| h == column) else {
+        let known: Vec<&str> = headers.iter().collect();
+        return Err(TaskError::input(format!(
+            "{path}: no column '{column}' in the header (columns: {})",
+            known.join(", ")
+        )));
+    };
+    let mut values = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(bad_row)?;
+        values.push(record.get(index).unwrap_or_default().to_string());
+    }
+    Ok(values)
 }
 
 /// Every record of one CSV file.

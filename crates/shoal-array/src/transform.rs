@@ -7,33 +7,46 @@ use shoal_core::{Plan, Stage};
 
 use crate::array::{decode_blocks, starts, Lower, Lowered};
 use crate::codec::{encode_frame, Element};
-use crate::part::Part;
+use crate::part::{Flow, Part};
 use crate::sources::even_lengths;
 use crate::{ArrayError, DistArray};
 
 impl<T: Element> DistArray<T> {
     /// Applies `f` to every element (fused; keeps partition lengths).
     pub fn map<U: Element>(&self, f: impl Fn(T) -> U + Send + Sync + 'static) -> DistArray<U> {
+        let f = Arc::new(f);
         self.narrow(true, move |_, items| {
-            Ok(Part::Owned(items.into_iter().map(&f).collect()))
+            let f = f.clone();
+            Ok(match items {
+                Flow::Ready(part) => Flow::Ready(Part::Owned(part.into_iter().map(&*f).collect())),
+                stream => stream.map_batches(move |b| b.into_iter().map(&*f).collect()),
+            })
         })
     }
 
     /// Keeps the elements for which `keep` is true (fused).
     pub fn filter(&self, keep: impl Fn(&T) -> bool + Send + Sync + 'static) -> DistArray<T> {
+        let keep = Arc::new(keep);
         self.narrow(false, move |_, items| {
-            Ok(Part::Owned(match items {
-                Part::Owned(mut items) => {
-                    items.retain(&keep);
-                    items
+            let keep = keep.clone();
+            Ok(match items {
+                Flow::Ready(Part::Owned(mut items)) => {
+                    items.retain(&*keep);
+                    Flow::Ready(Part::Owned(items))
                 }
-                shared => shared
-                    .as_slice()
-                    .iter()
-                    .filter(|x| keep(x))
-                    .cloned()
-                    .collect(),
-            }))
+                Flow::Ready(shared) => Flow::Ready(Part::Owned(
+                    shared
+                        .as_slice()
+                        .iter()
+                        .filter(|x| keep(x))
+                        .cloned()
+                        .collect(),
+                )),
+                stream => stream.map_batches(move |mut b| {
+                    b.retain(&*keep);
+                    b
+                }),
+            })
         })
     }
 
@@ -42,8 +55,15 @@ impl<T: Element> DistArray<T> {
         &self,
         f: impl Fn(T) -> I + Send + Sync + 'static,
     ) -> DistArray<U> {
+        let f = Arc::new(f);
         self.narrow(false, move |_, items| {
-            Ok(Part::Owned(items.into_iter().flat_map(&f).collect()))
+            let f = f.clone();
+            Ok(match items {
+                Flow::Ready(part) => {
+                    Flow::Ready(Part::Owned(part.into_iter().flat_map(&*f).collect()))
+                }
+                stream => stream.map_batches(move |b| b.into_iter().flat_map(&*f).collect()),
+            })
         })
     }
 
@@ -52,7 +72,9 @@ impl<T: Element> DistArray<T> {
         &self,
         f: impl Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
     ) -> DistArray<U> {
-        self.narrow(false, move |_, items| Ok(Part::Owned(f(items.into_vec()))))
+        self.narrow(false, move |_, items| {
+            Ok(Flow::Ready(Part::Owned(f(items.part()?.into_vec()))))
+        })
     }
 
     /// Pairs element *i* of `self` with element *i* of `other`. The result
@@ -81,7 +103,8 @@ impl<T: Element> DistArray<T> {
                 partitions: a.partitions,
                 reads,
                 compute: Arc::new(move |ctx| {
-                    Ok(Part::Owned(ca(ctx)?.into_iter().zip(cb(ctx)?).collect()))
+                    let (a, b) = (ca(ctx)?.part()?, cb(ctx)?.part()?);
+                    Ok(Flow::Ready(Part::Owned(a.into_iter().zip(b).collect())))
                 }),
             }
         });
@@ -110,7 +133,7 @@ impl<T: Element> DistArray<T> {
             let compute = up.compute.clone();
             let (source, target_starts) = (source.clone(), target_starts.clone());
             let stage = Stage::new("realign", up.partitions, move |ctx| {
-                let part = compute(ctx)?;
+                let part = compute(ctx)?.part()?;
                 let items = part.as_slice();
                 let first = source[ctx.partition() as usize];
                 let buckets = ctx.buckets();
@@ -131,7 +154,8 @@ impl<T: Element> DistArray<T> {
                 partitions: out_parts,
                 reads: vec![map],
                 compute: Arc::new(move |ctx| {
-                    decode_blocks(&ctx.shuffle_input(map)?, "realign").map(Part::Owned)
+                    decode_blocks(&ctx.shuffle_input(map)?, "realign")
+                        .map(|items| Flow::Ready(Part::Owned(items)))
                 }),
             }
         });

@@ -9,8 +9,8 @@ use std::time::Duration;
 use shoal_array::jobs::SortJob;
 use shoal_array::{AsJob, Session};
 use shoal_cluster::{ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
-use shoal_coord::test_support::RedisServer;
 use shoal_core::Registry;
+use shoal_testkit::RedisServer;
 
 #[test]
 fn array_sort_job_runs_on_a_worker_and_matches_embedded() {
@@ -51,10 +51,12 @@ fn array_sort_job_runs_on_a_worker_and_matches_embedded() {
         on_cluster.sorted && on_cluster.count == 20_000,
         "{on_cluster:?}"
     );
-    assert_eq!(saved.unwrap().count, 20_000);
+    assert_eq!(saved.unwrap(), on_cluster);
     let loaded = Session::embedded().load::<u64>(&saved_url).unwrap();
     let values = loaded.collect().unwrap();
     assert_eq!(values.len(), 20_000);
     assert!(values.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(values.first().copied(), Some(on_cluster.first));
+    let checksum = values.iter().fold(0u64, |a, &x| a.wrapping_add(x));
+    assert_eq!(checksum, on_cluster.checksum);
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use common::{config, partitions, plain, session, threads};
 use proptest::prelude::*;
+use shoal_array::jobs::{SortJob, SortSummary};
 use shoal_array::{Action, ArrayError, ArrayJob, AsJob, Session};
 use shoal_core::{
     run_job, EmbeddedConfig, EmbeddedExecutor, JobSpec, NoProgress, ProgressEvent, ProgressSink,
@@ -151,8 +152,36 @@ fn registered_jobs_rebuild_the_same_plan_from_name_and_params() {
         &NoProgress,
     )
     .unwrap();
-    let action = SquaresJob.build(&Session::planning(), &params).unwrap();
-    assert_eq!(action.finish(output.results).unwrap(), direct);
+    // The driver finishes it through the Job trait: the answer as JSON.
+    let finished: Vec<u64> = serde_json::from_slice(&output.result).unwrap();
+    assert_eq!(finished, direct);
+    assert_eq!(output.result.last(), Some(&b'\n'));
+}
+
+#[test]
+fn a_registered_job_that_saves_writes_its_manifest_through_the_job_trait() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("sorted").to_string_lossy().into_owned();
+    let registry = Registry::new().with(Arc::new(AsJob(SortJob)));
+    let executor = EmbeddedExecutor::new(EmbeddedConfig::default());
+    let params = serde_json::json!({"n": 5000, "partitions": 4, "seed": 1});
+    let mut save_params = params.clone();
+    save_params["output"] = url.clone().into();
+    let output = run_job(
+        &executor,
+        &registry,
+        JobSpec::new("array-sort", save_params),
+        &NoProgress,
+    )
+    .unwrap();
+    let saved: SortSummary = serde_json::from_slice(&output.result).unwrap();
+    let unsaved = plain(2).run_job(&SortJob, params).unwrap();
+    assert_eq!(saved, unsaved);
+    let loaded = plain(2).load::<u64>(&url).unwrap().collect().unwrap();
+    assert_eq!(loaded.len(), 5000);
+    assert!(loaded.windows(2).all(|w| w[0] <= w[1]));
+    let checksum = loaded.iter().fold(0u64, |a, &x| a.wrapping_add(x));
+    assert_eq!(checksum, saved.checksum);
 }
 
 #[test]
@@ -209,6 +238,37 @@ fn text_lines_and_csv_sources() {
 }
 
 #[test]
+fn a_csv_column_is_read_by_header_name_and_bad_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("1.csv"), "n,name\n1,a\n2,\"b,c\"\n").unwrap();
+    std::fs::write(dir.path().join("2.csv"), "name,n\nd,3\n").unwrap();
+    let inputs = [dir.path().to_string_lossy().into_owned()];
+    let s = plain(2);
+    let names = s.csv_column(&inputs, "name").unwrap().collect().unwrap();
+    assert_eq!(names, ["a", "b,c", "d"]);
+    let missing = s
+        .csv_column(&inputs, "nope")
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(missing.is_user_input(), "{missing}");
+    assert!(
+        missing.to_string().contains("1.csv: no column 'nope'"),
+        "{missing}"
+    );
+    std::fs::write(dir.path().join("3.csv"), "name,n\ne\n").unwrap();
+    let short = s
+        .csv_column(&inputs, "name")
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(
+        short.is_user_input() && short.to_string().contains("3.csv:2"),
+        "{short}"
+    );
+}
+
+#[test]
 fn cache_materialises_once_and_errors_name_their_input() {
     let s = plain(2);
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -227,5 +287,70 @@ fn cache_materialises_once_and_errors_name_their_input() {
     assert!(matches!(
         err,
         ArrayError::IndexOutOfBounds { index: 3, len: 3 }
+    ));
+}
+
+/// A saved array records its element type's declared tag, not Rust's
+/// `type_name` (whose spelling is not promised); a type of one's own
+/// declares its tag, and arrays saved before tags (version 1) still load.
+#[test]
+fn manifests_record_declared_type_tags_and_old_ones_still_load() {
+    use shoal_array::TypeTag;
+
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Visit {
+        user: String,
+        ms: u64,
+    }
+    impl TypeTag for Visit {
+        fn type_tag() -> String {
+            "test.Visit/1".to_string()
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = plain(2);
+    let url = dir.path().join("visits").to_string_lossy().into_owned();
+    let visits = vec![
+        Visit {
+            user: "u1".into(),
+            ms: 5,
+        },
+        Visit {
+            user: "u2".into(),
+            ms: 7,
+        },
+    ];
+    let manifest = s.from_vec(visits.clone(), 2).save(&url).unwrap();
+    assert_eq!(manifest.version, 2);
+    assert_eq!(manifest.element_type, "test.Visit/1");
+    assert_eq!(s.load::<Visit>(&url).unwrap().collect().unwrap(), visits);
+    // Another type with the same encoding is still refused, by its tag.
+    match s.load::<(String, u64)>(&url) {
+        Err(ArrayError::TypeMismatch {
+            expected, found, ..
+        }) => {
+            assert!(expected.contains("(string,u64)"), "{expected}");
+            assert!(found.contains("test.Visit/1"), "{found}");
+        }
+        other => panic!("loaded another type: {:?}", other.map(|_| ())),
+    }
+
+    // A version 1 manifest, as written before tags: `type_name`.
+    let numbers = dir.path().join("numbers").to_string_lossy().into_owned();
+    s.from_vec(vec![3u64, 1, 2], 1).save(&numbers).unwrap();
+    let path = dir.path().join("numbers/manifest.json");
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    old["version"] = 1.into();
+    old["element_type"] = std::any::type_name::<u64>().into();
+    std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+    assert_eq!(
+        s.load::<u64>(&numbers).unwrap().collect().unwrap(),
+        [3, 1, 2]
+    );
+    assert!(matches!(
+        s.load::<i64>(&numbers),
+        Err(ArrayError::TypeMismatch { .. })
     ));
 }

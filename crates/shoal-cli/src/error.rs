@@ -49,7 +49,7 @@ pub fn report(err: CliError) -> ExitCode {
     let code = err.exit_code();
     match err {
         CliError::Usage(message) => eprintln!("{}: error: {}", program_name(), one_line(&message)),
-        CliError::Failed(err) => eprintln!("{}: error: {err:#}", program_name()),
+        CliError::Failed(err) => eprintln!("{}: error: {}", program_name(), chain_line(&err)),
     }
     ExitCode::from(code)
 }
@@ -88,10 +88,80 @@ pub fn exit_for_clap(err: clap::Error) -> ExitCode {
     }
 }
 
+/// `err` and its causes on one line, each said once. Errors often put
+/// their cause's text in their own message *and* return it as `source()`
+/// (the Redis client does, and so do errors wrapping it), so printing the
+/// chain as is said "failed to lookup address information: …" three times.
+fn chain_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 fn one_line(message: &str) -> String {
     message
         .split('\n')
         .map(str::trim)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose message repeats its cause, as many libraries' do.
+    #[derive(Debug)]
+    struct Wrapping {
+        what: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    }
+
+    impl std::fmt::Display for Wrapping {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.what, self.source)
+        }
+    }
+
+    impl std::error::Error for Wrapping {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.source)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once() {
+        let io = std::io::Error::other("failed to lookup address information");
+        let redis = Wrapping {
+            what: "connect",
+            source: Box::new(io),
+        };
+        let coord = Wrapping {
+            what: "open redis://h:6379",
+            source: Box::new(redis),
+        };
+        let err = anyhow::Error::new(coord).context("shoal kv get");
+        assert_eq!(
+            chain_line(&err),
+            "shoal kv get: open redis://h:6379: connect: failed to lookup address information"
+        );
+    }
+
+    #[test]
+    fn causes_not_in_the_message_are_all_shown() {
+        let io = std::io::Error::other("disk full");
+        let err = anyhow::Error::new(io)
+            .context("writing out.json")
+            .context("shoal analyze");
+        assert_eq!(
+            chain_line(&err),
+            "shoal analyze: writing out.json: disk full"
+        );
+    }
 }

@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 pub mod commands;
+pub mod dashboard;
 pub mod error;
 mod jobs;
 pub mod output;

@@ -8,6 +8,7 @@ use shoal_core::{
     run_job, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec, Registry,
 };
 
+use crate::dashboard::{RunDashboard, Tee};
 use crate::progress::CliProgress;
 use crate::size::parse_size;
 use crate::{summary, CliError};
@@ -52,6 +53,15 @@ pub struct RunArgs {
     /// the job fails after the worker timeout.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub wait_for_workers: Option<std::time::Duration>,
+    /// Serve this run's live dashboard while it runs: `--ui` on
+    /// 127.0.0.1:4040 (or a free port when taken), `--ui=ADDR` elsewhere.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = crate::dashboard::DEFAULT_ADDR)]
+    pub ui: Option<std::net::SocketAddr>,
+    /// The token viewers of `--ui` need (first line of FILE); required when
+    /// ADDR is not a loopback address.
+    #[arg(long, value_name = "FILE")]
+    pub ui_token_file: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -102,8 +112,28 @@ impl RunArgs {
             None => Box::new(EmbeddedExecutor::new(self.embedded_config())),
         };
         let progress = CliProgress::new(self.quiet);
-        let result = run_job(executor.as_ref(), registry, spec, &progress);
+        let dashboard = match self.ui {
+            Some(addr) => Some(RunDashboard::start(
+                addr,
+                self.ui_token_file.as_deref(),
+                &spec.job,
+                self.cluster_config()?.is_some(),
+            )?),
+            None => None,
+        };
+        let result = match &dashboard {
+            Some(ui) => run_job(
+                executor.as_ref(),
+                registry,
+                spec,
+                &Tee(&progress, ui.sink()),
+            ),
+            None => run_job(executor.as_ref(), registry, spec, &progress),
+        };
         progress.finish();
+        if let Some(ui) = dashboard {
+            ui.finish(&result);
+        }
         let output = result.map_err(job_error)?;
         if !self.quiet {
             eprint!("{}", summary::render(&output.stats));

@@ -46,7 +46,10 @@ fn missing_input_is_one_line_exit_2() {
 fn help_and_version_succeed() {
     let help = shoal(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("wordcount"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("wordcount"), "{text}");
+    // Speaks to users, not of crates and libraries.
+    assert!(text.starts_with("Shoal: split big data work"), "{text}");
     let version = shoal(&["--version"]);
     assert_eq!(version.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("shoal "));

@@ -3,116 +3,37 @@
 //! signals. Every wait polls a real condition under a deadline.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shoal_cluster::{cluster_status, ClusterConfig, ClusterExecutor};
-use shoal_coord::test_support::{RedisServer, SentinelGroup};
+use shoal_cluster::{ClusterConfig, ClusterExecutor};
 use shoal_core::{
     run_job, EmbeddedConfig, EmbeddedExecutor, JobError, JobSpec, NoProgress, Registry,
 };
+use shoal_testkit::{eventually, try_eventually, LocalCluster};
 
 mod common;
-use common::{spawn_worker, wait_for_status, SHOAL};
+use common::SHOAL;
 
-/// A throwaway cluster: Redis, a store directory and N workers.
-struct Cluster {
-    /// The (primary) Redis server.
-    redis: RedisServer,
-    /// The `--coord` URL every node uses.
-    coord: String,
-    /// For a replicated control plane: the replica and its Sentinels.
-    _replication: Option<(RedisServer, SentinelGroup)>,
-    dir: tempfile::TempDir,
-    workers: Vec<Child>,
+/// A throwaway cluster of `shoal` workers that give up a lost worker's
+/// tasks after 2 s.
+fn cluster(workers: usize) -> LocalCluster {
+    LocalCluster::start(SHOAL, workers, &["--heartbeat-ttl", "2s"])
 }
 
-impl Cluster {
-    fn start(workers: usize) -> Cluster {
-        let redis = RedisServer::start();
-        let coord = redis.url();
-        Cluster::assemble(redis, coord, None, workers)
-    }
-
-    /// A primary, one replica and three Sentinels; nodes connect through
-    /// the Sentinels.
-    fn start_replicated(workers: usize) -> Cluster {
-        let primary = RedisServer::start();
-        let replica = RedisServer::start_replica_of(&primary);
-        let sentinels = SentinelGroup::start(&primary, "shoal", 3, 1);
-        let coord = sentinels.url();
-        Cluster::assemble(primary, coord, Some((replica, sentinels)), workers)
-    }
-
-    fn assemble(
-        redis: RedisServer,
-        coord: String,
-        replication: Option<(RedisServer, SentinelGroup)>,
-        workers: usize,
-    ) -> Cluster {
-        let mut cluster = Cluster {
-            redis,
-            coord,
-            _replication: replication,
-            dir: tempfile::tempdir().unwrap(),
-            workers: Vec::new(),
-        };
-        for i in 0..workers {
-            let child = cluster.spawn_worker(&format!("w{i}"));
-            cluster.workers.push(child);
-        }
-        cluster.wait_for(|s| s.workers.len() == workers, "workers to register");
-        cluster
-    }
-
-    fn store(&self) -> String {
-        self.dir.path().join("store").display().to_string()
-    }
-
-    fn spawn_worker(&self, name: &str) -> Child {
-        let log = self.dir.path().join(format!("{name}.log"));
-        let extra = ["--heartbeat-ttl", "2s"];
-        spawn_worker(&self.coord, &self.store(), name, &extra, &[], &log)
-    }
-
-    fn status(&self) -> shoal_cluster::ClusterStatus {
-        cluster_status(&self.coord, 10).expect("cluster status")
-    }
-
-    fn wait_for(&self, condition: impl Fn(&shoal_cluster::ClusterStatus) -> bool, what: &str) {
-        wait_for_status(&self.coord, condition, what);
-    }
-
-    fn executor(&self) -> ClusterExecutor {
-        let mut config = ClusterConfig::new(&self.coord, &self.store());
-        config.worker_timeout = Duration::from_secs(2);
-        config.outage_timeout = Duration::from_secs(20);
-        ClusterExecutor::new(config).unwrap()
-    }
-
-    fn signal(&self, worker: usize, signal: &str) {
-        let pid = self.workers[worker].id().to_string();
-        let ok = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {signal} {pid}");
-    }
+/// The same behind Sentinels: a primary, a replica and three Sentinels.
+fn replicated_cluster(workers: usize) -> LocalCluster {
+    LocalCluster::start_replicated(SHOAL, workers, &["--heartbeat-ttl", "2s"])
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for worker in &mut self.workers {
-            let _ = Command::new("kill")
-                .args(["-CONT", &worker.id().to_string()])
-                .status();
-            let _ = worker.kill();
-            let _ = worker.wait();
-        }
-    }
+/// A driver for `cluster` that notices a lost worker after 2 s.
+fn executor(cluster: &LocalCluster) -> ClusterExecutor {
+    let mut config = ClusterConfig::new(cluster.coord(), &cluster.store());
+    config.worker_timeout = Duration::from_secs(2);
+    config.outage_timeout = Duration::from_secs(20);
+    ClusterExecutor::new(config).unwrap()
 }
 
 fn shoal(args: &[&str]) -> Output {
@@ -159,8 +80,8 @@ fn wide_corpus(dir: &Path) -> PathBuf {
 }
 
 /// Runs `shoal ARGS` embedded and on `cluster`; both must succeed with
-/// byte-identical output.
-fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) {
+/// byte-identical output, which is returned.
+fn assert_cluster_matches_embedded(cluster: &LocalCluster, args: &[&str]) -> Vec<u8> {
     let embedded = shoal(args);
     assert_eq!(
         embedded.status.code(),
@@ -168,7 +89,7 @@ fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) {
         "{}",
         String::from_utf8_lossy(&embedded.stderr)
     );
-    let (url, store) = (cluster.coord.clone(), cluster.store());
+    let (url, store) = (cluster.coord().to_string(), cluster.store());
     let clustered_args: Vec<&str> = args
         .iter()
         .copied()
@@ -188,13 +109,14 @@ fn assert_cluster_matches_embedded(cluster: &Cluster, args: &[&str]) {
     );
     let status = cluster.status();
     assert_eq!(status.jobs[0].state, "succeeded", "{status:?}");
+    clustered.stdout
 }
 
 #[test]
 fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
-    let cluster = Cluster::start(3);
-    let corpus = text_corpus(cluster.dir.path());
-    let wide = wide_corpus(cluster.dir.path());
+    let cluster = cluster(3);
+    let corpus = text_corpus(cluster.dir());
+    let wide = wide_corpus(cluster.dir());
     for corpus in [corpus, wide] {
         let corpus = corpus.to_str().unwrap();
         let args = [
@@ -222,8 +144,8 @@ fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
 
 #[test]
 fn analyze_on_three_workers_matches_embedded_byte_for_byte() {
-    let cluster = Cluster::start(3);
-    let events = cluster.dir.path().join("events");
+    let cluster = cluster(3);
+    let events = cluster.dir().join("events");
     let events = events.to_str().unwrap();
     let generated = shoal(&[
         "gen", events, "--events", "60000", "--files", "3", "--days", "9",
@@ -231,6 +153,20 @@ fn analyze_on_three_workers_matches_embedded_byte_for_byte() {
     assert_eq!(generated.status.code(), Some(0), "{generated:?}");
     let args = ["analyze", events, "--json", "--quiet", "--threads", "2"];
     assert_cluster_matches_embedded(&cluster, &args);
+}
+
+/// A DistArray job through the `Job` trait: its action's answer (the
+/// summary, as JSON) is the result, the same on workers as embedded.
+#[test]
+fn array_sort_prints_the_same_summary_on_two_workers_as_embedded() {
+    let cluster = cluster(2);
+    let params = r#"{"n": 200000, "partitions": 6, "seed": 4}"#;
+    let args = ["run", "array-sort", "--params", params, "--quiet"];
+    let stdout = assert_cluster_matches_embedded(&cluster, &args);
+    let summary: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(summary["count"], 200_000, "{summary}");
+    assert_eq!(summary["sorted"], true, "{summary}");
+    assert!(summary["checksum"].is_u64(), "{summary}");
 }
 
 fn slow_echo(tasks: u32, sleep_ms: u64) -> JobSpec {
@@ -253,10 +189,10 @@ fn embedded_results(spec: JobSpec) -> Vec<shoal_core::Bytes> {
 
 /// Runs `spec` on the cluster in a thread; returns its handle.
 fn drive(
-    cluster: &Cluster,
+    cluster: &LocalCluster,
     spec: JobSpec,
 ) -> std::thread::JoinHandle<Result<Vec<shoal_core::Bytes>, JobError>> {
-    drive_on(cluster.executor(), spec)
+    drive_on(executor(cluster), spec)
 }
 
 /// Runs `spec` with `exec` in a thread; returns its handle.
@@ -267,63 +203,57 @@ fn drive_on(
     std::thread::spawn(move || run_job(&exec, &registry(), spec, &NoProgress).map(|o| o.results))
 }
 
-fn wait_done_at_least(cluster: &Cluster, tasks: u64) {
-    cluster.wait_for(
-        |s| {
-            s.jobs
-                .first()
-                .is_some_and(|j| j.state == "running" && j.done >= tasks)
-        },
-        "the job to be under way",
-    );
+fn wait_done_at_least(cluster: &LocalCluster, tasks: u64) {
+    cluster.wait_for("the job to be under way", |s| {
+        s.jobs
+            .first()
+            .is_some_and(|j| j.state == "running" && j.done >= tasks)
+    });
 }
 
 #[test]
 fn killing_a_worker_mid_job_still_gives_identical_results() {
-    let mut cluster = Cluster::start(3);
+    let mut cluster = cluster(3);
     let spec = slow_echo(60, 100);
     let driver = drive(&cluster, spec.clone());
     wait_done_at_least(&cluster, 6);
-    cluster.signal(0, "-KILL");
-    let _ = cluster.workers[0].wait();
+    cluster.workers_mut().kill(0);
     let results = driver.join().unwrap().expect("job survives a dead worker");
     assert_eq!(results, embedded_results(spec));
-    cluster.wait_for(
-        |s| !s.workers.iter().any(|w| w.name == "w0"),
-        "w0 to be gone",
-    );
+    cluster.wait_for("w0 to be gone", |s| {
+        !s.workers.iter().any(|w| w.name == "w0")
+    });
 }
 
 #[test]
 fn a_paused_worker_loses_its_tasks_and_corrupts_nothing_when_resumed() {
-    let cluster = Cluster::start(3);
+    let cluster = cluster(3);
     let spec = slow_echo(40, 100);
     let driver = drive(&cluster, spec.clone());
     wait_done_at_least(&cluster, 4);
-    cluster.signal(1, "-STOP");
+    cluster.workers().signal(1, "-STOP");
     let results = driver
         .join()
         .unwrap()
         .expect("job completes while a worker is paused");
-    cluster.signal(1, "-CONT");
+    cluster.workers().signal(1, "-CONT");
     assert_eq!(results, embedded_results(spec.clone()));
     // The resumed worker rejoins and the cluster still computes correctly.
-    cluster.wait_for(
-        |s| s.workers.iter().any(|w| w.name == "w1"),
-        "w1 to heartbeat again",
-    );
+    cluster.wait_for("w1 to heartbeat again", |s| {
+        s.workers.iter().any(|w| w.name == "w1")
+    });
     let again = drive(&cluster, spec.clone()).join().unwrap().unwrap();
     assert_eq!(again, embedded_results(spec));
 }
 
 #[test]
 fn a_redis_restart_mid_job_completes_or_fails_clearly_in_bounded_time() {
-    let mut cluster = Cluster::start(2);
+    let mut cluster = cluster(2);
     let spec = slow_echo(40, 100);
     let started = Instant::now();
     let driver = drive(&cluster, spec.clone());
     wait_done_at_least(&cluster, 4);
-    cluster.redis.restart();
+    cluster.redis_mut().restart();
     let outcome = driver.join().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(60),
@@ -341,27 +271,25 @@ fn a_redis_restart_mid_job_completes_or_fails_clearly_in_bounded_time() {
 
 #[test]
 fn a_sentinel_failover_mid_job_is_survived() {
-    let mut cluster = Cluster::start_replicated(2);
-    let sentinels = &cluster._replication.as_ref().unwrap().1;
-    let first_primary = sentinels.primary_port();
-    assert_eq!(first_primary, cluster.redis.port());
+    let mut cluster = replicated_cluster(2);
+    let first_primary = cluster.sentinels().unwrap().primary_port();
+    assert_eq!(first_primary, cluster.redis().port());
     let spec = slow_echo(40, 100);
     let driver = drive(&cluster, spec.clone());
     wait_done_at_least(&cluster, 4);
-    cluster.redis.kill();
+    cluster.redis_mut().kill();
     let results = driver
         .join()
         .unwrap()
         .expect("the job survives the failover");
     assert_eq!(results, embedded_results(spec.clone()));
-    let sentinels = &cluster._replication.as_ref().unwrap().1;
     assert_ne!(
-        sentinels.primary_port(),
+        cluster.sentinels().unwrap().primary_port(),
         first_primary,
         "no failover happened"
     );
     // The cluster keeps working on the promoted replica.
-    cluster.wait_for(|s| s.workers.len() == 2, "workers on the new primary");
+    cluster.wait_for("workers on the new primary", |s| s.workers.len() == 2);
     let again = drive(&cluster, spec.clone()).join().unwrap().unwrap();
     assert_eq!(again, embedded_results(spec));
 }
@@ -382,7 +310,7 @@ fn a_worker_with_a_bad_redis_url_exits_with_a_clear_message() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!stderr.contains("secret"), "password leaked: {stderr}");
 
-    let port = shoal_coord::test_support::free_port();
+    let port = shoal_testkit::free_port();
     let url = format!("redis://127.0.0.1:{port}");
     let started = Instant::now();
     let unreachable = shoal(&["worker", "--coord", &url, "--store", &store]);
@@ -393,9 +321,9 @@ fn a_worker_with_a_bad_redis_url_exits_with_a_clear_message() {
 }
 
 /// `redis-cli` against the cluster's server; the reply's lines.
-fn redis_cli(cluster: &Cluster, args: &[&str]) -> Vec<String> {
+fn redis_cli(cluster: &LocalCluster, args: &[&str]) -> Vec<String> {
     let out = Command::new("redis-cli")
-        .args(["-p", &cluster.redis.port().to_string()])
+        .args(["-p", &cluster.redis().port().to_string()])
         .args(args)
         .output()
         .expect("run redis-cli");
@@ -408,7 +336,7 @@ fn redis_cli(cluster: &Cluster, args: &[&str]) -> Vec<String> {
 
 #[test]
 fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
-    let mut cluster = Cluster::start(3);
+    let mut cluster = cluster(3);
     // The driver is its own process, so it can be killed like a worker.
     let mut driver = Command::new(SHOAL)
         .args([
@@ -417,7 +345,7 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
             "--params",
             r#"{"tasks": 80, "sleep_ms": 100}"#,
         ])
-        .args(["--coord", &cluster.coord, "--store", &cluster.store()])
+        .args(["--coord", cluster.coord(), "--store", &cluster.store()])
         .args(["--worker-timeout", "2s", "--quiet"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -426,13 +354,11 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
     wait_done_at_least(&cluster, 6);
     let _ = driver.kill();
     let _ = driver.wait();
-    cluster.signal(0, "-KILL");
-    let _ = cluster.workers[0].wait();
+    cluster.workers_mut().kill(0);
 
-    cluster.wait_for(
-        |s| s.jobs.first().is_some_and(|j| j.state == "abandoned"),
-        "the orphaned job to show as abandoned",
-    );
+    cluster.wait_for("the orphaned job to show as abandoned", |s| {
+        s.jobs.first().is_some_and(|j| j.state == "abandoned")
+    });
     // The surviving workers drain the orphan's queued tasks without running
     // them, and take new work.
     let spec = slow_echo(40, 50);
@@ -440,50 +366,41 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
     assert_eq!(results, embedded_results(spec));
     // The dead worker's pending entries of the abandoned job are cleared by
     // the next driver; nothing stays pending or queued.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), "the task stream to clear", || {
         let pending = redis_cli(&cluster, &["XPENDING", "shoal:tasks:noop@1", "workers"]);
         let queued = redis_cli(&cluster, &["XLEN", "shoal:tasks:noop@1"]);
         if pending.first().map(String::as_str) == Some("0") && queued == ["0"] {
-            break;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "task stream not cleared: pending {pending:?}, length {queued:?}"
-        );
         // Clearing happens in a driver's upkeep: give it a job to drive.
         drive(&cluster, slow_echo(8, 50)).join().unwrap().unwrap();
-    }
+        Err(format!("pending {pending:?}, length {queued:?}"))
+    });
 }
 
 #[test]
 fn a_task_deleted_from_the_queue_is_noticed_and_run_again() {
-    let cluster = Cluster::start(1);
+    let cluster = cluster(1);
     let spec = slow_echo(20, 300);
     // Speculation would also rerun the last task, as a straggler: this is
     // about the check that finds tasks with no entry left.
-    let mut config = ClusterConfig::new(&cluster.coord, &cluster.store());
+    let mut config = ClusterConfig::new(cluster.coord(), &cluster.store());
     config.worker_timeout = Duration::from_secs(2);
     config.speculation = false;
     let driver = drive_on(ClusterExecutor::new(config).unwrap(), spec.clone());
     // The newest entry is the last partition; the single worker (2 slots,
     // claiming one task per free slot while tasks are slow) reaches it
     // only after ~3 s. Delete it behind everyone's back.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let newest = loop {
+    let newest = eventually(Duration::from_secs(30), "the job to be queued", || {
         let entry = redis_cli(
             &cluster,
             &["XREVRANGE", "shoal:tasks:noop@1", "+", "-", "COUNT", "1"],
         );
-        if entry.get(6).map(String::as_str) == Some("19") {
-            break entry[0].clone();
+        match entry.get(6).map(String::as_str) {
+            Some("19") => Ok(entry[0].clone()),
+            _ => Err(entry),
         }
-        assert!(
-            Instant::now() < deadline,
-            "the job was never queued: {entry:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    });
     let pending = redis_cli(
         &cluster,
         &["XPENDING", "shoal:tasks:noop@1", "workers", "-", "+", "100"],
@@ -497,14 +414,8 @@ fn a_task_deleted_from_the_queue_is_noticed_and_run_again() {
         ["1"]
     );
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !driver.is_finished() {
-        assert!(
-            Instant::now() < deadline,
-            "the job waits forever for the lost task"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let finished = try_eventually(Duration::from_secs(60), || driver.is_finished());
+    assert!(finished.is_ok(), "the job waits forever for the lost task");
     let results = driver.join().unwrap().expect("the job completes");
     assert_eq!(results, embedded_results(spec));
 }

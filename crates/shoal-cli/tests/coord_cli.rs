@@ -4,8 +4,8 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use shoal_coord::test_support::RedisServer;
 use shoal_coord::{Coordinator, LockOptions};
+use shoal_testkit::RedisServer;
 
 fn shoal(args: &[&str], coord: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_shoal"));
@@ -67,6 +67,24 @@ fn bad_input_exits_2_with_one_line() {
         &shoal(&["lock", "x", "--", "/no/such/program"], None),
         "cannot run \"/no/such/program\"",
     );
+}
+
+/// A host that does not resolve fails (exit 1) in one line that says the
+/// resolver's error once, not once per layer of the error chain.
+#[test]
+fn an_unresolvable_redis_host_is_named_once() {
+    let out = shoal(
+        &["kv", "get", "k"],
+        Some("redis://no-such-host.invalid:6379"),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.contains("no-such-host.invalid"), "{err}");
+    let parts: Vec<&str> = err.trim_end().split(": ").collect();
+    for (i, part) in parts.iter().enumerate() {
+        assert!(!parts[..i].contains(part), "{part:?} said twice: {err}");
+    }
 }
 
 #[test]

@@ -9,15 +9,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shoal_cluster::{cluster_status, ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
-use shoal_coord::test_support::RedisServer;
+use shoal_cluster::{
+    cluster_status, ClusterConfig, ClusterExecutor, ClusterStatus, Worker, WorkerConfig,
+};
 use shoal_core::{
     run_job, Bytes, EmbeddedConfig, EmbeddedExecutor, Job, JobError, JobSpec, NoProgress, Plan,
     Registry,
 };
 
+use shoal_testkit::{eventually, RedisServer, WorkerSpec};
+
 mod common;
-use common::{spawn_worker, wait_for_status, SHOAL};
+use common::SHOAL;
+
+/// How long a test waits for workers, status and jobs before failing.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Heartbeat TTL of test workers and worker timeout of test drivers.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -109,11 +115,19 @@ impl Cluster {
 
     /// Waits until every worker in `names` is registered.
     fn wait_for_workers(&self, names: &[&str]) {
-        wait_for_status(
-            &self.coord(),
-            |s| names.iter().all(|n| s.workers.iter().any(|w| w.name == *n)),
-            "workers to register",
-        );
+        self.wait_for("workers to register", |s| {
+            names.iter().all(|n| s.workers.iter().any(|w| w.name == *n))
+        });
+    }
+
+    /// Polls `shoal status` until `condition` holds.
+    fn wait_for(&self, what: &str, condition: impl Fn(&ClusterStatus) -> bool) {
+        shoal_testkit::wait_for_status(&self.coord(), PATIENCE, what, condition);
+    }
+
+    /// `shoal worker` processes with 2 slots and `extra` flags.
+    fn worker_spec(&self, extra: &[&str]) -> WorkerSpec {
+        WorkerSpec::new(SHOAL, &self.coord(), &self.store(), self.dir.path()).args(extra)
     }
 
     fn redis_cli(&self, args: &[&str]) -> Vec<String> {
@@ -214,7 +228,7 @@ fn a_worker_claims_no_task_of_a_job_it_lacks_while_every_worker_serves_a_shared_
     let noop_spec = slow_echo("noop", 60, 30);
     let custom_job = cluster.drive(with_custom(1), custom_spec.clone(), cluster.config());
     let noop_job = cluster.drive(stock(), noop_spec.clone(), cluster.config());
-    let limit = Duration::from_secs(60);
+    let limit = PATIENCE;
     let custom_results = join_within(custom_job, limit).expect("custom job completes");
     let noop_results = join_within(noop_job, limit).expect("noop job completes");
     assert_eq!(custom_results, embedded(&with_custom(1), custom_spec));
@@ -258,7 +272,7 @@ fn two_versions_of_a_job_never_claim_each_others_tasks() {
     let first = cluster.drive(with_custom(1), spec.clone(), cluster.config());
     let second = cluster.drive(with_custom(2), spec.clone(), cluster.config());
     let expected = embedded(&with_custom(1), spec);
-    let limit = Duration::from_secs(60);
+    let limit = PATIENCE;
     assert_eq!(join_within(first, limit).unwrap(), expected);
     assert_eq!(join_within(second, limit).unwrap(), expected);
     assert_eq!(
@@ -292,29 +306,20 @@ fn noop_driver(cluster: &Cluster, extra: &[&str]) -> Child {
         .expect("spawn shoal run")
 }
 
-/// Waits for `child` to exit, killing it (and failing) after `limit`.
+/// Waits for `child` to exit, failing (after killing it) past `limit`.
 fn exit_within(mut child: Child, limit: Duration) -> Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!(
-                "still running after {limit:?}: {:?}",
-                child.wait_with_output()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let exited = shoal_testkit::try_eventually(limit, || child.try_wait().unwrap());
+    if exited.is_err() {
+        let _ = child.kill();
     }
-    child.wait_with_output().unwrap()
+    let output = child.wait_with_output().unwrap();
+    assert!(exited.is_ok(), "still running after {limit:?}: {output:?}");
+    output
 }
 
-/// Joins a driver thread, failing after `limit`.
+/// Joins a driver thread, failing past `limit`.
 fn join_within<T>(handle: std::thread::JoinHandle<T>, limit: Duration) -> T {
-    let deadline = Instant::now() + limit;
-    while !handle.is_finished() {
-        assert!(Instant::now() < deadline, "still running after {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(limit, "the driver to finish", || handle.is_finished());
     handle.join().unwrap()
 }
 
@@ -358,19 +363,16 @@ fn with_wait_for_workers_a_worker_that_joins_later_runs_the_job() {
         .expect("spawn driver");
     // The tasks are queued and the job outlives the worker timeout, with
     // no worker that runs it.
-    wait_for_status(
-        &cluster.coord(),
-        |s| s.queues.iter().any(|q| q.job == "noop@1" && q.queued == 20),
-        "the job's tasks to be queued",
-    );
+    cluster.wait_for("the job's tasks to be queued", |s| {
+        s.queues.iter().any(|q| q.job == "noop@1" && q.queued == 20)
+    });
     let queued_at = Instant::now();
     while queued_at.elapsed() < TIMEOUT + Duration::from_secs(1) {
         assert!(driver.try_wait().unwrap().is_none(), "the driver gave up");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let log = cluster.dir.path().join("late.log");
-    let mut late = spawn_worker(&cluster.coord(), &cluster.store(), "late", &[], &[], &log);
-    let out = exit_within(driver, Duration::from_secs(60));
+    let mut late = cluster.worker_spec(&[]).spawn("late");
+    let out = exit_within(driver, PATIENCE);
     let _ = late.kill();
     let _ = late.wait();
     assert_eq!(
@@ -394,23 +396,14 @@ fn with_wait_for_workers_a_worker_that_joins_later_runs_the_job() {
 fn when_every_worker_that_runs_the_job_is_gone_the_job_fails_naming_it() {
     let cluster = Cluster::start();
     let _other = InProcess::start(&cluster, "other", Registry::new().with(custom(1)));
-    let log = cluster.dir.path().join("doomed.log");
-    let ttl = ["--heartbeat-ttl", "2s"];
-    let mut doomed = spawn_worker(
-        &cluster.coord(),
-        &cluster.store(),
-        "doomed",
-        &ttl,
-        &[],
-        &log,
-    );
+    let mut doomed = cluster
+        .worker_spec(&["--heartbeat-ttl", "2s"])
+        .spawn("doomed");
     cluster.wait_for_workers(&["other", "doomed"]);
     let job = cluster.drive(stock(), slow_echo("noop", 200, 100), cluster.config());
-    wait_for_status(
-        &cluster.coord(),
-        |s| s.jobs.first().is_some_and(|j| j.done >= 2),
-        "the job to be under way",
-    );
+    cluster.wait_for("the job to be under way", |s| {
+        s.jobs.first().is_some_and(|j| j.done >= 2)
+    });
     doomed.kill().unwrap();
     let killed = Instant::now();
     let _ = doomed.wait();
@@ -438,7 +431,7 @@ fn a_worker_that_offers_a_job_but_cannot_plan_it_fails_the_job_naming_itself() {
     let _broken = InProcess::start(&cluster, "broken", broken);
     cluster.wait_for_workers(&["broken"]);
     let job = cluster.drive(with_custom(1), slow_echo("custom", 4, 0), cluster.config());
-    let err = join_within(job, Duration::from_secs(60)).expect_err("the job cannot run");
+    let err = join_within(job, PATIENCE).expect_err("the job cannot run");
     let message = err.to_string();
     for needle in [
         "worker broken cannot plan job",

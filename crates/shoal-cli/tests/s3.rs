@@ -13,10 +13,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{shoal_cmd, Workers};
-use shoal_coord::test_support::RedisServer;
-use shoal_store::test_support::{S3Server, SECRET_KEY};
+use common::{shoal_cmd, SHOAL};
 use shoal_store::Store;
+use shoal_testkit::{
+    eventually, try_eventually, RedisServer, S3Server, WorkerSpec, Workers, SECRET_KEY,
+};
 
 /// Every failure must end the command within this.
 const FAILURE_DEADLINE: Duration = Duration::from_secs(60);
@@ -144,7 +145,8 @@ fn cluster_shuffle_through_s3_gives_the_same_report() {
     let env = server.env();
     // The workers' only shared store is the S3 bucket: every shuffle
     // partition and result they hand over goes through it.
-    let _workers = Workers::start(&redis.url(), "s3://shoal/work", 2, &env, dir.path());
+    let spec = WorkerSpec::new(SHOAL, &redis.url(), "s3://shoal/work", dir.path());
+    let _workers = Workers::start(spec.envs(env.clone()), 2);
     let expected = report(local.to_str().unwrap(), &[], &[]);
     let clustered = report(
         "s3://shoal/input/",
@@ -264,26 +266,19 @@ fn server_going_away_mid_read_fails_without_hanging() {
     }
     // Pull the plug once the server has served 16 MB to the read stage.
     let base = bytes_read(server.pid());
-    let deadline = Instant::now() + FAILURE_DEADLINE;
-    while bytes_read(server.pid()) < base + (16 << 20) {
+    eventually(FAILURE_DEADLINE, "the read stage to receive 16 MB", || {
         assert!(
             child.try_wait().unwrap().is_none(),
             "finished before the server went away"
         );
-        assert!(Instant::now() < deadline, "the read stage received nothing");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        bytes_read(server.pid()) >= base + (16 << 20)
+    });
     server.kill();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
+    let status =
+        try_eventually(FAILURE_DEADLINE, || child.try_wait().unwrap()).unwrap_or_else(|_| {
             let _ = child.kill();
             panic!("shoal analyze hung after the server went away: {seen:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        });
     seen.extend(rx.try_iter());
     let text = seen.join("\n");
     eprintln!("shoal's stderr after the server went away:\n{text}");

@@ -10,8 +10,8 @@ mod common;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{shoal_cmd, Workers};
-use shoal_coord::test_support::{RedisServer, TestCerts};
+use common::{shoal_cmd, SHOAL};
+use shoal_testkit::{RedisServer, TestCerts, WorkerSpec, Workers};
 
 const PASSWORD: &str = "Tide-Pool-9931";
 
@@ -65,7 +65,7 @@ fn a_cluster_through_tls_and_an_acl_user_matches_embedded() {
     let coord = format!("rediss://shoal:{PASSWORD}@127.0.0.1:{port}/0{query}");
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store").display().to_string();
-    let _workers = Workers::start(&coord, &store, 2, &[], dir.path());
+    let _workers = Workers::start(WorkerSpec::new(SHOAL, &coord, &store, dir.path()), 2);
 
     let corpus = dir.path().join("corpus.txt");
     let text: String = (0..20_000)

@@ -62,3 +62,26 @@ pub fn results_index(job_id: &str, stage: u32) -> String {
 pub fn job_prefix(job_id: &str) -> String {
     format!("jobs/{job_id}")
 }
+
+/// A job's trace for the dashboard (JSON of `trace::JobTrace`).
+pub fn job_trace(id: &str) -> String {
+    format!("shoal:job:{id}:trace")
+}
+
+/// A worker's recent attempts for the dashboard (JSON), renewed with its
+/// heartbeats.
+pub fn worker_recent(name: &str) -> String {
+    format!("shoal:worker:{name}:recent")
+}
+
+/// Hash of attempt counts by job name, stage name and outcome (fields from
+/// [`metric_field`]), accumulated by drivers for `/metrics`.
+pub const METRIC_TASKS: &str = "shoal:metrics:tasks";
+/// Hash of committed-attempt duration buckets and sums by job name.
+pub const METRIC_DURATIONS: &str = "shoal:metrics:durations";
+
+/// A metrics hash field naming its labels: a JSON array, so names with any
+/// characters stay intact.
+pub fn metric_field(labels: &[&str]) -> String {
+    serde_json::to_string(labels).unwrap_or_default()
+}

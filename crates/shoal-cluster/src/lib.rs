@@ -31,6 +31,7 @@
 
 mod clock;
 mod control;
+pub mod dashboard;
 mod data;
 mod driver;
 mod error;
@@ -48,4 +49,4 @@ pub use control::Control;
 pub use driver::{ClusterConfig, ClusterExecutor};
 pub use error::{ClusterError, WorkerOffer};
 pub use status::{cancel_job, cluster_status, ClusterStatus, JobStatus, QueueStatus, WorkerStatus};
-pub use worker::{Worker, WorkerConfig};
+pub use worker::{Activity, ActivitySnapshot, StageCounts, Worker, WorkerConfig};

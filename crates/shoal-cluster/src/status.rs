@@ -163,8 +163,8 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
     Ok(status)
 }
 
-/// Entries of every task stream, and how many live workers read it.
-fn queues(
+/// Entries of every task stream, and how many of `workers` read it.
+pub(crate) fn queues(
     control: &mut Control,
     workers: &[WorkerStatus],
 ) -> Result<Vec<QueueStatus>, ClusterError> {
@@ -218,7 +218,10 @@ const DRIVER_GONE: &str = "its driver stopped (liveness key expired)";
 /// A job still marked running whose driver is gone (killed, cut off) is
 /// marked abandoned, so status stops showing it as running; workers
 /// already skip its tasks. Returns whether it was.
-fn abandon_if_driver_gone(control: &mut Control, id: &str) -> Result<bool, ClusterError> {
+pub(crate) fn abandon_if_driver_gone(
+    control: &mut Control,
+    id: &str,
+) -> Result<bool, ClusterError> {
     let alive: bool = control.run("EXISTS job alive", Duration::ZERO, |c| {
         redis::cmd("EXISTS").arg(keys::job_alive(id)).query(c)
     })?;
@@ -240,7 +243,7 @@ fn abandon_if_driver_gone(control: &mut Control, id: &str) -> Result<bool, Clust
             .ignore()
             .cmd("EXPIRE")
             .arg(keys::job(id))
-            .arg(86_400)
+            .arg(crate::driver::HISTORY_SECONDS)
             .ignore()
             .cmd("DEL")
             .arg(keys::job_events(id))
@@ -253,7 +256,11 @@ fn abandon_if_driver_gone(control: &mut Control, id: &str) -> Result<bool, Clust
 /// Marks a running job cancelled; its driver stops within a second and
 /// workers drop its queued tasks. Returns `false` when no such job runs.
 pub fn cancel_job(url: &str, job_id: &str) -> Result<bool, ClusterError> {
-    let mut control = open(url)?;
+    cancel_with(&mut open(url)?, job_id)
+}
+
+/// [`cancel_job`] on an open connection.
+pub(crate) fn cancel_with(control: &mut Control, job_id: &str) -> Result<bool, ClusterError> {
     let state: Option<String> = control.run("HGET state", Duration::ZERO, |c| {
         redis::cmd("HGET")
             .arg(keys::job(job_id))

@@ -4,7 +4,8 @@
 //!   get + put of a plain key + unlock (four round trips, as redis-py's
 //!   `Lock` does it); prints cycles/s and checks the final value — unless
 //!   a start time is given, which means several processes run at once (the
-//!   script starts them in sync and checks the total itself);
+//!   script starts them in sync, and each prints `CYCLES/S CYCLES` so the
+//!   script can check the final value against the sum of the cycles);
 //! - `two-trips URL CLIENTS SECONDS [START_UNIX_MS]`: the same
 //!   read-modify-write with `lock_and_get` + `set_and_unlock` (two round
 //!   trips);
@@ -47,7 +48,7 @@ fn main() -> Result<(), BoxError> {
             .enable_all()
             .build()?
     };
-    let rate = match arg(0)? {
+    let report = match arg(0)? {
         mode @ ("lock" | "two-trips") => {
             let cycle = if mode == "lock" {
                 Cycle::FourTrips
@@ -62,12 +63,16 @@ fn main() -> Result<(), BoxError> {
             };
             runtime.block_on(locked_cycles(run, cycle))?
         }
-        "bank" => runtime.block_on(bank(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?))?,
-        "embedded" => runtime.block_on(embedded(arg(1)?.parse()?))?,
+        "bank" => rate(runtime.block_on(bank(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?))?),
+        "embedded" => rate(runtime.block_on(embedded(arg(1)?.parse()?))?),
         other => return Err(format!("unknown mode {other:?}; {USAGE}").into()),
     };
-    println!("{rate:.0}");
+    println!("{report}");
     Ok(())
+}
+
+fn rate(per_second: f64) -> String {
+    format!("{per_second:.0}")
 }
 
 async fn clients(url: &str, n: usize) -> Result<Vec<Coordinator>, CoordError> {
@@ -97,7 +102,7 @@ struct Run {
     start_at: Option<u64>,
 }
 
-async fn locked_cycles(run: Run, cycle: Cycle) -> Result<f64, BoxError> {
+async fn locked_cycles(run: Run, cycle: Cycle) -> Result<String, BoxError> {
     let all = clients(&run.url, run.clients).await?;
     all[0]
         .compare_and_set(VALUE_KEY, None, Some("0".into()))
@@ -141,7 +146,11 @@ async fn locked_cycles(run: Run, cycle: Cycle) -> Result<f64, BoxError> {
         let lines: String = latencies.iter().map(|us| format!("{us}\n")).collect();
         std::fs::write(&path, lines).map_err(|e| format!("writing {path}: {e}"))?;
     }
-    Ok(total as f64 / elapsed)
+    let per_second = rate(total as f64 / elapsed);
+    Ok(match run.start_at {
+        Some(_) => format!("{per_second} {total}"),
+        None => per_second,
+    })
 }
 
 fn number(read: Option<&Versioned>) -> u64 {

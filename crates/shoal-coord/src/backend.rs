@@ -106,6 +106,16 @@ pub trait CoordBackend: Send + Sync + 'static {
     /// writes with the lease's token (see [`Released::Refused`]).
     fn release(&self, release: &Release<'_>) -> impl Future<Output = Result<Released>> + Send;
 
+    /// `owner` stopped waiting for the resource (it timed out, failed or
+    /// was cancelled): a backend that queues waiters takes it out, so
+    /// releases neither wake it nor hand the resource to it.
+    fn abandon_wait(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// The notifier fired whenever a lease of this resource is released.
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify>;
 

@@ -165,6 +165,30 @@ impl Coordinator {
         on_backend!(self, b => b.acquire(attempt).await)
     }
 
+    pub(crate) async fn abandon_wait(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+    ) -> Result<()> {
+        on_backend!(self, b => b.abandon_wait(kind, name, owner).await)
+    }
+
+    /// [`Coordinator::abandon_wait`] from a destructor, on the current Tokio
+    /// runtime (without one, the queue entry ages out within seconds).
+    pub(crate) fn abandon_wait_in_background(&self, kind: LeaseKind, name: &str, owner: OwnerId) {
+        if self.is_embedded() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let coord = self.clone();
+            let name = name.to_owned();
+            runtime.spawn(async move {
+                let _ = coord.abandon_wait(kind, &name, owner).await;
+            });
+        }
+    }
+
     pub(crate) fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
         on_backend!(self, b => b.wake_handle(kind, name))
     }

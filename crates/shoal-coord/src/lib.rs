@@ -42,8 +42,6 @@ mod locks;
 pub mod redis;
 mod renewal;
 pub mod retry;
-#[cfg(feature = "test-support")]
-pub mod test_support;
 pub mod txn;
 pub mod url;
 pub mod validate;

@@ -4,9 +4,12 @@
 //! the caller waits — retries on a wake-up from the releasing side or after
 //! a bounded, jittered backoff, never busy polling.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::backend::Attempt;
@@ -143,35 +146,64 @@ impl Coordinator {
         validate::ttl("lease TTL", request.options.ttl)?;
         let owner = OwnerId::next();
         let start = Instant::now();
-        let mut busy_for = match self.attempt(request, owner, start, wait, false).await? {
-            Ok(granted) => return Ok(granted),
-            Err(_) if !wait => return Err(wait_timeout(kind, name, Duration::ZERO)),
+        if !wait {
+            return match self.attempt(request, owner, start, false, false).await? {
+                Ok(granted) => Ok(granted),
+                Err(_) => Err(wait_timeout(kind, name, Duration::ZERO)),
+            };
+        }
+        // A waiting attempt that finds the resource busy queues us: leave
+        // the queue however this ends without a grant (timeout, error, or
+        // the caller dropping this future — even mid-request).
+        let mut queued = QueuedWaiter {
+            coord: self,
+            kind,
+            name,
+            owner,
+            armed: true,
+        };
+        // Registered before every attempt and awaited in the nap after it,
+        // so a wake-up sent while the attempt was in flight is not lost.
+        let wake = self.wake_handle(kind, name);
+        let mut notified = registered(&wake);
+        let mut busy_for = match self.attempt(request, owner, start, true, false).await? {
+            Ok(granted) => {
+                queued.armed = false;
+                return Ok(granted);
+            }
             Err(busy_for) => busy_for,
         };
         let deadline = start + request.options.wait;
-        let wake = self.wake_handle(kind, name);
-        let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(250));
+        // Wake-ups (and hand-offs, which wake) bring waiters in; the backoff
+        // is only the net for a lost message, so it starts at a few ms
+        // rather than polling a hot lock every other millisecond. Expiring
+        // holds need no polling: the nap ends when the hold would.
+        let mut backoff = Backoff::new(Duration::from_millis(8), Duration::from_millis(250));
         loop {
             let now = Instant::now();
             if now >= deadline {
+                // Leave before answering, so that a release right after
+                // this cannot hand the lease to us.
+                queued.armed = false;
+                let _ = self.abandon_wait(kind, name, owner).await;
                 return Err(wait_timeout(kind, name, now - start));
             }
-            // Register for the wake-up *before* retrying, so a release that
-            // lands between our attempt and our sleep is not missed.
-            let notified = Arc::clone(&wake).notified_owned();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
             let mut nap = backoff.next_delay().min(deadline - now);
             if let Some(rest) = busy_for {
                 nap = nap.min(rest + Duration::from_millis(1));
             }
             tokio::select! {
-                _ = notified => {}
+                _ = &mut notified => {}
                 _ = tokio::time::sleep(nap) => {}
             }
+            notified = registered(&wake);
             let sent_at = Instant::now();
             match self.attempt(request, owner, sent_at, true, true).await? {
-                Ok(granted) => return Ok(granted),
+                Ok(granted) => {
+                    // The grant took us out of the queue.
+                    queued.armed = false;
+                    return Ok(granted);
+                }
                 Err(rest) => busy_for = rest,
             }
         }
@@ -212,6 +244,33 @@ impl Coordinator {
             }
             Acquire::Busy(rest) => Err(rest),
         })
+    }
+}
+
+/// A wake-up of `wake`, registered now (it catches notifications from
+/// this moment on, even before it is first polled).
+fn registered(wake: &Arc<Notify>) -> Pin<Box<OwnedNotified>> {
+    let mut notified = Box::pin(Arc::clone(wake).notified_owned());
+    notified.as_mut().enable();
+    notified
+}
+
+/// A waiter that may be in its resource's queue; dropped while armed (no
+/// grant yet), it leaves.
+struct QueuedWaiter<'a> {
+    coord: &'a Coordinator,
+    kind: LeaseKind,
+    name: &'a str,
+    owner: OwnerId,
+    armed: bool,
+}
+
+impl Drop for QueuedWaiter<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.coord
+                .abandon_wait_in_background(self.kind, self.name, self.owner);
+        }
     }
 }
 

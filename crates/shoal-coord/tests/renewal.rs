@@ -7,8 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use shoal_coord::test_support::RedisServer;
 use shoal_coord::{Coordinator, LockOptions, LostReason};
+use shoal_testkit::RedisServer;
 
 /// Deleting the lock key on the server makes the next renewal fail, and
 /// the guard reports the lease stolen well within its TTL.

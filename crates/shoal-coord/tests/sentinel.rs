@@ -3,10 +3,10 @@
 //! Sentinels on loopback), a wrong primary name fails clearly, and a
 //! long-lived coordinator follows a failover to the promoted replica.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use shoal_coord::test_support::{RedisServer, SentinelGroup};
 use shoal_coord::{CoordConfig, CoordError, CoordUrl, Coordinator, LockOptions};
+use shoal_testkit::{eventually_async, RedisServer, SentinelGroup};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_url_reaches_the_primary() {
@@ -48,29 +48,26 @@ async fn a_coordinator_follows_a_failover() {
     // Replication is asynchronous and in order: once the replica has the
     // last write, it has the lock's token too.
     let on_replica = Coordinator::open(&replica.url()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while on_replica.counter_get("hits").await.unwrap() != 1 {
-        assert!(Instant::now() < deadline, "the replica never caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_async(
+        Duration::from_secs(10),
+        "the replica to catch up",
+        || async { on_replica.counter_get("hits").await.unwrap() == 1 },
+    )
+    .await;
 
     primary.kill();
     // Requests fail while the Sentinels vote; then the same coordinator
     // reaches the promoted replica.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let hits = loop {
+    let what = "the coordinator to follow the failover";
+    let hits = eventually_async(Duration::from_secs(30), what, || async {
         match coord.counter_add("hits", 1).await {
-            Ok(hits) => break hits,
-            Err(err) if err.is_retryable() => {
-                assert!(
-                    Instant::now() < deadline,
-                    "never followed the failover: {err}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            Err(err) if !err.is_retryable() => {
+                panic!("not a transient error during a failover: {err}")
             }
-            Err(err) => panic!("not a transient error during a failover: {err}"),
+            outcome => outcome,
         }
-    };
+    })
+    .await;
     assert_eq!(hits, 2);
     assert_eq!(sentinels.primary_port(), replica.port());
     let after = coord.lock("fenced", &LockOptions::default()).await.unwrap();
@@ -125,17 +122,16 @@ async fn a_grant_no_replica_acknowledges_is_given_back() {
     assert!(taken.is_some(), "the refused grant was kept");
     taken.unwrap().release().await.unwrap();
     // Once the replica is back, grants through the Sentinels work again.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let guard = loop {
+    let what = "grants through the Sentinels to work again";
+    let guard = eventually_async(Duration::from_secs(10), what, || async {
         match coord.try_lock("job", &options).await {
-            Ok(Some(guard)) => break guard,
-            Err(CoordError::NotReplicated { .. }) if Instant::now() < deadline => {}
-            other => panic!(
-                "the lock did not come back: {:?}",
-                other.map(|g| g.is_some())
-            ),
+            Ok(Some(guard)) => Ok(guard),
+            Err(err @ CoordError::NotReplicated { .. }) => Err(err),
+            Ok(None) => panic!("the lock did not come back: held by someone"),
+            Err(other) => panic!("the lock did not come back: {other}"),
         }
-    };
+    })
+    .await;
     guard.release().await.unwrap();
 }
 

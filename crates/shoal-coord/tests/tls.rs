@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use shoal_coord::test_support::{RedisServer, TestCerts};
 use shoal_coord::{CoordError, Coordinator, LockOptions};
+use shoal_testkit::{RedisServer, TestCerts};
 
 /// Opens `url`, which must fail within 20 s; returns the error.
 async fn open_fails(url: &str) -> CoordError {

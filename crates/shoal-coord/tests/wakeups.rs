@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, AsyncConnectionConfig, PushInfo, PushKind, Value};
-use shoal_coord::test_support::RedisServer;
 use shoal_coord::{Coordinator, LockOptions};
+use shoal_testkit::{eventually_async, RedisServer};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// A fake waiter on lease `base` (`shoal:{lock:NAME}`...): queued as
@@ -90,20 +90,39 @@ async fn a_relocking_holder_wakes_a_fresh_waiter_only_at_its_last_release() {
     assert_eq!(woken.as_deref(), Some("lock:hot"));
 }
 
-/// A waiter that has waited past the bypass bound is woken by the very
-/// release, even when the holder relocks at once.
+/// A waiter that has waited past the bypass bound is handed the lock by
+/// the very release: the lock stays reserved for it (nobody else gets it)
+/// and it is woken. Left unclaimed, the reservation runs out; the waiter is
+/// then presumed gone and the next release frees the lock for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_waiter_is_woken_by_the_release_itself() {
+async fn a_long_waiter_is_handed_the_lock() {
     let server = RedisServer::start();
     let coord = Coordinator::open(&server.url()).await.unwrap();
     let mut waiter = FakeWaiter::queue(&server, "shoal:{lock:old}", 60_000).await;
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     let opts = LockOptions::default();
     let guard = coord.lock("old", &opts).await.unwrap();
     guard.release().await.unwrap();
-    let held = coord.lock("old", &opts).await.unwrap();
+    let holder: Option<String> = raw.get("shoal:{lock:old}").await.unwrap();
+    assert_eq!(holder.as_deref(), Some("~fake|1"));
+    assert!(coord.try_lock("old", &opts).await.unwrap().is_none());
     let woken = waiter.next_wake(Duration::from_secs(5)).await;
     assert_eq!(woken.as_deref(), Some("lock:old"));
-    held.release().await.unwrap();
+
+    // The fake never claims: once the reservation runs out the lock is
+    // free again, and the release after that drops the fake instead of
+    // reserving the lock for it again.
+    let patient = opts.wait(Duration::from_secs(5));
+    let guard = coord.lock("old", &patient).await.unwrap();
+    guard.release().await.unwrap();
+    let holder: Option<String> = raw.get("shoal:{lock:old}").await.unwrap();
+    assert_eq!(holder, None);
+    let queued: Vec<String> = raw.zrange("shoal:{lock:old}:s", 0, -1).await.unwrap();
+    assert!(queued.is_empty(), "{queued:?}");
 }
 
 /// A semaphore permit freed with a fresh waiter queued is handed on too.
@@ -119,4 +138,130 @@ async fn a_freed_permit_wakes_a_fresh_waiter() {
     permit.release().await.unwrap();
     let woken = waiter.next_wake(Duration::from_secs(5)).await;
     assert_eq!(woken.as_deref(), Some("sem:pool"));
+}
+
+/// The members of lock `name`'s waiter order (`...:s`).
+async fn queued(conn: &mut MultiplexedConnection, name: &str) -> Vec<String> {
+    conn.zrange(format!("shoal:{{lock:{name}}}:s"), 0, -1)
+        .await
+        .unwrap()
+}
+
+/// A waiter that times out, or whose wait is dropped, leaves the queue at
+/// once, so later releases wake live waiters instead of it. (Left alone, its
+/// entry would stay up to 2 s: the checks allow well under that.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_that_gives_up_leaves_the_queue() {
+    let server = RedisServer::start();
+    let holder = Coordinator::open(&server.url()).await.unwrap();
+    let guard = holder.lock("busy", &LockOptions::default()).await.unwrap();
+    let raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+
+    let waiter = Coordinator::open(&server.url()).await.unwrap();
+    let short = LockOptions::default().wait(Duration::from_millis(100));
+    let err = waiter.lock("busy", &short).await.unwrap_err();
+    assert!(
+        matches!(err, shoal_coord::CoordError::WaitTimeout { .. }),
+        "{err}"
+    );
+    eventually_async(
+        Duration::from_millis(800),
+        "the timed-out waiter to leave the queue",
+        || {
+            let mut raw = raw.clone();
+            async move { queued(&mut raw, "busy").await.is_empty() }
+        },
+    )
+    .await;
+
+    let patient = LockOptions::default().wait(Duration::from_secs(60));
+    let waiting = tokio::spawn(async move { waiter.lock("busy", &patient).await.map(drop) });
+    eventually_async(Duration::from_secs(2), "the waiter to queue", || {
+        let mut raw = raw.clone();
+        async move { queued(&mut raw, "busy").await.len() == 1 }
+    })
+    .await;
+    waiting.abort();
+    eventually_async(
+        Duration::from_millis(800),
+        "the cancelled waiter to leave the queue",
+        || {
+            let mut raw = raw.clone();
+            async move { queued(&mut raw, "busy").await.is_empty() }
+        },
+    )
+    .await;
+    guard.release().await.unwrap();
+}
+
+/// A freed permit is handed to a semaphore waiter past the bypass bound:
+/// it stays taken, reserved for that waiter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_waiter_is_handed_a_permit() {
+    let server = RedisServer::start();
+    let coord = Coordinator::open(&server.url()).await.unwrap();
+    let mut waiter = FakeWaiter::queue(&server, "shoal:{sem:one}", 60_000).await;
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let opts = LockOptions::default();
+    let permit = coord.acquire_permit("one", 1, &opts).await.unwrap();
+    permit.release().await.unwrap();
+    let holders: Vec<String> = raw.zrange("shoal:{sem:one}", 0, -1).await.unwrap();
+    assert_eq!(holders, ["~fake|1"]);
+    assert!(coord
+        .try_acquire_permit("one", 1, &opts)
+        .await
+        .unwrap()
+        .is_none());
+    let woken = waiter.next_wake(Duration::from_secs(5)).await;
+    assert_eq!(woken.as_deref(), Some("sem:one"));
+}
+
+/// Hand-offs come at most one per bypass bound: right after one, the new
+/// holder keeps its slice and a release frees the lock even though a long
+/// waiter is queued; once the bound has passed, the next release hands off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_offs_leave_each_holder_a_slice() {
+    let server = RedisServer::start();
+    let coord = Coordinator::open(&server.url()).await.unwrap();
+    let _waiter = FakeWaiter::queue(&server, "shoal:{lock:slice}", 60_000).await;
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut raw).await.unwrap();
+    let now_ms = secs * 1000 + micros / 1000;
+    let record = "shoal:{lock:slice}:h";
+    // A hand-off (claimed since) that counts as just now for the whole
+    // test: its time is a minute ahead.
+    let _: () = raw.hset(record, "t", now_ms + 60_000).await.unwrap();
+    let opts = LockOptions::default();
+    coord
+        .lock("slice", &opts)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+    let holder: Option<String> = raw.get("shoal:{lock:slice}").await.unwrap();
+    assert_eq!(holder, None, "handed off within the last holder's slice");
+    // The same hand-off, long ago.
+    let _: () = raw.hset(record, "t", now_ms - 60_000).await.unwrap();
+    coord
+        .lock("slice", &opts)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+    let holder: Option<String> = raw.get("shoal:{lock:slice}").await.unwrap();
+    assert_eq!(holder.as_deref(), Some("~fake|1"));
 }

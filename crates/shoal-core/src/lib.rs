@@ -9,8 +9,9 @@
 //!
 //! Stages exchange data in two ways:
 //! - **shuffle**: a task of a map stage appends bytes to one bucket per
-//!   downstream partition ([`TaskContext::bucket`]); task *p* of a later
-//!   stage reads bucket *p* of every map task ([`TaskContext::shuffle_input`]);
+//!   downstream partition ([`TaskContext::bucket`]), chosen by
+//!   [`route::partition_of`] for keyed data; task *p* of a later stage
+//!   reads bucket *p* of every map task ([`TaskContext::shuffle_input`]);
 //! - **results**: a task sets one result blob ([`TaskContext::set_result`]),
 //!   which a later stage reads whole ([`TaskContext::results_of`]) and which
 //!   the last stage hands back to the caller ([`JobOutput`]).
@@ -75,6 +76,7 @@ mod job;
 mod memory;
 mod plan;
 mod progress;
+pub mod route;
 mod spill;
 mod stats;
 mod task;

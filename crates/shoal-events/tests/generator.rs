@@ -144,3 +144,62 @@ fn zero_events_and_bad_options() {
     };
     assert!(generate(dir.path(), &bad).is_err());
 }
+
+/// Per day of the data (UTC, day 0 = the first): (events, active users).
+fn daily(rows: &[Row]) -> BTreeMap<i64, (u64, BTreeSet<&str>)> {
+    let mut days: BTreeMap<i64, (u64, BTreeSet<&str>)> = BTreeMap::new();
+    let first = rows
+        .iter()
+        .map(|r| r.1)
+        .min()
+        .unwrap_or(0)
+        .div_euclid(86_400_000);
+    for r in rows {
+        let day = days.entry(r.1.div_euclid(86_400_000) - first).or_default();
+        day.0 += 1;
+        day.1.insert(r.0.as_str());
+    }
+    days
+}
+
+/// Real traffic has no day on which the few users still around make
+/// dozens of times the events an active user makes on an ordinary day:
+/// the generated period ends inside the requested days, and every day's
+/// events per active user stay near the typical (median) day's.
+#[test]
+fn every_day_looks_like_traffic_up_to_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    // The demo's shape per file (6,250 users, 125,000 events): few enough
+    // files that the heaviest users of a Pareto tail appear.
+    let o = GenOptions {
+        events: 500_000,
+        users: 25_000,
+        days: 30,
+        seed: 1,
+        files: 4,
+        format: GenFormat::Csv,
+    };
+    generate(dir.path(), &o).unwrap();
+    let rows = read_path(dir.path(), &ReadOptions::default()).unwrap().rows;
+    let days = daily(&rows);
+    let last = *days.keys().last().unwrap();
+    let per_user: Vec<(i64, f64, usize)> = days
+        .iter()
+        .map(|(d, (events, users))| (*d, *events as f64 / users.len() as f64, users.len()))
+        .collect();
+    let mut ratios: Vec<f64> = per_user.iter().map(|x| x.1).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    eprintln!("median events per active user {median:.2}; days: {per_user:.2?}");
+    assert!(
+        last < i64::from(o.days),
+        "data runs to day {last} of {}",
+        o.days
+    );
+    for (day, ratio, users) in &per_user {
+        assert!(
+            *ratio <= 2.0 * median,
+            "day {day}: {ratio:.1} events per active user ({users} active), median {median:.1}"
+        );
+    }
+}

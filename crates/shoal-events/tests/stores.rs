@@ -10,8 +10,8 @@ use std::path::Path;
 use bytes::Bytes;
 use common::*;
 use shoal_events::{generate, GenFormat, GenOptions, ReadOptions};
-use shoal_store::test_support::S3Server;
 use shoal_store::Store;
+use shoal_testkit::S3Server;
 
 /// Generated files of every format (and a gzip CSV) in a temp dir.
 fn inputs() -> tempfile::TempDir {

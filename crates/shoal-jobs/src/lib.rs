@@ -8,12 +8,8 @@
 //!   overhead embedded and on a cluster.
 #![deny(missing_docs)]
 
-mod hash;
 mod noop;
-mod splits;
 mod wordcount;
 
-pub use hash::stable_hash;
 pub use noop::Noop;
-pub use splits::{plan_line_splits, read_line_split, LineSplit};
 pub use wordcount::{WordCount, WordCountParams, WordCountResult};

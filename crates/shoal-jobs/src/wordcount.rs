@@ -13,11 +13,11 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use shoal_core::route::partition_of;
 use shoal_core::{
     Bytes, Job, JobError, OutputFormat, Plan, Stage, StageRef, TaskContext, TaskError,
 };
-
-use crate::{plan_line_splits, read_line_split, stable_hash, LineSplit};
+use shoal_store::inputs::{plan_line_splits, read_line_split, LineSplit};
 
 /// Parameters of `wordcount`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,9 +145,9 @@ fn read_task(ctx: &mut TaskContext<'_>, split: &LineSplit) -> Result<(), TaskErr
     })
     .map_err(|e| TaskError::caused_by(format!("reading {}", split.path), e))?;
     let buckets = ctx.buckets();
-    let partitions = buckets.len() as u64;
+    let partitions = buckets.len() as u32;
     for (word, count) in counts {
-        let out = &mut buckets[(stable_hash(&word) % partitions) as usize];
+        let out = &mut buckets[partition_of(&word, partitions) as usize];
         out.extend_from_slice(&(word.len() as u32).to_le_bytes());
         out.extend_from_slice(&word);
         out.extend_from_slice(&count.to_le_bytes());

@@ -19,8 +19,10 @@ use crate::{StoreError, StoreKind, StoreUrl};
 
 /// Per-request timeout unless `timeout` is set: a dead server fails a
 /// request within this, and retries are bounded by `retry_timeout`.
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 const DEFAULT_TIMEOUT: &str = "30s";
 /// TCP connect timeout unless `connect_timeout` is set.
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 const DEFAULT_CONNECT_TIMEOUT: &str = "5s";
 
 /// The client for `url`'s container (its prefix is ignored).
@@ -95,8 +97,9 @@ fn build(
     url: &StoreUrl,
 ) -> Result<Backend, StoreError> {
     // Each arm is the client when its feature is built, else an error
-    // naming the feature; `tuning` is unused when no HTTP client is built.
-    let _ = tuning;
+    // naming the feature; the settings are unused when no client is built
+    // (a library built without default features, say).
+    let _ = (container, options, tuning);
     match service {
         #[cfg(feature = "aws")]
         Service::S3 => s3::build(container, options, tuning, url),
@@ -175,6 +178,7 @@ fn not_built(url: &StoreUrl, service: Service) -> StoreError {
     }
 }
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure", feature = "hdfs"))]
 fn build_error(url: &StoreUrl, error: object_store::Error) -> StoreError {
     StoreError::Backend {
         op: "open",

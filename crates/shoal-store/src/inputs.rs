@@ -7,12 +7,17 @@
 //! skipping `.`/`_`-prefixed names such as `_SUCCESS`), globs to their
 //! matches; remote reads are ranged requests, so a split of a large object
 //! fetches only its bytes (and the line that straddles its end).
+//! [`plan_line_splits`] cuts text inputs into byte-range splits of whole
+//! lines and [`read_line_split`] reads one.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::{Store, StoreError};
+
+mod lines;
+pub use lines::{plan_line_splits, read_line_split, LineSplit};
 
 /// Why inputs could not be expanded or read.
 #[derive(Debug, thiserror::Error)]

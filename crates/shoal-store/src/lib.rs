@@ -31,16 +31,16 @@
 mod backend;
 mod error;
 pub mod inputs;
+mod io_counters;
 mod options;
 pub mod partition;
 mod reader;
 mod rt;
 mod store;
-#[cfg(feature = "test-support")]
-pub mod test_support;
 mod url;
 
 pub use error::StoreError;
+pub use io_counters::{io_totals, IoTotals};
 pub use options::{configure, configured, StoreOptions};
 pub use reader::ObjectReader;
 pub use store::{ObjectInfo, RangesAhead, Store};

@@ -94,6 +94,7 @@ impl Read for ObjectReader {
         }
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
+        crate::io_counters::count_read(n);
         self.current.advance(n);
         Ok(n)
     }

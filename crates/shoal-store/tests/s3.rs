@@ -7,8 +7,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use shoal_store::test_support::{S3Server, SECRET_KEY};
 use shoal_store::{Store, StoreError, StoreOptions};
+use shoal_testkit::{S3Server, SECRET_KEY};
 
 /// Failures must surface well within this (retries are bounded).
 const FAILURE_DEADLINE: Duration = Duration::from_secs(30);

@@ -179,6 +179,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const main = document.getElementById("live");
   if (!main) return;
   setup(main);
+  // When the first view was complete, counted from navigation start: what
+  // bench/ui.sh reports as the page's render time.
+  main.dataset.renderMs = Math.round(performance.now());
   const status = document.getElementById("live-status");
   if (status) status.textContent = main.dataset.live === "true" ? "live" : "final";
   let timer = null;

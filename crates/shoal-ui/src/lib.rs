@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod cluster;
 mod error;
 mod local;
 pub mod metrics;
@@ -43,6 +44,7 @@ mod source;
 mod worker_metrics;
 
 pub use access::{Access, Verdict, CANCEL_HEADER, COOKIE};
+pub use cluster::ClusterSource;
 pub use error::UiError;
 pub use local::LocalJob;
 pub use metrics::{MetricsSnapshot, TaskCount, WorkerGauges};

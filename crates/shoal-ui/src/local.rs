@@ -23,6 +23,9 @@ use crate::UiError;
 /// (it is a [`ProgressSink`]); serve it (it is a [`Source`]).
 pub struct LocalJob {
     name: String,
+    /// Whether this process runs the tasks (threads are lanes); a cluster
+    /// run's driver only hears of commits, so it draws no lanes.
+    lanes: bool,
     state: Mutex<LocalState>,
 }
 
@@ -50,6 +53,7 @@ impl LocalJob {
         let started_us = now_us();
         LocalJob {
             name: name.to_string(),
+            lanes: true,
             state: Mutex::new(LocalState {
                 row: JobRow {
                     id: name.to_string(),
@@ -65,6 +69,14 @@ impl LocalJob {
                 counts: HashMap::new(),
             }),
         }
+    }
+
+    /// For a run whose tasks run elsewhere (on a cluster): stages,
+    /// counts and throughput, but no timeline lanes — this process does not
+    /// see where or when tasks ran (`shoal ui` shows that).
+    pub fn without_lanes(mut self) -> Self {
+        self.lanes = false;
+        self
     }
 
     /// The id its page lives under (`/jobs/ID`).
@@ -98,7 +110,12 @@ impl LocalState {
         (entry.0.clone(), started)
     }
 
-    fn record(&mut self, stage: u32, partition: u32, attempt: u32, outcome: AttemptOutcome<'_>) {
+    fn record(
+        &mut self,
+        lanes: bool,
+        (stage, partition, attempt): (u32, u32, u32),
+        outcome: AttemptOutcome<'_>,
+    ) {
         let now = now_us();
         let (lane, started_us) = self.lane(now);
         let kind = match outcome {
@@ -116,6 +133,9 @@ impl LocalState {
             ended_us: now,
             outcome,
         });
+        if !lanes {
+            self.trace.timeline.lanes.remove(&lane);
+        }
     }
 }
 
@@ -159,7 +179,7 @@ impl ProgressSink for LocalJob {
                     bytes,
                     first: true,
                 };
-                s.record(stage, partition, attempt, done);
+                s.record(self.lanes, (stage, partition, attempt), done);
                 // The stage counted these bytes as they came (above);
                 // `record` added them once more.
                 if let Some(st) = s.trace.stages.get_mut(stage as usize) {
@@ -174,12 +194,8 @@ impl ProgressSink for LocalJob {
                 ..
             } => {
                 let chain = error.chain().to_string();
-                s.record(
-                    stage,
-                    partition,
-                    attempt,
-                    AttemptOutcome::Failed { error: &chain },
-                );
+                let failed = AttemptOutcome::Failed { error: &chain };
+                s.record(self.lanes, (stage, partition, attempt), failed);
             }
             ProgressEvent::StageFinished { stage, .. } => {
                 s.trace.stage_finished(stage, now_us() / 1000);
@@ -318,5 +334,24 @@ mod tests {
                 .contains("shoal_tasks_total{job=\"wordcount\",stage=\"map\",outcome=\"done\"} 2"),
             "{metrics}"
         );
+    }
+
+    #[test]
+    fn a_cluster_run_counts_without_drawing_its_driver_as_a_worker() {
+        let job = LocalJob::new("noop").without_lanes();
+        job.event(&ProgressEvent::StageStarted {
+            stage: 0,
+            name: "noop",
+            tasks: 1,
+        });
+        job.event(&ProgressEvent::TaskFinished {
+            stage: 0,
+            partition: 0,
+            attempt: 0,
+        });
+        let detail = job.job("noop").unwrap().unwrap();
+        assert_eq!(detail.trace.stages[0].done, 1);
+        assert!(detail.trace.timeline.lanes.is_empty());
+        assert_eq!(detail.trace.timeline.done.iter().sum::<u64>(), 1);
     }
 }

@@ -73,6 +73,44 @@ impl MetricsSnapshot {
     }
 }
 
+impl MetricsSnapshot {
+    /// What a worker's own endpoint reports: its slots, running tasks,
+    /// attempts, durations and store traffic.
+    pub fn of_worker(activity: &shoal_cluster::Activity, slots: usize) -> MetricsSnapshot {
+        let a = activity.snapshot();
+        let mut tasks = Vec::new();
+        for s in &a.stages {
+            for (outcome, count) in [
+                ("done", s.done),
+                ("failed", s.failed),
+                ("skipped", s.skipped),
+            ] {
+                if count > 0 {
+                    tasks.push(TaskCount {
+                        job: s.job.clone(),
+                        stage: s.stage_name.clone(),
+                        outcome: outcome.into(),
+                        count,
+                    });
+                }
+            }
+        }
+        MetricsSnapshot {
+            workers: vec![WorkerGauges {
+                name: None,
+                slots: slots as u64,
+                running: a.running,
+                bytes_read: a.bytes_read,
+                bytes_written: a.bytes_written,
+            }],
+            tasks,
+            durations: a.durations,
+            queues: None,
+            jobs: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct SnapshotCollector(MetricsSnapshot);
 

@@ -17,13 +17,14 @@ pub mod kv;
 pub mod lock;
 pub mod run;
 pub mod status;
+pub mod ui;
 pub mod wordcount;
 pub mod worker;
 
 /// Shoal: split big data work into many small tasks and run them in
 /// parallel — on every core of this machine, or on a cluster.
 #[derive(Debug, Parser)]
-#[command(name = "shoal", version, about, long_about = None)]
+#[command(name = "shoal", version, long_about = None)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -52,7 +53,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Generate synthetic clickstream logs (deterministic, realistic).
     Gen(gen::GenArgs),
-    /// List the registered jobs.
+    /// List the jobs this program can run (embedded or as a worker).
     Jobs,
     /// Atomic counters (add, get) in the coordination store.
     Counter(counter::CounterArgs),
@@ -70,6 +71,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Cancel a running cluster job.
     Cancel(status::CancelArgs),
+    /// Serve a live web dashboard of a cluster (and Prometheus /metrics).
+    Ui(ui::UiArgs),
 }
 
 /// Runs the parsed command with the jobs of `registry`.
@@ -90,5 +93,6 @@ pub fn dispatch(cli: Cli, registry: &Registry) -> Result<ExitCode, CliError> {
         Command::Worker(args) => worker::run(args, registry),
         Command::Status(args) => status::run(args),
         Command::Cancel(args) => status::cancel(args),
+        Command::Ui(args) => ui::run(args),
     }
 }

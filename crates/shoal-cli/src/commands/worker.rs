@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -31,6 +32,10 @@ pub struct WorkerArgs {
     /// of a worker silent this long.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub heartbeat_ttl: Duration,
+    /// Serve this worker's Prometheus metrics on ADDR (`GET /metrics`
+    /// only, read-only), e.g. 0.0.0.0:9100 for a remote scraper.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Registers with the control plane and serves the jobs of `registry`
@@ -50,6 +55,24 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
     let stop = worker.stop_flag();
     stop_on_signals(&stop)?;
     let program = program_name();
+    let metrics = match args.metrics {
+        Some(addr) => {
+            let (activity, slots) = (worker.activity(), worker.slots());
+            let listener = shoal_ui::bind(addr).map_err(crate::dashboard::ui_error)?;
+            let server = shoal_ui::UiServer::start_metrics(
+                listener,
+                Arc::new(move || shoal_ui::MetricsSnapshot::of_worker(&activity, slots)),
+            )
+            .map_err(crate::dashboard::ui_error)?;
+            eprintln!(
+                "{program} worker {}: metrics at {}metrics",
+                config.name,
+                server.url()
+            );
+            Some(server)
+        }
+        None => None,
+    };
     eprintln!(
         "{program} worker {}: {} slots, store {}, jobs {}",
         config.name,
@@ -58,6 +81,7 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
         worker.offers().join(" ")
     );
     worker.run().map_err(worker_error)?;
+    drop(metrics);
     if stop.load(Ordering::Relaxed) {
         let claimed: Vec<String> = worker
             .claimed()

@@ -26,6 +26,10 @@ impl Drive<'_> {
             report.task.partition,
             report.task.attempt,
         );
+        let first = matches!(report.outcome, Outcome::Done { .. })
+            && s == stage
+            && tracker.done.get(p as usize) == Some(&false);
+        self.record.report(&report, first);
         if s != stage || p as usize >= tracker.done.len() || tracker.done[p as usize] {
             return Ok(());
         }

@@ -16,6 +16,7 @@ use shoal_store::Store;
 
 mod capable;
 mod events;
+mod record;
 mod upkeep;
 mod vanished;
 
@@ -25,6 +26,7 @@ use crate::protocol::{Event, TaskEntry, TaskRef};
 use crate::reply::{stream_entries, Entry};
 use crate::results::{self, ResultSlot};
 use crate::{keys, ClusterError};
+use record::Record;
 
 /// How the driver runs jobs on the cluster.
 #[derive(Debug, Clone)]
@@ -158,6 +160,8 @@ struct Drive<'a> {
     /// When a live worker running this job was last seen (at first, the
     /// job's start; see `capable.rs`).
     capable_seen: Instant,
+    /// What the dashboard and `/metrics` learn of this job.
+    record: Record,
 }
 
 impl Executor for ClusterExecutor {
@@ -183,6 +187,7 @@ impl Executor for ClusterExecutor {
             last_upkeep: Instant::now(),
             last_results: Vec::new(),
             capable_seen: Instant::now(),
+            record: Record::new(&run.spec.job, &stage_list(run), now_ms()),
         };
         let outcome = drive.start().and_then(|()| drive.stages(&store));
         let (state, error) = match &outcome {
@@ -246,31 +251,34 @@ impl Drive<'_> {
 
     fn finish(&mut self, state: &str, error: &str) {
         let id = self.run.id.clone();
-        let _ = self.control.run("finish job", Duration::ZERO, |c| {
-            redis::pipe()
-                .cmd("HSET")
-                .arg(keys::job(&id))
-                .arg("state")
-                .arg(state)
-                .arg("error")
-                .arg(error)
-                .arg("finished_ms")
-                .arg(now_ms())
-                .ignore()
-                .cmd("HDEL")
-                .arg(keys::job(&id))
-                .arg("spec")
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(keys::job(&id))
-                .arg(86_400)
-                .ignore()
-                .cmd("DEL")
-                .arg(keys::job_alive(&id))
-                .arg(keys::job_events(&id))
-                .ignore()
-                .query::<()>(c)
-        });
+        // The final record, kept as long as the job's hash.
+        let mut pipe = redis::pipe();
+        self.record.touch();
+        self.record.flush(&mut pipe, &id, Some(HISTORY_SECONDS));
+        pipe.cmd("HSET")
+            .arg(keys::job(&id))
+            .arg("state")
+            .arg(state)
+            .arg("error")
+            .arg(error)
+            .arg("finished_ms")
+            .arg(now_ms())
+            .ignore()
+            .cmd("HDEL")
+            .arg(keys::job(&id))
+            .arg("spec")
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(keys::job(&id))
+            .arg(HISTORY_SECONDS)
+            .ignore()
+            .cmd("DEL")
+            .arg(keys::job_alive(&id))
+            .arg(keys::job_events(&id))
+            .ignore();
+        let _ = self
+            .control
+            .run("finish job", Duration::ZERO, |c| pipe.query::<()>(c));
     }
 
     fn stages(&mut self, store: &Store) -> Result<JobOutput, JobError> {
@@ -301,6 +309,7 @@ impl Drive<'_> {
     fn run_stage(&mut self, stage: u32, store: &Store) -> Result<(), Failure> {
         let partitions = self.run.plan.stages()[stage as usize].partitions();
         let mut tracker = StageTracker::new(partitions);
+        self.record.trace.stage_started(stage, now_ms());
         self.set_stage_progress(stage, &tracker)?;
         let all: Vec<u32> = (0..partitions).collect();
         let followed = self
@@ -316,6 +325,7 @@ impl Drive<'_> {
             self.withdraw(&tracker);
         }
         followed?;
+        self.record.trace.stage_finished(stage, now_ms());
         self.set_stage_progress(stage, &tracker)?;
         self.keep_results(stage, tracker, store)?;
         Ok(())
@@ -443,8 +453,28 @@ impl Drive<'_> {
         for &p in partitions {
             tracker.attempt[p as usize] += 1;
         }
+        let speculative = partitions
+            .iter()
+            .filter(|&&p| tracker.speculated[p as usize] && !tracker.done[p as usize])
+            .count() as u64;
+        let trace = &mut self.record.trace;
+        trace.resubmitted(stage, partitions.len() as u64 - speculative, false);
+        trace.resubmitted(stage, speculative, true);
         self.submit(stage, partitions, tracker)
     }
+}
+
+/// How long a finished job's records (hash, trace) stay for `shoal status`
+/// and the dashboard.
+pub(crate) const HISTORY_SECONDS: u64 = 86_400;
+
+/// The plan's stages as the record lists them: name and tasks.
+fn stage_list(run: &JobRun) -> Vec<(String, u64)> {
+    run.plan
+        .stages()
+        .iter()
+        .map(|s| (s.name().to_string(), s.partitions() as u64))
+        .collect()
 }
 
 /// Why a stage stopped: the job failed, or the cluster did.

@@ -24,25 +24,26 @@ impl Drive<'_> {
         let done = total - tracker.remaining as usize;
         let failures: usize = tracker.failures.iter().map(Vec::len).sum();
         let ttl = self.config.worker_timeout.as_millis() as u64;
-        self.control.run("job progress", Duration::ZERO, |c| {
-            redis::pipe()
-                .cmd("HSET")
-                .arg(keys::job(id))
-                .arg("stage")
-                .arg(stage)
-                .arg("stage_name")
-                .arg(&name)
-                .arg("done")
-                .arg(done)
-                .arg("total")
-                .arg(total)
-                .arg("failures")
-                .arg(failures)
-                .ignore()
-                .add_command(renew_alive(id, ttl))
-                .ignore()
-                .query::<()>(c)
-        })
+        // The record rides along: no round trip of its own.
+        let mut pipe = redis::pipe();
+        self.record.flush(&mut pipe, id, None);
+        pipe.cmd("HSET")
+            .arg(keys::job(id))
+            .arg("stage")
+            .arg(stage)
+            .arg("stage_name")
+            .arg(&name)
+            .arg("done")
+            .arg(done)
+            .arg("total")
+            .arg(total)
+            .arg("failures")
+            .arg(failures)
+            .ignore()
+            .add_command(renew_alive(id, ttl))
+            .ignore();
+        self.control
+            .run("job progress", Duration::ZERO, |c| pipe.query::<()>(c))
     }
 
     /// Twice a second: liveness, cancellation, restarts, lost workers, stragglers.

@@ -27,7 +27,7 @@ mod worker;
 
 pub use report::{Event, Outcome, Report};
 pub use task::{TaskEntry, TaskRef};
-pub use worker::WorkerInfo;
+pub use worker::{WorkerInfo, WorkerLoad};
 
 use redis::ToRedisArgs;
 

@@ -128,6 +128,12 @@ fn a_worker_registration_round_trips_and_an_old_one_offers_nothing() {
         version: "0.1.0".into(),
         beat_ms: 1_700_000_000_000,
         jobs: vec!["noop@1".into(), "odd name, with \"quotes\"@3".into()],
+        load: WorkerLoad {
+            done: 7,
+            cpu_percent: Some(12.5),
+            running_jobs: [("noop-1".to_string(), 2)].into(),
+            ..WorkerLoad::default()
+        },
     };
     let mut hash = Vec::new();
     sent.encode(&mut hash);

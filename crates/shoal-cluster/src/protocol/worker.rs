@@ -11,9 +11,10 @@ const PID: &str = "pid";
 const VERSION: &str = "version";
 const BEAT_MS: &str = "beat_ms";
 const JOBS: &str = "jobs";
+const LOAD: &str = "load";
 
 /// What a worker says about itself in every heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerInfo {
     /// Host name.
     pub host: String,
@@ -30,6 +31,28 @@ pub struct WorkerInfo {
     /// Fingerprints (`name@version`) of every job in its registry, sorted:
     /// it claims tasks of these jobs and of no others.
     pub jobs: Vec<String>,
+    /// What it has done and what it costs (for the dashboard); a worker
+    /// that predates it reports none.
+    pub load: WorkerLoad,
+}
+
+/// A worker's counters and resource use, sent with every heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WorkerLoad {
+    /// Attempts it committed since it started.
+    pub done: u64,
+    /// Attempts that failed since it started.
+    pub failed: u64,
+    /// CPU use of its process since the previous heartbeat (100 = one core).
+    pub cpu_percent: Option<f64>,
+    /// Resident memory of its process.
+    pub rss_bytes: Option<u64>,
+    /// Bytes it read from the store.
+    pub bytes_read: u64,
+    /// Bytes it wrote to the store.
+    pub bytes_written: u64,
+    /// Tasks running now, by job id.
+    pub running_jobs: std::collections::BTreeMap<String, u64>,
 }
 
 impl WorkerInfo {
@@ -44,6 +67,8 @@ impl WorkerInfo {
         // Names are the job author's strings: JSON keeps any of them intact.
         let jobs = serde_json::to_string(&self.jobs).unwrap_or_else(|_| "[]".into());
         out.field(JOBS, jobs);
+        let load = serde_json::to_string(&self.load).unwrap_or_else(|_| "{}".into());
+        out.field(LOAD, load);
     }
 
     /// Reads the hash at `key` (the field/value pairs HGETALL returns). A
@@ -69,6 +94,12 @@ impl WorkerInfo {
             version: fields.text(VERSION).unwrap_or_default().to_string(),
             beat_ms: fields.num(BEAT_MS)?,
             jobs,
+            // Only shown, never acted on: an unreadable one shows as none.
+            load: fields
+                .text(LOAD)
+                .ok()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default(),
         })
     }
 

@@ -101,8 +101,57 @@ pub struct TaskSample {
     pub started_ms: u64,
     /// How long it ran (µs).
     pub duration_us: u64,
+    /// How it ended.
+    pub outcome: SampleOutcome,
+}
+
+/// How a sampled attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleOutcome {
+    /// It committed its task (the commit that counts).
+    Done,
+    /// It ended after its task had committed (output dropped).
+    Duplicate,
+    /// It failed.
+    Failed,
+    /// It was not run (the job looked gone).
+    Skipped,
+}
+
+impl SampleOutcome {
     /// `done`, `duplicate`, `failed` or `skipped`.
-    pub outcome: String,
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleOutcome::Done => "done",
+            SampleOutcome::Duplicate => "duplicate",
+            SampleOutcome::Failed => "failed",
+            SampleOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+impl TaskSample {
+    /// Overwrites this sample with another attempt, reusing its worker
+    /// name's buffer: recording keeps a ring of samples, and at a hundred
+    /// thousand tasks a second an allocation per task is worth avoiding.
+    pub fn refill(
+        &mut self,
+        worker: &str,
+        (stage, partition, attempt): (u32, u32, u32),
+        started_ms: u64,
+        duration_us: u64,
+        outcome: SampleOutcome,
+    ) {
+        self.worker.clear();
+        self.worker.push_str(worker);
+        self.stage = stage;
+        self.partition = partition;
+        self.attempt = attempt;
+        self.started_ms = started_ms;
+        self.duration_us = duration_us;
+        self.outcome = outcome;
+    }
 }
 
 /// A failed attempt.
@@ -240,12 +289,12 @@ impl JobTrace {
                         s.bytes_in += bytes;
                         s.durations.observe_us(duration_us);
                     }
-                    "done"
+                    SampleOutcome::Done
                 } else {
                     if let Some(s) = self.stage_mut(attempt.stage) {
                         s.duplicates += 1;
                     }
-                    "duplicate"
+                    SampleOutcome::Duplicate
                 }
             }
             AttemptOutcome::Failed { error } => {
@@ -253,22 +302,30 @@ impl JobTrace {
                     s.failed += 1;
                 }
                 self.keep_failure(attempt, error);
-                "failed"
+                SampleOutcome::Failed
             }
-            AttemptOutcome::Skipped => "skipped",
+            AttemptOutcome::Skipped => SampleOutcome::Skipped,
         };
-        if self.recent.len() == RECENT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(TaskSample {
-            worker: attempt.worker.to_string(),
-            stage: attempt.stage,
-            partition: attempt.partition,
-            attempt: attempt.attempt,
-            started_ms: attempt.started_us / 1000,
+        let mut sample = match self.recent.len() {
+            RECENT => self.recent.pop_front().expect("full"),
+            _ => TaskSample {
+                worker: String::new(),
+                stage: 0,
+                partition: 0,
+                attempt: 0,
+                started_ms: 0,
+                duration_us: 0,
+                outcome,
+            },
+        };
+        sample.refill(
+            attempt.worker,
+            (attempt.stage, attempt.partition, attempt.attempt),
+            attempt.started_us / 1000,
             duration_us,
-            outcome: outcome.to_string(),
-        });
+            outcome,
+        );
+        self.recent.push_back(sample);
     }
 
     fn keep_failure(&mut self, attempt: &Attempt<'_>, error: &str) {
@@ -334,7 +391,7 @@ mod tests {
         assert_eq!(s.durations.count(), 1);
         assert_eq!(trace.timeline.done.iter().sum::<u64>(), 1);
         assert_eq!(trace.recent.len(), 2);
-        assert_eq!(trace.recent[1].outcome, "duplicate");
+        assert_eq!(trace.recent[1].outcome, SampleOutcome::Duplicate);
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl Claimer {
 mod tests {
     use std::time::Duration;
 
-    use shoal_coord::test_support::RedisServer;
+    use shoal_testkit::RedisServer;
 
     use super::*;
 

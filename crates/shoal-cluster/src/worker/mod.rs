@@ -12,6 +12,7 @@
 //!   the key expires when heartbeats stop, which is how drivers and
 //!   `shoal status` learn that a worker is gone.
 
+mod activity;
 mod claim;
 mod fetch;
 mod liveness;
@@ -30,6 +31,7 @@ use crate::clock::now_ms;
 use crate::control::Control;
 use crate::protocol::WorkerInfo;
 use crate::{keys, ClusterError};
+pub use activity::{Activity, ActivitySnapshot, StageCounts};
 use claim::Claimer;
 use fetch::Pace;
 use task::{Assignment, Finished, Jobs};
@@ -64,6 +66,8 @@ pub struct Worker {
     /// Tasks claimed and not yet finished: running or queued for a slot.
     held: AtomicUsize,
     pace: Pace,
+    /// Counts, recent attempts and resource use (heartbeats, `/metrics`).
+    activity: Arc<Activity>,
 }
 
 impl Worker {
@@ -87,6 +91,7 @@ impl Worker {
             running: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
             pace: Pace::default(),
+            activity: Arc::new(Activity::default()),
         })
     }
 
@@ -121,6 +126,16 @@ impl Worker {
         {
             self.claims[i].fetch_add(n as u64, Ordering::Relaxed);
         }
+    }
+
+    /// What this worker has done: for its `/metrics` endpoint.
+    pub fn activity(&self) -> Arc<Activity> {
+        self.activity.clone()
+    }
+
+    /// Task slots.
+    pub fn slots(&self) -> usize {
+        self.config.slots
     }
 
     fn control(&self) -> Result<Control, ClusterError> {
@@ -180,6 +195,7 @@ impl Worker {
             version: env!("CARGO_PKG_VERSION").to_string(),
             beat_ms: now_ms(),
             jobs: self.offers.clone(),
+            load: self.activity.load(),
         }
     }
 
@@ -187,21 +203,26 @@ impl Worker {
         let key = keys::worker(&self.config.name);
         let ttl = self.config.heartbeat_ttl.as_millis().max(1) as u64;
         let info = self.info();
-        control.run("heartbeat", Duration::ZERO, |c| {
-            let mut pipe = redis::pipe();
-            pipe.cmd("HSET").arg(&key);
-            info.encode(&mut pipe);
-            pipe.ignore()
-                .cmd("PEXPIRE")
-                .arg(&key)
-                .arg(ttl)
-                .ignore()
-                .cmd("SADD")
-                .arg(keys::WORKERS)
-                .arg(&self.config.name)
-                .ignore()
-                .query::<()>(c)
-        })
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSET").arg(&key);
+        info.encode(&mut pipe);
+        pipe.ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl)
+            .ignore()
+            .cmd("SADD")
+            .arg(keys::WORKERS)
+            .arg(&self.config.name)
+            .ignore();
+        // The worker's page lists its recent attempts; they ride along.
+        let recent = keys::worker_recent(&self.config.name);
+        match self.activity.recent_if_changed() {
+            Some(json) => pipe.cmd("SET").arg(&recent).arg(json).arg("PX").arg(ttl),
+            None => pipe.cmd("PEXPIRE").arg(&recent).arg(ttl),
+        }
+        .ignore();
+        control.run("heartbeat", Duration::ZERO, |c| pipe.query::<()>(c))
     }
 
     fn heartbeat_loop(&self) {
@@ -227,6 +248,7 @@ impl Worker {
             redis::pipe()
                 .cmd("DEL")
                 .arg(keys::worker(&self.config.name))
+                .arg(keys::worker_recent(&self.config.name))
                 .ignore()
                 .cmd("SREM")
                 .arg(keys::WORKERS)

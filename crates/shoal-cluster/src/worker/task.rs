@@ -37,8 +37,31 @@ pub(super) struct Finished {
     pub report: Report,
 }
 
+/// Counts a finished task in the worker's activity, under its job and
+/// stage names (empty when its job could not be loaded here).
+fn count_ended(activity: &super::Activity, jobs: &Jobs, task: &TaskEntry, report: &Report) {
+    let job = jobs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&task.job_id)
+        .cloned();
+    let (name, stage) = match &job {
+        Some(Ok(job)) => (
+            job.name.as_str(),
+            job.plan
+                .stages()
+                .get(task.task.stage as usize)
+                .map_or("", |s| s.name()),
+        ),
+        _ => ("", ""),
+    };
+    activity.ended(&task.job_id, name, stage, report);
+}
+
 /// A job's plan, rebuilt on this node from its spec.
 pub(super) struct LoadedJob {
+    /// The job's registered name.
+    name: String,
     plan: Plan,
     /// Whether the job is still wanted.
     liveness: Liveness,
@@ -66,6 +89,7 @@ impl Worker {
             let started = Instant::now();
             let started_us = now_us();
             self.running.fetch_add(1, Ordering::Relaxed);
+            self.activity.started(&assignment.task.job_id);
             let outcome = self.run_assignment(&mut control, &assignment.task, jobs);
             self.running.fetch_sub(1, Ordering::Relaxed);
             self.held.fetch_sub(1, Ordering::Relaxed);
@@ -78,6 +102,7 @@ impl Worker {
                 ended_us: now_us(),
                 outcome,
             };
+            count_ended(&self.activity, jobs, &assignment.task, &report);
             let _ = reports.send(Finished {
                 stream: assignment.stream,
                 entry_id: assignment.entry_id,
@@ -238,6 +263,7 @@ impl Worker {
             )
         })?;
         Ok(Arc::new(LoadedJob {
+            name: spec.job.clone(),
             plan,
             liveness: Liveness::new(),
             results: ResultsCache::default(),

@@ -103,6 +103,11 @@ impl CoordBackend for EmbeddedBackend {
         Ok(self.release_now(release))
     }
 
+    async fn abandon_wait(&self, _kind: LeaseKind, _name: &str, _owner: OwnerId) -> Result<()> {
+        // Waiters are not queued here: a release wakes every local waiter.
+        Ok(())
+    }
+
     fn wake_handle(&self, kind: LeaseKind, name: &str) -> Arc<Notify> {
         self.leases.wake_handle(kind, name)
     }

@@ -11,8 +11,9 @@
 //! Why a grace period and not "as soon as the releasing task yields": the
 //! releasing code may run outside the runtime's workers (the body of
 //! `#[tokio::main]` or `block_on`), and then a spawned task runs at once,
-//! in parallel, and would beat the relock. A waiter this young is in its
-//! first backoff steps (2, 4, 8 ms) anyway, so 1 ms costs it little.
+//! in parallel, and would beat the relock. A waiter this young (queued
+//! less than 10 ms ago) would otherwise wait for its backoff or for the
+//! next hand-off, so 1 ms costs it little.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

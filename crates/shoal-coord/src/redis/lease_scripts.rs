@@ -8,24 +8,36 @@
 //! longest waiter is known). Wake-ups go to the private pub/sub channel
 //! `shoal:wake:CLIENT` of the waiter.
 //!
-//! Who is woken when, and why:
+//! Who gets a freed lock or permit, and why:
 //!
 //! ```text
 //!  release of a lock or permit, waiters queued
-//!    ├─ longest waiter waited ≥ BYPASS ms ─▶ PUBLISH to it now
-//!    └─ otherwise ─▶ reply "pending": the releasing client sends NUDGE
-//!                    (wake if still free) unless it takes the lock
+//!    ├─ longest waiter waited ≥ BYPASS ms, and the last hand-off is
+//!    │  ≥ BYPASS ms old ─▶ hand-off: the lease stays taken, reserved for
+//!    │     that waiter for RESERVE ms (`~MEMBER`); it is woken and takes
+//!    │     it over; nobody else can
+//!    └─ otherwise ─▶ freed, reply "pending": the releasing client sends
+//!                    NUDGE (wake if still free) unless it takes the lock
 //!                    back first, in which case its next release decides
 //!  release of a rwlock hold ─▶ PUBLISH to every waiting client (readers
 //!                               may all proceed)
 //! ```
 //!
-//! A holder that releases and relocks in a loop (a hot key) thus keeps
-//! the lock without waking anyone on every cycle — a woken waiter would
-//! race it for the lock, and usually lose, at the cost of a wasted attempt
-//! and a process switch per cycle (measured: 8 contending processes ran at
-//! a third of one process's rate). A waiter is bypassed that way for at
-//! most `BYPASS` ms, then every release wakes it at once.
+//! A holder that releases and relocks in a loop (a hot lock) keeps it
+//! without waking anyone — a woken waiter would race it for the lock and
+//! usually lose, at the cost of a wasted attempt and a process switch per
+//! cycle (measured: 8 contending processes ran at a third of one
+//! process's rate, with a PUBLISH and a failed attempt per cycle). Waiters
+//! get the lock by hand-off instead: a waiter that merely raced the holder
+//! again lost nearly every race on a loaded machine (waits of 400 ms
+//! measured). At most one hand-off per BYPASS ms gives every holder a slice
+//! of that long, so hand-offs — each of which waits for a sleeping process
+//! to be scheduled — stay off most cycles (measured under load: one
+//! PUBLISH per 20 cycles instead of one every other cycle, 3.2 scripts per
+//! cycle instead of 4.5), and a waiter behind N others gets the lock
+//! within about (N + 1) × BYPASS ms. A waiter that leaves a hand-off
+//! unclaimed (`...:h` still names it at the next one) is presumed gone and
+//! dropped, so a crashed waiter costs the lock at most RESERVE ms once.
 
 use std::sync::LazyLock;
 
@@ -37,6 +49,7 @@ use super::scripts::{script, CLOCK, KV, TOKENS};
 const QUEUE: &str = r#"
 local WINDOW = 1000
 local BYPASS = 10
+local RESERVE = 100
 local function enqueue(q, s, member)
   if member == '' then return end
   local now = now_ms()
@@ -45,9 +58,11 @@ local function enqueue(q, s, member)
   redis.call('PEXPIRE', q, 2 * WINDOW)
   redis.call('PEXPIRE', s, 2 * WINDOW)
 end
-local function dequeue(q, s, member)
+-- Takes a granted waiter out of the queue (and settles its hand-off).
+local function dequeue(q, s, h, member)
   redis.call('ZREM', q, member)
   redis.call('ZREM', s, member)
+  if redis.call('HGET', h, 'm') == member then redis.call('HDEL', h, 'm') end
 end
 -- Drops waiters that stopped attempting; returns the live ones, longest
 -- waiting first, as {member, since, member, since, ...}: the first only
@@ -72,8 +87,32 @@ local function publish(member, payload)
   local client = string.match(member, '^[^|]+')
   if client then redis.call('PUBLISH', 'shoal:wake:' .. client, payload) end
 end
--- After a release: wakes the waiter(s) now, or returns 1 when the
--- releasing client should wake the longest one unless it relocks first.
+-- The waiter to hand the lease to now, if any: the longest waiter, once
+-- it has waited BYPASS ms — but at most one hand-off per BYPASS ms, so
+-- each holder gets a slice of that long before the next hand-off (the
+-- hand-off record h: 't' its time, 'm' its waiter until claimed). A
+-- waiter that left its hand-off unclaimed is presumed gone and dropped.
+local function starving(q, s, h)
+  local last = redis.call('HMGET', h, 'm', 't')
+  if last[2] and now_ms() - tonumber(last[2]) < BYPASS then return nil end
+  for _ = 1, 4 do
+    local head = waiters(q, s, 0)
+    if #head == 0 or now_ms() - tonumber(head[2]) < BYPASS then return nil end
+    if last[1] ~= head[1] then return head[1] end
+    dequeue(q, s, h, head[1])
+    last[1] = false
+  end
+  return nil
+end
+-- Records a hand-off to member and wakes it.
+local function hand_off(h, member, payload)
+  redis.call('HSET', h, 'm', member, 't', now_ms())
+  redis.call('PEXPIRE', h, 2 * WINDOW)
+  publish(member, payload)
+end
+-- After a release that handed nothing off: wakes the waiter(s) now, or
+-- returns 1 when the releasing client should wake the longest one unless
+-- it relocks first.
 local function wake(q, s, payload, all)
   if all == '1' then
     local seen = {}
@@ -87,12 +126,7 @@ local function wake(q, s, payload, all)
     end
     return 0
   end
-  local head = waiters(q, s, 0)
-  if #head == 0 then return 0 end
-  if now_ms() - tonumber(head[2]) >= BYPASS then
-    publish(head[1], payload)
-    return 0
-  end
+  if #waiters(q, s, 0) == 0 then return 0 end
   return 1
 end
 "#;
@@ -109,17 +143,22 @@ local function read_keys(k0, reply)
 end
 "#;
 
-/// Mutex grant. KEYS: owner, token, queue, queue order, then keys to read
-/// on grant. ARGV: owner id, ttl ms, waiter member ('' = will not wait),
-/// '1' if it was queued by an earlier attempt. Returns {1, token, value1,
-/// version1, ...} or {0, pttl of the holder}.
+/// Mutex grant. KEYS: owner, token, queue, queue order, hand-off, then
+/// keys to read on grant. ARGV: owner id, ttl ms, waiter member ('' = will
+/// not wait), '1' if it was queued by an earlier attempt. A lock held as
+/// `~MEMBER` is reserved for that waiter, which takes it over. Returns {1,
+/// token, value1, version1, ...} or {0, pttl of the holder}.
 pub(crate) static MUTEX_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     script(
         &[CLOCK, TOKENS, QUEUE, READS],
         r#"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if ARGV[4] == '1' then dequeue(KEYS[3], KEYS[4], ARGV[3]) end
-  return read_keys(5, {1, next_token(KEYS[2])})
+local granted = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+if not granted and ARGV[3] ~= '' and redis.call('GET', KEYS[1]) == '~' .. ARGV[3] then
+  granted = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+if granted then
+  if ARGV[4] == '1' then dequeue(KEYS[3], KEYS[4], KEYS[5], ARGV[3]) end
+  return read_keys(6, {1, next_token(KEYS[2])})
 end
 enqueue(KEYS[3], KEYS[4], ARGV[3])
 return {0, redis.call('PTTL', KEYS[1])}
@@ -128,20 +167,22 @@ return {0, redis.call('PTTL', KEYS[1])}
 });
 
 /// Semaphore permit. KEYS: holders zset (owner → expiry ms), token, queue,
-/// queue order, then keys to read on grant. ARGV: owner id, ttl ms,
-/// permits, waiter member, '1' if queued before. Returns {1, token,
-/// value1, version1, ...} or {0, ms until the first permit expires}.
+/// queue order, hand-off, then keys to read on grant. ARGV: owner id, ttl
+/// ms, permits, waiter member, '1' if queued before. A holder `~MEMBER`
+/// is a permit reserved for that waiter, which takes it over. Returns {1,
+/// token, value1, version1, ...} or {0, ms until the first permit expires}.
 pub(crate) static SEM_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     script(
         &[CLOCK, TOKENS, QUEUE, READS],
         r#"
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+local reserved = ARGV[4] ~= '' and redis.call('ZREM', KEYS[1], '~' .. ARGV[4]) == 1
+if reserved or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
   if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-  if ARGV[5] == '1' then dequeue(KEYS[3], KEYS[4], ARGV[4]) end
-  return read_keys(5, {1, next_token(KEYS[2])})
+  if ARGV[5] == '1' then dequeue(KEYS[3], KEYS[4], KEYS[5], ARGV[4]) end
+  return read_keys(6, {1, next_token(KEYS[2])})
 end
 enqueue(KEYS[3], KEYS[4], ARGV[4])
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -151,9 +192,10 @@ return {0, tonumber(first[2]) - now}
 });
 
 /// Read or write hold of a rwlock. KEYS: writer, readers zset, token,
-/// queue, queue order, then keys to read on grant. ARGV: owner id, ttl ms,
-/// 'r' or 'w', waiter member, '1' if queued before. Returns {1, token,
-/// value1, version1, ...} or {0, ms until the blocking hold ends}.
+/// queue, queue order, hand-off, then keys to read on grant. ARGV: owner
+/// id, ttl ms, 'r' or 'w', waiter member, '1' if queued before. Returns
+/// {1, token, value1, version1, ...} or {0, ms until the blocking hold
+/// ends}.
 pub(crate) static RW_ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     script(
         &[CLOCK, TOKENS, QUEUE, READS],
@@ -176,8 +218,8 @@ else
   end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-if ARGV[5] == '1' then dequeue(KEYS[4], KEYS[5], ARGV[4]) end
-return read_keys(6, {1, next_token(KEYS[3])})
+if ARGV[5] == '1' then dequeue(KEYS[4], KEYS[5], KEYS[6], ARGV[4]) end
+return read_keys(7, {1, next_token(KEYS[3])})
 "#,
     )
 });
@@ -217,17 +259,26 @@ return 0
 
 /// Compare-and-delete of a string-held lease (mutex, rwlock writer), with
 /// fenced writes applied first when it is still ours. KEYS: owner, queue,
-/// queue order, then keys to write. ARGV: owner id, wake payload, '1' to
-/// wake every waiter, fence field ('f:' .. name), token, then per key 'p'
-/// or 'd', value, ttl ms. Returns {1 if it was ours, 1 if the releasing
-/// client should wake a waiter, index of a key that refused the token
-/// (then nothing was written) or 0, the newer token it holds or '0'}.
+/// queue order, hand-off, then keys to write. ARGV: owner id, wake
+/// payload, '1' to wake every waiter (rwlock) or '0' (mutex), fence field
+/// ('f:' .. name), token, then per key 'p' or 'd', value, ttl ms. A mutex
+/// whose longest waiter has waited BYPASS ms is not freed but reserved
+/// for that waiter (`~MEMBER`, RESERVE ms), which is woken. Returns {1 if
+/// it was ours, 1 if the releasing client should wake a waiter, index of a
+/// key that refused the token (then nothing was written) or 0, the newer
+/// token it holds or '0'}.
 pub(crate) static OWNER_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     script(
         &[CLOCK, KV, QUEUE],
         r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0, 0, '0'} end
-local refused, newest = fenced_writes(4, 6, ARGV[4], ARGV[5])
+local refused, newest = fenced_writes(5, 6, ARGV[4], ARGV[5])
+local head = ARGV[3] == '0' and starving(KEYS[2], KEYS[3], KEYS[4])
+if head then
+  redis.call('SET', KEYS[1], '~' .. head, 'PX', RESERVE)
+  hand_off(KEYS[4], head, ARGV[2])
+  return {1, 0, refused, newest or '0'}
+end
 redis.call('DEL', KEYS[1])
 return {1, wake(KEYS[2], KEYS[3], ARGV[2], ARGV[3]), refused, newest or '0'}
 "#,
@@ -235,8 +286,9 @@ return {1, wake(KEYS[2], KEYS[3], ARGV[2], ARGV[3]), refused, newest or '0'}
 });
 
 /// Compare-and-delete of a zset-held lease (permit, reader); the same keys,
-/// arguments and reply as [`OWNER_RELEASE`]. An expired hold is removed
-/// but was not ours any more: nothing is written.
+/// arguments and reply as [`OWNER_RELEASE`] ('0': a semaphore, whose freed
+/// permit is reserved the same way). An expired hold is removed but was not
+/// ours any more: nothing is written.
 pub(crate) static MEMBER_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     script(
         &[CLOCK, KV, QUEUE],
@@ -245,9 +297,17 @@ local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not exp then return {0, 0, 0, '0'} end
 local ours = tonumber(exp) > now_ms()
 local refused, newest = 0, nil
-if ours then refused, newest = fenced_writes(4, 6, ARGV[4], ARGV[5]) end
+if ours then refused, newest = fenced_writes(5, 6, ARGV[4], ARGV[5]) end
 redis.call('ZREM', KEYS[1], ARGV[1])
-local pending = wake(KEYS[2], KEYS[3], ARGV[2], ARGV[3])
+local pending = 0
+-- Only a live hold frees a permit to reserve.
+local head = ours and ARGV[3] == '0' and starving(KEYS[2], KEYS[3], KEYS[4])
+if head then
+  redis.call('ZADD', KEYS[1], now_ms() + RESERVE, '~' .. head)
+  hand_off(KEYS[4], head, ARGV[2])
+else
+  pending = wake(KEYS[2], KEYS[3], ARGV[2], ARGV[3])
+end
 if ours then return {1, pending, refused, newest or '0'} end
 return {0, pending, 0, '0'}
 "#,

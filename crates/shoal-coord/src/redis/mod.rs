@@ -11,10 +11,14 @@
 //! - key-value: `shoal:kv:KEY`, a hash with `v` (value), `n` (version) and
 //!   `f:LOCK` (newest fencing token of LOCK accepted), so all state of one
 //!   key lives in one Redis key;
-//! - waiters: `shoal:{family:NAME}:q` (zset `CLIENT|OWNER` → liveness);
+//! - waiters: `shoal:{family:NAME}:q` (zset `CLIENT|OWNER` → liveness),
+//!   `...:s` (zset `CLIENT|OWNER` → first attempt) and `...:h` (hash: time
+//!   `t` of the last hand-off, waiter `m` until it claims it); a lock held
+//!   as `~CLIENT|OWNER`, or a semaphore holder of that name, is reserved
+//!   for that waiter;
 //! - wake-ups: each coordinator subscribes to its own channel
 //!   `shoal:wake:CLIENT`; a release publishes `FAMILY:NAME` there for the
-//!   waiter(s) it picks from the queue.
+//!   waiter(s) it picks from the queue (see `lease_scripts.rs`).
 //!
 //! The braces keep every key of one lock in one Redis Cluster hash slot.
 //! Key-value keys are not wrapped, so callers can choose hash tags for keys
@@ -22,6 +26,7 @@
 
 pub mod conn;
 mod deferred;
+mod lease_ops;
 mod lease_scripts;
 mod ops;
 mod scripts;

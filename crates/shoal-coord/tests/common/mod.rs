@@ -3,16 +3,8 @@
 
 #![allow(dead_code)]
 
-#[cfg(not(feature = "test-support"))]
-compile_error!(
-    "the shoal-coord integration tests need `--features test-support` \
-     (scripts/test.sh passes it): cargo test -p shoal-coord --features test-support"
-);
-
-use std::time::Duration;
-
-use shoal_coord::test_support::RedisServer;
 use shoal_coord::{CoordConfig, CoordUrl, Coordinator};
+use shoal_testkit::RedisServer;
 
 /// One backend under test.
 pub struct Fixture {
@@ -55,23 +47,5 @@ impl Fixture {
             Some(server) => CoordUrl::parse(&server.url()).unwrap(),
         };
         Coordinator::open_with(&url, config).await.expect("open")
-    }
-}
-
-/// Waits for `cond` up to `limit`, checking every few milliseconds.
-pub async fn eventually<F, Fut>(limit: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use shoal_coord::{CasOutcome, CoordConfig, CoordError};
 
-use crate::common::{eventually, Fixture};
+use crate::common::Fixture;
+use shoal_testkit::eventually_async;
 
 /// Concurrent adds are exact.
 pub async fn counters_are_atomic(fx: &Fixture) {
@@ -92,11 +93,11 @@ pub async fn key_ttl_expires(fx: &Fixture) {
         .unwrap();
     fx.coord.put("long", "v").await.unwrap();
     assert!(fx.coord.get("short").await.unwrap().is_some());
-    let gone = eventually(Duration::from_secs(3), || async {
+    let what = "a key with a 150ms TTL to expire";
+    eventually_async(Duration::from_secs(3), what, || async {
         fx.coord.get("short").await.unwrap().is_none()
     })
     .await;
-    assert!(gone, "key with a 150ms TTL still present after 3s");
     assert!(fx.coord.get("long").await.unwrap().is_some());
 }
 

@@ -56,15 +56,16 @@ impl<T> Cursor<T> {
 }
 
 /// A binary heap of cursor indices ordered by (head record, index): the
-/// index breaks ties, which is what keeps the merge stable.
-struct Merger<T> {
+/// index breaks ties, which is what keeps the merge stable. Generic over
+/// the comparator so that comparisons inline.
+struct Merger<T, F: ?Sized> {
     cursors: Vec<Cursor<T>>,
     heap: Vec<usize>,
-    cmp: Compare<T>,
+    cmp: Arc<F>,
 }
 
-impl<T> Merger<T> {
-    fn new(sources: Vec<Box<dyn BatchSource<T>>>, cmp: Compare<T>) -> Result<Self, TaskError> {
+impl<T, F: Fn(&T, &T) -> Ordering + ?Sized> Merger<T, F> {
+    fn new(sources: Vec<Box<dyn BatchSource<T>>>, cmp: Arc<F>) -> Result<Self, TaskError> {
         let cursors = sources
             .into_iter()
             .map(Cursor::new)
@@ -152,7 +153,24 @@ pub struct SortedStream<T> {
 
 enum StreamState<T> {
     Memory(Option<Vec<T>>),
-    Merge { merger: Merger<T>, batch: usize },
+    Merge(Box<dyn Iterator<Item = Result<Vec<T>, TaskError>>>),
+}
+
+/// A merger handing out batches of `batch` records.
+struct Batched<T, F: ?Sized> {
+    merger: Merger<T, F>,
+    batch: usize,
+}
+
+impl<T, F: Fn(&T, &T) -> Ordering + ?Sized> Iterator for Batched<T, F> {
+    type Item = Result<Vec<T>, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.merger.next_batch(self.batch) {
+            Ok(out) if out.is_empty() => None,
+            other => Some(other),
+        }
+    }
 }
 
 impl<T> SortedStream<T> {
@@ -175,10 +193,7 @@ impl<T> Iterator for SortedStream<T> {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.state {
             StreamState::Memory(items) => items.take().map(Ok),
-            StreamState::Merge { merger, batch } => match merger.next_batch(*batch) {
-                Ok(out) if out.is_empty() => None,
-                other => Some(other),
-            },
+            StreamState::Merge(merged) => merged.next(),
         }
     }
 }
@@ -187,9 +202,9 @@ impl<T> Iterator for SortedStream<T> {
 /// sorted stream, reading at most as many at once as `memory` allows
 /// with one frame of about `frame` bytes each; more are first merged in
 /// consecutive groups into runs in `spill`.
-pub fn merge_sorted<T, C>(
+pub fn merge_sorted<T, C, F>(
     mut sources: Vec<Box<dyn BatchSource<T>>>,
-    cmp: Compare<T>,
+    cmp: Arc<F>,
     codec: C,
     memory: &TaskMemory,
     spill: &SpillSpace,
@@ -199,6 +214,7 @@ pub fn merge_sorted<T, C>(
 where
     T: Send + 'static,
     C: RunCodec<Item = T> + Clone + 'static,
+    F: Fn(&T, &T) -> Ordering + Send + Sync + ?Sized + 'static,
 {
     let per_source = 2 * frame as u64 + 2 * std::mem::size_of::<T>() as u64;
     let mut reservation = memory.reservation();
@@ -235,10 +251,10 @@ where
         sources = merged;
     }
     Ok(SortedStream {
-        state: StreamState::Merge {
+        state: StreamState::Merge(Box::new(Batched {
             merger: Merger::new(sources, cmp)?,
             batch,
-        },
+        })),
         _reservation: reservation,
     })
 }

@@ -6,8 +6,10 @@ use crate::{SpillFile, SpillSpace, SpillWriter, TaskError};
 
 const HEADER: u64 = 8;
 
-/// Writes frames of about `frame` bytes to a spill file.
-pub(crate) struct RunWriter<C> {
+/// Writes records to an anonymous spill file as frames of about `frame`
+/// bytes, read back in order by a [`RunReader`]: for operators that
+/// partition data to disk (a grace hash join's sides), sorted or not.
+pub struct RunWriter<C> {
     codec: C,
     writer: SpillWriter,
     frame: usize,
@@ -17,7 +19,8 @@ pub(crate) struct RunWriter<C> {
 }
 
 impl<C: RunCodec> RunWriter<C> {
-    pub(crate) fn new(space: &SpillSpace, codec: C, frame: usize) -> Result<Self, TaskError> {
+    /// A writer of a new spill file in `space`.
+    pub fn new(space: &SpillSpace, codec: C, frame: usize) -> Result<Self, TaskError> {
         let width = std::mem::size_of::<C::Item>().max(1);
         Ok(RunWriter {
             codec,
@@ -28,8 +31,8 @@ impl<C: RunCodec> RunWriter<C> {
         })
     }
 
-    /// Appends sorted records.
-    pub(crate) fn write(&mut self, items: &[C::Item]) -> Result<(), TaskError> {
+    /// Appends records.
+    pub fn write(&mut self, items: &[C::Item]) -> Result<(), TaskError> {
         let mut at = 0;
         while at < items.len() {
             let chunk = &items[at..(at + self.per_frame).min(items.len())];
@@ -53,7 +56,8 @@ impl<C: RunCodec> RunWriter<C> {
         Ok(())
     }
 
-    pub(crate) fn finish(self) -> Result<SpillFile, TaskError> {
+    /// Ends writing; read the file back with a [`RunReader`].
+    pub fn finish(self) -> Result<SpillFile, TaskError> {
         Ok(self.writer.finish()?)
     }
 }

@@ -9,7 +9,12 @@
 //! of hours to days, scaled so heavy users fit in the horizon. The first
 //! session starts on a uniform day at a diurnal hour; sessions go forward
 //! from there and, if the horizon ends, backward before it — so users
-//! return on later days and retention is non-trivial. Within sessions a
+//! return on later days and retention is non-trivial. Nothing happens
+//! after the horizon: a user with more sessions than fit in it (with the
+//! half-hour breaks between them) has them merged into longer sessions
+//! until they fill at most half of it, and one whose sessions still find
+//! no room forward or backward has them spread over the whole horizon —
+//! heavy users are busy every day, not alone after everyone else left. Within sessions a
 //! cart needs a viewed item and a purchase needs a carted one, giving the
 //! usual view → cart → purchase drop-off; carts survive into the next
 //! session half the time.
@@ -32,6 +37,8 @@ const HOUR: i64 = 60 * MINUTE;
 pub(crate) const DAY: i64 = 24 * HOUR;
 /// Minimum pause between sessions: above any 30-minute session gap.
 const SESSION_BREAK: i64 = 31 * MINUTE;
+/// The most of the horizon one user's sessions and breaks may take.
+const MAX_FILL: f64 = 0.5;
 /// Typical extra pause between sessions of a light user.
 const MEAN_PAUSE_MS: f64 = 30.0 * HOUR as f64;
 /// Relative weight of each UTC hour for session starts (evenings busy).
@@ -163,6 +170,7 @@ pub(crate) fn user_events(
             offsets: clicks(rng, len),
         })
         .collect();
+    let sessions = fit(rng, world.horizon_ms, sessions);
     let starts = place(rng, world, &sessions);
     let mut order: Vec<usize> = (0..sessions.len()).collect();
     order.sort_by_key(|&i| starts[i]);
@@ -181,6 +189,40 @@ pub(crate) fn user_events(
             *seq = seq.wrapping_add(1);
         }
     }
+}
+
+/// Time `sessions` take end to end with a break after each.
+fn busy_time(sessions: &[Session]) -> i64 {
+    sessions.iter().map(|s| s.duration() + SESSION_BREAK).sum()
+}
+
+/// Merges neighbouring sessions (joined by one click gap) until they take
+/// at most [`MAX_FILL`] of `horizon`; a single session still too long has
+/// its clicks squeezed closer. Light users pass through untouched.
+fn fit(rng: &mut Rng, horizon: i64, mut sessions: Vec<Session>) -> Vec<Session> {
+    let room = (MAX_FILL * horizon as f64) as i64;
+    while sessions.len() > 1 && busy_time(&sessions) > room {
+        let mut merged = Vec::with_capacity(sessions.len().div_ceil(2));
+        let mut pairs = sessions.into_iter();
+        while let Some(mut first) = pairs.next() {
+            if let Some(second) = pairs.next() {
+                let at = first.duration() + click_gap(rng);
+                first.offsets.extend(second.offsets.iter().map(|o| at + o));
+            }
+            merged.push(first);
+        }
+        sessions = merged;
+    }
+    if let [only] = sessions.as_mut_slice() {
+        let duration = only.duration();
+        if duration > room {
+            // More clicks than the horizon holds at human pace: faster.
+            only.offsets
+                .iter_mut()
+                .for_each(|o| *o = (*o as i128 * room as i128 / duration as i128) as i64);
+        }
+    }
+    sessions
 }
 
 /// Session lengths summing to `budget`: a third single-event (bounces),
@@ -277,8 +319,8 @@ fn start_on(rng: &mut Rng, day: i64) -> i64 {
 
 /// Start time of each session: the first on a uniform day, later ones
 /// forward with pauses scaled to the user's activity, and once the horizon
-/// is reached, earlier ones backward from the first. Sessions that fit
-/// nowhere go right after the last one placed (heavy users at capacity).
+/// is reached, earlier ones backward from the first. If some fit nowhere
+/// (a heavy user), all are spread over the horizon instead.
 fn place(rng: &mut Rng, world: &World, sessions: &[Session]) -> Vec<i64> {
     let h = world.horizon_ms;
     let n = sessions.len() as f64;
@@ -286,13 +328,17 @@ fn place(rng: &mut Rng, world: &World, sessions: &[Session]) -> Vec<i64> {
         (0.5 * h as f64 / n - SESSION_BREAK as f64).clamp(MINUTE as f64, MEAN_PAUSE_MS);
     let days = (h / DAY).max(1);
     let first_day = rng.below(days as u64) as i64;
-    let first = start_on(rng, first_day);
+    // Every click lies inside the horizon: a first session that would run
+    // past its end starts earlier.
+    let first = start_on(rng, first_day)
+        .min(h - 1 - sessions[0].duration())
+        .max(0);
     let mut starts = vec![i64::MIN; sessions.len()];
-    // Forward from `first` until the horizon.
+    // Forward from `first` while sessions end inside the horizon.
     let mut t = first;
     let mut forward = 0usize;
     for (i, s) in sessions.iter().enumerate() {
-        if t >= h && i > 0 {
+        if t + s.duration() >= h && i > 0 {
             break;
         }
         starts[i] = t;
@@ -310,19 +356,27 @@ fn place(rng: &mut Rng, world: &World, sessions: &[Session]) -> Vec<i64> {
         starts[i] = start;
         earliest = start;
     }
-    // At capacity: stack the rest after the latest session.
-    let mut latest_end = sessions
-        .iter()
-        .zip(&starts)
-        .filter(|(_, s)| **s != i64::MIN)
-        .map(|(sess, s)| s + sess.duration())
-        .max()
-        .unwrap_or(first);
-    for (i, s) in sessions.iter().enumerate() {
-        if starts[i] == i64::MIN {
-            starts[i] = latest_end + SESSION_BREAK;
-            latest_end = starts[i] + s.duration();
-        }
+    if starts.contains(&i64::MIN) {
+        return spread(rng, h, sessions);
     }
     starts
+}
+
+/// Start times that put `sessions` in order inside `[0, horizon)`: the
+/// time they leave free is cut into random pauses, one before each.
+fn spread(rng: &mut Rng, horizon: i64, sessions: &[Session]) -> Vec<i64> {
+    let free = (horizon - busy_time(sessions)).max(0) as f64;
+    // One pause before each session and one after the last.
+    let weights: Vec<f64> = (0..=sessions.len()).map(|_| rng.exp(1.0)).collect();
+    let total: f64 = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+    let mut t = 0i64;
+    sessions
+        .iter()
+        .zip(&weights)
+        .map(|(s, w)| {
+            let start = t + (free * w / total) as i64;
+            t = start + s.duration() + SESSION_BREAK;
+            start
+        })
+        .collect()
 }

@@ -127,7 +127,8 @@ fn stages_table(stages: &[StageTrace], running: Option<u64>) -> String {
             spec = s.speculative,
             rows = count(s.rows as f64, ""),
             bin = bytes(s.bytes_in),
-            bout = bytes(s.bytes_out),
+            // Reports do not carry output sizes yet: unknown, not zero.
+            bout = if s.bytes_out > 0 { bytes(s.bytes_out) } else { "—".into() },
             p50 = quantile(0.5),
             p95 = quantile(0.95),
         );
@@ -268,8 +269,8 @@ fn recent(detail: &JobDetail) -> String {
             t.attempt + 1,
             utc(t.started_ms),
             duration_us(t.duration_us),
-            esc(&t.outcome),
-            esc(&t.outcome),
+            t.outcome.as_str(),
+            t.outcome.as_str(),
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");

@@ -48,7 +48,7 @@ pub fn worker_page(detail: &WorkerDetail) -> Page {
             a = s.attempt + 1,
             started = utc(s.started_ms),
             d = duration_us(s.duration_us),
-            o = esc(&s.outcome),
+            o = s.outcome.as_str(),
         );
     }
     main.push_str("</tbody>\n</table>\n</section>\n");

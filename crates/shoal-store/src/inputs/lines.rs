@@ -3,15 +3,16 @@
 //! A split `[start, end)` owns every line whose first byte lies in that
 //! range, so neighbouring splits never share or lose a line whatever the
 //! boundaries — the same rule Hadoop's line reader uses. Inputs expand and
-//! read through [`shoal_store::inputs`], so `s3://bucket/logs/` works
-//! wherever a local directory does (a remote split fetches its own bytes
-//! and the end of the line that straddles its end).
+//! read like every other input ([`expand_inputs`], [`InputFile`]), so
+//! `s3://bucket/logs/` works wherever a local directory does (a remote
+//! split fetches its own bytes and the end of the line that straddles its
+//! end). Wordcount and DistArray's text and CSV sources read through these.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use super::{expand_inputs, InputFile, InputsError};
 use serde::{Deserialize, Serialize};
-use shoal_store::inputs::{expand_inputs, InputFile, InputsError};
 
 /// A byte range of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +115,7 @@ mod tests {
         // of the line that straddles its end, and skip the one it starts in.
         let text = "first line\nsecond\r\n\nthe fourth, longer line\nno newline at the end";
         let url = format!("memory://splits-{}", std::process::id());
-        let store = shoal_store::Store::open(&url).unwrap();
+        let store = crate::Store::open(&url).unwrap();
         store
             .put("logs/a.txt", bytes::Bytes::from_static(text.as_bytes()))
             .unwrap();

@@ -1,27 +1,40 @@
 #!/usr/bin/env bash
-# Benchmark: `shoal analyze` of 10M generated events in Parquet read from a
-# local S3 server (s3s-fs on loopback) against the same files on local
-# disk. Prints median wall times and the ratio (target: S3 at most 1.3x
-# local), and checks both reports are byte-identical.
+# Benchmark: `shoal analyze` of the same events read from a local S3 server
+# (s3s-fs on loopback, objects uploaded through PUT) and from local disk,
+# side by side, for three data sets:
 #
-#   bench/s3.sh                    # 10M events, Parquet, 8 files, 2 threads
-#   bench/s3.sh --runs 5 --threads 2 --events 10000000 --format parquet
+#   csv     `shoal gen` CSV, 8 files                  (target: S3 <= 1.5x local)
+#   quoted  the same rows with every field quoted     (target: S3 <= 1.5x local)
+#   parquet `shoal gen` Parquet, 8 files              (target: S3 <= 1.3x local)
+#
+# Prints median wall times of N runs and their ratio, the median CPU time
+# (user + system) of shoal for each, the CPU time s3s-fs spent per S3 run
+# (it shares the machine's cores with Shoal), and what the server delivers
+# on its own: every object of the set fetched by parallel plain GETs at
+# once (curl) — the floor for any reader — and the server's CPU time for
+# that. Checks that the local and S3 reports are byte-identical. On a
+# loaded machine wall times mostly measure waiting for a core; the CPU
+# columns stay meaningful.
+#
+#   bench/s3.sh                              # 10M events, every set, 5 runs, 2 threads
+#   bench/s3.sh --sets csv,parquet --runs 3 --events 2000000 --threads 2
+#   bench/s3.sh --format csv                 # one set (same as --sets csv)
 #
 # Data is kept in bench/data (gitignored) and reused; the S3 server gets a
 # fresh root under bench/data each run. Installs s3s-fs when missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-runs=3
+runs=5
 threads=2
 events=10000000
-format=parquet
+sets=csv,quoted,parquet
 while [ $# -gt 0 ]; do
     case $1 in
         --runs) runs=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --events) events=$2; shift 2 ;;
-        --format) format=$2; shift 2 ;;
+        --sets | --format) sets=$2; shift 2 ;;
         *) echo "unknown flag $1" >&2; exit 2 ;;
     esac
 done
@@ -40,13 +53,31 @@ data="$root/bench/data"
 out="$root/bench/out"
 mkdir -p "$data" "$out"
 
-dir="$data/s3-$events-$format"
-if [ ! -f "$dir/.done" ]; then
-    rm -rf "$dir"
-    echo "generating $events events ($format) into $dir" >&2
-    "$shoal" gen "$dir" --events "$events" --format "$format" --files 8 --seed 1 >&2
-    touch "$dir/.done"
-fi
+# dataset SET: prints the local directory of SET, generating it once.
+dataset() {
+    local set=$1 dir="$data/s3-$events-$1"
+    if [ ! -f "$dir/.done" ]; then
+        rm -rf "$dir"
+        case $set in
+            csv | parquet)
+                echo "generating $events events ($set) into $dir" >&2
+                "$shoal" gen "$dir" --events "$events" --format "$set" --files 8 --seed 1 >&2 ;;
+            quoted)
+                local plain
+                plain=$(dataset csv)
+                echo "quoting every field of $plain into $dir" >&2
+                mkdir -p "$dir"
+                for f in "$plain"/*.csv; do
+                    awk 'BEGIN { FS = ","; OFS = "," }
+                         { for (i = 1; i <= NF; i++) $i = "\"" $i "\""; print }' \
+                        "$f" > "$dir/$(basename "$f")"
+                done ;;
+            *) echo "unknown set $set (csv, quoted, parquet)" >&2; exit 2 ;;
+        esac
+        touch "$dir/.done"
+    fi
+    echo "$dir"
+}
 
 # A fresh server on a free loopback port; its log names the port.
 s3root="$data/s3-root"
@@ -66,32 +97,77 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { echo "s3s-fs did not start; log: $log" >&2; exit 1; }
 export AWS_ENDPOINT="http://127.0.0.1:$port"
-"$target/examples/upload" "$dir" s3://bench/events
 
-# measure NAME CMD... : runs CMD $runs times (stdout to $out/NAME.json),
-# prints the median wall time in seconds.
-measure() {
-    local name=$1; shift
-    local walls=()
-    for _ in $(seq "$runs"); do
-        local start end
-        start=$(date +%s.%N)
-        "$@" > "$out/$name.json"
-        end=$(date +%s.%N)
-        walls+=("$(awk -v a="$start" -v b="$end" 'BEGIN {print b - a}')")
-    done
-    printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+# server_cpu: CPU seconds (user + system) s3s-fs has used so far.
+ticks=$(getconf CLK_TCK)
+server_cpu() {
+    awk -v t="$ticks" '{ print ($14 + $15) / t }' "/proc/$server/stat"
 }
 
-local_s=$(measure s3bench.local "$shoal" analyze "$dir" --json --quiet --threads "$threads")
-s3_s=$(measure s3bench.s3 "$shoal" analyze s3://bench/events/ --json --quiet --threads "$threads")
-cmp "$out/s3bench.local.json" "$out/s3bench.s3.json" \
-    || { echo "reports differ: $out/s3bench.local.json vs $out/s3bench.s3.json" >&2; exit 1; }
+# get_all SET DIR: seconds for plain GETs of every object of SET, all at
+# once, as the server alone delivers them.
+get_all() {
+    local set=$1 dir=$2 start end pids=()
+    start=$(date +%s.%N)
+    for f in "$dir"/*; do
+        curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+            --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+            -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+            -o /dev/null "$AWS_ENDPOINT/bench/$set/$(basename "$f")" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" || { echo "curl GET of s3://bench/$set failed" >&2; exit 1; }
+    done
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN {print b - a}'
+}
+
+# measure NAME CMD... : runs CMD $runs times (stdout to $out/NAME.json);
+# prints the median wall time and the median CPU time (user + system) of
+# the shoal process, in seconds.
+measure() {
+    local name=$1; shift
+    local walls=() cpus=()
+    for _ in $(seq "$runs"); do
+        /usr/bin/time -f "%e %U %S" -o "$out/$name.time" "$@" > "$out/$name.json"
+        walls+=("$(awk '{print $1}' "$out/$name.time")")
+        cpus+=("$(awk '{print $2 + $3}' "$out/$name.time")")
+    done
+    echo "$(median "${walls[@]}") $(median "${cpus[@]}")"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+rows=()
+for set in ${sets//,/ }; do
+    dir=$(dataset "$set")
+    "$target/examples/upload" "$dir" "s3://bench/$set"
+    size=$(du -sm "$dir" | cut -f1)
+    cpu_before=$(server_cpu)
+    get_s=$(get_all "$set" "$dir")
+    get_cpu=$(awk -v a="$cpu_before" -v b="$(server_cpu)" 'BEGIN {print b - a}')
+    timed=$(measure "s3bench.$set.local" "$shoal" analyze "$dir" --json --quiet --threads "$threads")
+    read -r local_s local_cpu <<< "$timed"
+    cpu_before=$(server_cpu)
+    timed=$(measure "s3bench.$set.s3" "$shoal" analyze "s3://bench/$set/" --json --quiet --threads "$threads")
+    read -r s3_s s3_cpu <<< "$timed"
+    cpu_after=$(server_cpu)
+    cmp -s "$out/s3bench.$set.local.json" "$out/s3bench.$set.s3.json" \
+        || { echo "$set: reports differ: $out/s3bench.$set.local.json vs $out/s3bench.$set.s3.json" >&2; exit 1; }
+    goal=1.5
+    [ "$set" = parquet ] && goal=1.3
+    served=$(awk -v a="$cpu_before" -v b="$cpu_after" -v n="$runs" 'BEGIN {print (b - a) / n}')
+    rows+=("$(awk -v s="$set" -v m="$size" -v l="$local_s" -v r="$s3_s" -v g="$goal" -v x="$get_s" \
+        -v lc="$local_cpu" -v rc="$s3_cpu" -v c="$served" -v xc="$get_cpu" \
+        'BEGIN { printf "%-8s %6d %9.2f %9.2f %6.2f %6s %9.2f %9.2f %10.2f %9.2f %9.2f", s, m, l, r, r / l, "<=" g, lc, rc, c, x, xc }')")
+done
 
 echo
-echo "shoal analyze, $events events ($format, 8 files), $threads threads, median of $runs"
-printf '%-24s %10s\n' "input" "wall (s)"
-printf '%-24s %10.2f\n' "local disk" "$local_s"
-printf '%-24s %10.2f\n' "s3 (s3s-fs, loopback)" "$s3_s"
-printf '%-24s %10.3f  (target <= 1.3)\n' "ratio s3 / local" "$(awk -v a="$s3_s" -v b="$local_s" 'BEGIN {print a / b}')"
-echo "reports identical: yes"
+echo "shoal analyze, $events events per set (8 files), $threads threads, median of $runs; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-8s %6s %9s %9s %6s %6s %9s %9s %10s %9s %9s\n' "set" "MB" "local s" "s3 s" "ratio" "target" \
+    "cpu local" "cpu s3" "cpu s3s-fs" "GET all s" "(its cpu)"
+printf '%s\n' "${rows[@]}"
+echo "reports identical (local vs s3): yes"

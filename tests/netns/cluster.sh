@@ -268,7 +268,9 @@ restore() {
 slow='{"tasks": 90, "sleep_ms": 200, "echo": true}'
 # Sleeping tasks need no cores: 16 threads keep the embedded run short.
 THREADS=16 embedded run noop --params "$slow" >"$STATE/noop.embedded"
-[ "$(wc -l <"$STATE/noop.embedded")" -eq 90 ] || die "embedded noop did not echo 90 partitions"
+# noop's result sums the echoed partitions: 0 + 1 + … + 89 = 4005.
+jq -e '.tasks == 90 and .echoed == 4005' "$STATE/noop.embedded" >/dev/null ||
+    die "embedded noop did not echo 90 partitions: $(cat "$STATE/noop.embedded")"
 cut_during w2 noop run noop --params "$slow"
 alive "$(cat "$STATE/pids/w2")" || say "note: w2 exited while cut off ($(tail -1 "$STATE/log/w2.log"))"
 rm -f "$STATE/analyze-csv.cluster"

@@ -1,6 +1,8 @@
 //! Flags shared by every job command, and running a job with them.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use clap::Args;
 use shoal_cluster::{ClusterConfig, ClusterExecutor};
@@ -105,11 +107,39 @@ impl RunArgs {
     /// run's statistics on stderr and writes them to `--stats FILE`. The
     /// caller prints the result.
     pub fn run_job(&self, registry: &Registry, spec: JobSpec) -> Result<JobOutput, CliError> {
+        self.run(registry, spec, None)
+    }
+
+    /// [`RunArgs::run_job`] for jobs that can stop early: setting `cancel`
+    /// (say, on Ctrl-C) cancels the job — tasks see it, a cluster job is
+    /// cancelled for its workers too — and the run fails as cancelled.
+    pub fn run_job_with_cancel(
+        &self,
+        registry: &Registry,
+        spec: JobSpec,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<JobOutput, CliError> {
+        self.run(registry, spec, Some(cancel))
+    }
+
+    fn run(
+        &self,
+        registry: &Registry,
+        spec: JobSpec,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<JobOutput, CliError> {
         let executor: Box<dyn Executor> = match self.cluster_config()? {
-            Some(config) => {
+            Some(mut config) => {
+                config.cancel = cancel;
                 Box::new(ClusterExecutor::new(config).map_err(|e| CliError::usage(e.to_string()))?)
             }
-            None => Box::new(EmbeddedExecutor::new(self.embedded_config())),
+            None => {
+                let executor = EmbeddedExecutor::new(self.embedded_config());
+                Box::new(match cancel {
+                    Some(flag) => executor.with_cancel(flag),
+                    None => executor,
+                })
+            }
         };
         let progress = CliProgress::new(self.quiet);
         let dashboard = match self.ui {

@@ -445,3 +445,63 @@ fn map_outputs_far_beyond_the_budget_spill_in_segments_and_stream_back() {
     let leftover = walk(dir.path());
     assert!(leftover.is_empty(), "spill files left behind: {leftover:?}");
 }
+
+/// Tasks that run until the job is cancelled, counting how many started.
+struct UntilCancelled(Arc<AtomicU32>);
+
+impl Job for UntilCancelled {
+    fn name(&self) -> &'static str {
+        "until-cancelled"
+    }
+    fn describe(&self) -> &'static str {
+        "waits for cancellation"
+    }
+    fn plan(&self, _: &serde_json::Value) -> Result<Plan, JobError> {
+        let started = self.0.clone();
+        let mut plan = Plan::new();
+        plan.add_stage(Stage::new("wait", 8, move |ctx| {
+            started.fetch_add(1, Ordering::SeqCst);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !ctx.is_cancelled() {
+                if std::time::Instant::now() > deadline {
+                    return Err(TaskError::fatal("never cancelled"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(TaskError::new("stopped: cancelled"))
+        }));
+        Ok(plan)
+    }
+}
+
+#[test]
+fn a_cancel_flag_set_from_outside_stops_the_job() {
+    let started = Arc::new(AtomicU32::new(0));
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let exec = EmbeddedExecutor::new(EmbeddedConfig {
+        threads: 2,
+        ..EmbeddedConfig::default()
+    })
+    .with_cancel(cancel.clone());
+    let registry = Registry::new().with(Arc::new(UntilCancelled(started.clone())));
+    let err = std::thread::scope(|scope| {
+        let run = scope.spawn(|| {
+            run_job(
+                &exec,
+                &registry,
+                JobSpec::new("until-cancelled", json!({})),
+                &NoProgress,
+            )
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while started.load(Ordering::SeqCst) < 2 {
+            assert!(std::time::Instant::now() < deadline, "tasks never started");
+            std::thread::yield_now();
+        }
+        cancel.store(true, Ordering::SeqCst);
+        run.join().unwrap().unwrap_err()
+    });
+    assert!(matches!(err, JobError::Cancelled { .. }), "{err}");
+    // The two running tasks stopped; no other task started.
+    assert_eq!(started.load(Ordering::SeqCst), 2);
+}

@@ -52,17 +52,9 @@ impl fmt::Display for Format {
     }
 }
 
-/// Stream compression of a text file, from its extension.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Compression {
-    /// Plain bytes: can be cut into byte-range splits.
-    #[default]
-    None,
-    /// `.gz` (gzip, multi-member allowed).
-    Gzip,
-    /// `.zst` (Zstandard).
-    Zstd,
-}
+/// Stream compression of a text file, from its extension (shared with
+/// every input reader).
+pub use shoal_store::inputs::Compression;
 
 /// Unit of integer timestamps. RFC 3339 text is accepted whatever the unit.
 /// Finer units truncate toward negative infinity to milliseconds.

@@ -1,6 +1,6 @@
 //! Driver side: from the user's inputs to a list of [`Split`]s.
 
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -96,16 +96,7 @@ pub(crate) fn resolve_format(
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
-        (stem, Compression::Gzip)
-    } else if let Some(stem) = name
-        .strip_suffix(".zst")
-        .or_else(|| name.strip_suffix(".zstd"))
-    {
-        (stem, Compression::Zstd)
-    } else {
-        (name.as_str(), Compression::None)
-    };
+    let (stem, compression) = Compression::strip(&name);
     let unknown = |reason: String| InputError::UnknownFormat {
         path: path.to_path_buf(),
         reason,
@@ -249,13 +240,9 @@ fn open_stream<'s>(
 ) -> Result<Box<dyn Read + 's>, InputError> {
     let path = source.path();
     let file = GrowingReader::new(source, 0, size);
-    Ok(match compression {
-        Compression::None => Box::new(file),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
-        Compression::Zstd => {
-            Box::new(zstd::Decoder::new(file).map_err(|e| InputError::io(path, e))?)
-        }
-    })
+    compression
+        .decoder(Box::new(file))
+        .map_err(|e| InputError::io(path, e))
 }
 
 /// Reads more of `reader` into `buf`; returns false at end of input.

@@ -1,6 +1,6 @@
 //! Worker side: read one split into an [`EventSink`].
 
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use crate::chunk::{exact_counts, read_chunk, ChunkBounds, ChunkStart};
@@ -201,18 +201,16 @@ fn open_text(split: &Split) -> Result<TextSource, InputError> {
         }
         SplitRange::Whole => {
             let file = source.open()?;
-            Ok(match split.compression {
-                Compression::None => (Box::new(file), u64::MAX, 1, "text"),
-                Compression::Gzip => {
-                    let dec =
-                        flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
-                    (Box::new(dec), u64::MAX, 1, "gzip")
-                }
-                Compression::Zstd => {
-                    let dec = zstd::Decoder::new(file).map_err(|e| InputError::io(path, e))?;
-                    (Box::new(dec), u64::MAX, 1, "zstd")
-                }
-            })
+            let kind = match split.compression {
+                Compression::None => "text",
+                Compression::Gzip => "gzip",
+                Compression::Zstd => "zstd",
+            };
+            let reader = split
+                .compression
+                .decoder(file)
+                .map_err(|e| InputError::io(path, e))?;
+            Ok((reader, u64::MAX, 1, kind))
         }
         SplitRange::Chunk { .. } | SplitRange::RowGroups { .. } => Err(InputError::StaleSplit {
             path: path.to_path_buf(),

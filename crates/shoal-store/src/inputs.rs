@@ -7,17 +7,21 @@
 //! skipping `.`/`_`-prefixed names such as `_SUCCESS`), globs to their
 //! matches; remote reads are ranged requests, so a split of a large object
 //! fetches only its bytes (and the line that straddles its end).
+//! Compressed files (`.gz`, `.zst`) are read through one decoder for every
+//! reader ([`Compression`], [`InputFile::open_decoded`]).
 //! [`plan_line_splits`] cuts text inputs into byte-range splits of whole
 //! lines and [`read_line_split`] reads one.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::{Store, StoreError};
 
 mod lines;
-pub use lines::{plan_line_splits, read_line_split, LineSplit};
+pub use lines::{open_line_split, plan_line_splits, read_line_split, LineSplit};
 
 /// Why inputs could not be expanded or read.
 #[derive(Debug, thiserror::Error)]
@@ -305,6 +309,69 @@ impl InputFile {
             InputFile::Remote { .. } => self.open_range(0, self.size()?),
         }
     }
+
+    /// A reader over the whole file's content: decompressed when its name
+    /// says it is compressed ([`Compression::of`]).
+    pub fn open_decoded(&self) -> Result<Box<dyn Read>, InputsError> {
+        let raw = self.open()?;
+        Compression::of(self.path())
+            .decoder(raw)
+            .map_err(|e| InputsError::io(self.path(), e))
+    }
+}
+
+/// Stream compression of an input file, from its name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Compression {
+    /// Plain bytes: can be cut into byte-range splits.
+    #[default]
+    None,
+    /// `.gz` (gzip, multi-member allowed).
+    Gzip,
+    /// `.zst` or `.zstd` (Zstandard).
+    Zstd,
+}
+
+impl Compression {
+    /// The compression a file name's extension says (case-insensitive).
+    pub fn of(path: &Path) -> Compression {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        Compression::strip(&name).1
+    }
+
+    /// `name` without its compression extension, and the compression.
+    pub fn strip(name: &str) -> (&str, Compression) {
+        if let Some(stem) = name.strip_suffix(".gz") {
+            (stem, Compression::Gzip)
+        } else if let Some(stem) = name
+            .strip_suffix(".zst")
+            .or_else(|| name.strip_suffix(".zstd"))
+        {
+            (stem, Compression::Zstd)
+        } else {
+            (name, Compression::None)
+        }
+    }
+
+    /// Whether the bytes must be decoded (and so cannot be cut into
+    /// byte-range splits).
+    pub fn is_compressed(self) -> bool {
+        self != Compression::None
+    }
+
+    /// `raw` decoded. Corrupt streams show up as read errors.
+    pub fn decoder<'a>(self, raw: Box<dyn Read + 'a>) -> std::io::Result<Box<dyn Read + 'a>> {
+        Ok(match self {
+            Compression::None => raw,
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+                BufReader::with_capacity(1 << 20, raw),
+            )),
+            Compression::Zstd => Box::new(zstd::Decoder::new(raw)?),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -364,6 +431,35 @@ mod tests {
         assert!(matches!(missing, InputsError::NotFound { .. }), "{missing}");
         let none = expand_inputs(&[format!("{base}/ev/*.parquet")]).unwrap_err();
         assert!(matches!(none, InputsError::NoMatch { .. }), "{none}");
+    }
+
+    #[test]
+    fn compressed_files_are_known_by_name_and_decoded() {
+        use std::io::Write;
+        assert_eq!(Compression::of(Path::new("a/b.CSV.GZ")), Compression::Gzip);
+        assert_eq!(Compression::of(Path::new("b.txt.zstd")), Compression::Zstd);
+        assert_eq!(Compression::of(Path::new("b.gz.txt")), Compression::None);
+        assert_eq!(
+            Compression::strip("e.jsonl.zst"),
+            ("e.jsonl", Compression::Zstd)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"one\ntwo\n").unwrap();
+        let gz_path = dir.path().join("t.txt.gz");
+        std::fs::write(&gz_path, gz.finish().unwrap()).unwrap();
+        let zst_path = dir.path().join("t.txt.zst");
+        std::fs::write(&zst_path, zstd::encode_all(&b"one\ntwo\n"[..], 1).unwrap()).unwrap();
+        for path in [gz_path, zst_path] {
+            let mut text = String::new();
+            InputFile::of(&path)
+                .unwrap()
+                .open_decoded()
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            assert_eq!(text, "one\ntwo\n", "{}", path.display());
+        }
     }
 
     #[test]

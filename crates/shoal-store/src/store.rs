@@ -108,6 +108,42 @@ impl Drop for RangesAhead {
     }
 }
 
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// A private staging key next to `path`, hidden (`.`-prefixed) so that a
+/// writer killed mid-upload leaves nothing an input listing would read.
+fn staging_path(path: &Path) -> Path {
+    static STAGED: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let text = path.to_string();
+    let (dir, name) = text
+        .rsplit_once('/')
+        .map_or(("", text.as_str()), |(d, n)| (d, n));
+    let hidden = format!(
+        ".{name}.staging-{}-{nanos}-{}",
+        std::process::id(),
+        STAGED.fetch_add(1, Ordering::Relaxed)
+    );
+    match dir {
+        "" => Path::from(hidden),
+        dir => Path::from(format!("{dir}/{hidden}")),
+    }
+}
+
 /// One object found by [`Store::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -285,6 +321,69 @@ impl Store {
             Err(_) => {}
         }
         outcome
+    }
+
+    /// Publishes the contents of the local file `file` at `key` only if
+    /// nothing is there yet, like [`Store::put_if_absent_parts`], without
+    /// ever holding a large file in memory: files above
+    /// `multipart_threshold` stream in parts to a staging key (on a file
+    /// store a hidden sibling, `.NAME.staging-…`) published by a
+    /// conditional copy — a hard link on a file store.
+    pub fn put_file_if_absent(
+        &self,
+        key: &str,
+        file: &std::path::Path,
+    ) -> Result<bool, StoreError> {
+        let io = |error: std::io::Error| StoreError::Io {
+            op: "read",
+            url: file.display().to_string(),
+            error,
+        };
+        let len = std::fs::metadata(file).map_err(io)?.len();
+        if len <= self.tuning.multipart_threshold {
+            let data = std::fs::read(file).map_err(io)?;
+            return self.put_if_absent(key, Bytes::from(data));
+        }
+        let path = Path::from(key);
+        let staging = staging_path(&path);
+        let mut reader = std::fs::File::open(file).map_err(io)?;
+        let outcome = block_on(async {
+            let upload = self.inner.put_multipart(&staging).await?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+            loop {
+                let mut part = vec![0u8; PART_SIZE];
+                let n =
+                    read_full(&mut reader, &mut part).map_err(|e| object_store::Error::Generic {
+                        store: "local file",
+                        source: Box::new(io(e)),
+                    });
+                let n = match n {
+                    Ok(n) => n,
+                    Err(err) => {
+                        let _ = writer.abort().await;
+                        return Err(err);
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                part.truncate(n);
+                count_written(n);
+                if let Err(err) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                    let _ = writer.abort().await;
+                    return Err(err);
+                }
+                writer.put(Bytes::from(part));
+            }
+            writer.finish().await?;
+            match self.inner.copy_if_not_exists(&staging, &path).await {
+                Ok(()) => Ok(true),
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        });
+        let _ = block_on(self.inner.delete(&staging));
+        outcome.map_err(|e| self.backend("commit", key, e))
     }
 
     /// [`Store::put_if_absent_parts`] for one buffer.
@@ -481,6 +580,48 @@ mod tests {
             assert_eq!(&store.get_range("j/s0/p0", 1..3).unwrap()[..], b"bc");
             assert_eq!(store.size("j/s0/p0").unwrap(), 4);
         }
+    }
+
+    #[test]
+    fn files_commit_first_wins_small_or_in_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = StoreOptions::new();
+        options.set("multipart_threshold", "5MiB");
+        let stores = [
+            Store::open_with(dir.path().join("root").to_str().unwrap(), &options).unwrap(),
+            Store::open_with(&format!("memory://files-{}", std::process::id()), &options).unwrap(),
+        ];
+        let big: Vec<u8> = (0..12u32 << 20).map(|i| (i % 251) as u8).collect();
+        let (small_file, big_file) = (dir.path().join("small"), dir.path().join("big"));
+        std::fs::write(&small_file, b"tiny").unwrap();
+        std::fs::write(&big_file, &big).unwrap();
+        for store in stores {
+            for (key, file, bytes) in [
+                ("out/part-00000", &small_file, &b"tiny"[..]),
+                ("out/part-00001", &big_file, &big[..]),
+            ] {
+                assert!(store.put_file_if_absent(key, file).unwrap(), "{store:?}");
+                assert!(!store.put_file_if_absent(key, &small_file).unwrap());
+                assert!(store.get(key).unwrap() == bytes, "{store:?} {key}");
+            }
+            // No staging object is left behind.
+            let keys: Vec<String> = store
+                .list("out")
+                .unwrap()
+                .into_iter()
+                .map(|o| o.key)
+                .collect();
+            assert_eq!(keys, ["out/part-00000", "out/part-00001"], "{store:?}");
+            let missing = store
+                .put_file_if_absent("out/x", &dir.path().join("nope"))
+                .unwrap_err();
+            assert!(missing.to_string().contains("nope"), "{missing}");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("root/out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 2, "{leftovers:?}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod gen;
 pub mod jobs;
 pub mod kv;
 pub mod lock;
+pub mod map;
 pub mod run;
 pub mod status;
 pub mod ui;
@@ -63,6 +64,8 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Count words in text files and print the most frequent.
     Wordcount(wordcount::WordCountArgs),
+    /// Run any program as map and reduce tasks (Hadoop Streaming's contract).
+    Map(map::MapArgs),
     /// Run any job by name (see `jobs`) with JSON parameters.
     Run(run::RunJobArgs),
     /// Serve tasks for cluster jobs (see --coord on job commands).
@@ -89,6 +92,7 @@ pub fn dispatch(cli: Cli, registry: &Registry) -> Result<ExitCode, CliError> {
         Command::Kv(args) => kv::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Wordcount(args) => wordcount::run(args, registry),
+        Command::Map(args) => map::run(args, registry),
         Command::Run(args) => run::run(args, registry),
         Command::Worker(args) => worker::run(args, registry),
         Command::Status(args) => status::run(args),

@@ -28,6 +28,11 @@ pub struct WorkerArgs {
     /// Worker name, unique in the cluster (default: HOST-PID).
     #[arg(long)]
     pub name: Option<String>,
+    /// Run `shoal map` tasks: commands named by whoever submits a job,
+    /// run as this worker's user. Only with a Redis ACL user and TLS, as
+    /// an unprivileged user, and where needed (README: Security).
+    #[arg(long)]
+    pub allow_exec: bool,
     /// Registration lifetime without heartbeats; drivers reclaim the tasks
     /// of a worker silent this long.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -51,7 +56,11 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         heartbeat_ttl: args.heartbeat_ttl,
     };
-    let worker = Worker::new(config.clone(), registry.clone()).map_err(worker_error)?;
+    let registry = match args.allow_exec {
+        true => super::map::with_stream_job(registry),
+        false => registry.clone(),
+    };
+    let worker = Worker::new(config.clone(), registry).map_err(worker_error)?;
     let stop = worker.stop_flag();
     stop_on_signals(&stop)?;
     let program = program_name();
@@ -80,7 +89,10 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
         config.store_url,
         worker.offers().join(" ")
     );
-    worker.run().map_err(worker_error)?;
+    let ran = worker.run().map_err(worker_error);
+    // Task directories and fetched shipped files of `map` tasks.
+    shoal_stream::remove_process_root(&std::env::temp_dir());
+    ran?;
     drop(metrics);
     if stop.load(Ordering::Relaxed) {
         let claimed: Vec<String> = worker

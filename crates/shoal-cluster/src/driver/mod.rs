@@ -47,6 +47,10 @@ pub struct ClusterConfig {
     pub wait_for_workers: Option<Duration>,
     /// Run a second attempt of stragglers.
     pub speculation: bool,
+    /// Setting this flag cancels the job as `shoal cancel` would (the
+    /// driver's Ctrl-C): workers stop its tasks and the run ends
+    /// Cancelled.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ClusterConfig {
@@ -61,6 +65,7 @@ impl ClusterConfig {
             outage_timeout: Duration::from_secs(30),
             wait_for_workers: None,
             speculation: true,
+            cancel: None,
         }
     }
 }

@@ -56,7 +56,12 @@ impl Drive<'_> {
                 .arg("state")
                 .query(c)
         })?;
-        if state.as_deref() == Some("cancelled") {
+        let cancelled_here = self
+            .config
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+        if cancelled_here || state.as_deref() == Some("cancelled") {
             return Err(Failure::Job(JobError::Cancelled {
                 job_id: self.run.id.clone(),
             }));

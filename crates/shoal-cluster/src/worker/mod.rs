@@ -18,6 +18,7 @@ mod fetch;
 mod liveness;
 mod report;
 mod task;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -66,6 +67,10 @@ pub struct Worker {
     /// Tasks claimed and not yet finished: running or queued for a slot.
     held: AtomicUsize,
     pace: Pace,
+    /// Attempts running now, watched for cancellation.
+    running_attempts: watch::Running,
+    /// When a heartbeat last reached Redis (ms since the epoch).
+    last_beat_ms: AtomicU64,
     /// Counts, recent attempts and resource use (heartbeats, `/metrics`).
     activity: Arc<Activity>,
 }
@@ -91,6 +96,8 @@ impl Worker {
             running: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
             pace: Pace::default(),
+            running_attempts: watch::Running::default(),
+            last_beat_ms: AtomicU64::new(now_ms()),
             activity: Arc::new(Activity::default()),
         })
     }
@@ -163,8 +170,10 @@ impl Worker {
         // free slot instead of polling.
         let (freed_tx, freed_rx) = crossbeam_channel::bounded::<()>(self.config.slots);
         let jobs = Jobs::default();
+        let slots_done = AtomicBool::new(false);
         std::thread::scope(|scope| {
             scope.spawn(|| self.heartbeat_loop());
+            scope.spawn(|| self.watch_loop(&slots_done));
             let reporter = scope.spawn(|| self.report_loop(report_rx));
             let slots: Vec<_> = (0..self.config.slots)
                 .map(|_| {
@@ -179,6 +188,7 @@ impl Worker {
             for slot in slots {
                 let _ = slot.join();
             }
+            slots_done.store(true, Ordering::Relaxed);
             let _ = reporter.join();
         });
         self.deregister(&mut control);
@@ -222,7 +232,10 @@ impl Worker {
             None => pipe.cmd("PEXPIRE").arg(&recent).arg(ttl),
         }
         .ignore();
-        control.run("heartbeat", Duration::ZERO, |c| pipe.query::<()>(c))
+        let sent_at = now_ms();
+        control.run("heartbeat", Duration::ZERO, |c| pipe.query::<()>(c))?;
+        self.last_beat_ms.store(sent_at, Ordering::Relaxed);
+        Ok(())
     }
 
     fn heartbeat_loop(&self) {

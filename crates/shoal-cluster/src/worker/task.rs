@@ -59,7 +59,7 @@ fn count_ended(activity: &super::Activity, jobs: &Jobs, task: &TaskEntry, report
 }
 
 /// A job's plan, rebuilt on this node from its spec.
-pub(super) struct LoadedJob {
+pub(crate) struct LoadedJob {
     /// The job's registered name.
     name: String,
     plan: Plan,
@@ -151,7 +151,10 @@ impl Worker {
             results: &job.results,
         };
         let counter = Counter::default();
-        let cancelled = AtomicBool::new(false);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _watched = self
+            .running_attempts
+            .watch(job_id, job.clone(), cancelled.clone());
         let mut ctx = TaskContext::new(
             job_id, plan, stage, partition, attempt, &data, &counter, &cancelled,
         );
@@ -281,8 +284,15 @@ impl Worker {
     }
 
     fn job_alive(&self, control: &mut Control, job_id: &str, job: &LoadedJob) -> bool {
-        job.liveness
-            .is_alive(control, job_id, self.config.heartbeat_ttl)
+        job.is_alive(control, job_id, self.config.heartbeat_ttl)
+    }
+}
+
+impl LoadedJob {
+    /// Whether the job's driver is alive and the job still running (an
+    /// old "yes" survives Redis being unreachable for `patience`).
+    pub(super) fn is_alive(&self, control: &mut Control, job_id: &str, patience: Duration) -> bool {
+        self.liveness.is_alive(control, job_id, patience)
     }
 }
 

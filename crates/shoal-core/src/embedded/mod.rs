@@ -52,6 +52,8 @@ pub struct EmbeddedExecutor {
     config: EmbeddedConfig,
     /// Memory figures of the last job run.
     last_stats: Arc<Mutex<Option<MemoryStats>>>,
+    /// Cancels the running job when set (see [`EmbeddedExecutor::with_cancel`]).
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Shared state of one running job.
@@ -61,7 +63,7 @@ struct RunState<'a> {
     pool: MemoryPool,
     spill: SpillSpace,
     progress: &'a dyn ProgressSink,
-    cancelled: AtomicBool,
+    cancelled: Arc<AtomicBool>,
     failure: Mutex<Option<JobError>>,
 }
 
@@ -74,7 +76,17 @@ impl EmbeddedExecutor {
         EmbeddedExecutor {
             config,
             last_stats: Arc::default(),
+            cancel: None,
         }
+    }
+
+    /// The same executor, cancelled from outside by `flag` (Ctrl-C in the
+    /// CLI): once it is set, tasks see [`TaskContext::is_cancelled`], no
+    /// new task starts and the run ends with [`JobError::Cancelled`]. The
+    /// executor sets it too when a task fails for good, to stop the others.
+    pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
     }
 
     /// What the last job run by this executor held at its peak and
@@ -223,7 +235,7 @@ impl Executor for EmbeddedExecutor {
             pool,
             spill,
             progress,
-            cancelled: AtomicBool::new(false),
+            cancelled: self.cancel.clone().unwrap_or_default(),
             failure: Mutex::new(None),
         };
         let result = self.execute_stages(&state);
@@ -258,6 +270,11 @@ impl EmbeddedExecutor {
                 .take()
             {
                 return Err(err);
+            }
+            if state.cancelled.load(Ordering::Relaxed) {
+                return Err(JobError::Cancelled {
+                    job_id: state.run.id.clone(),
+                });
             }
             state.progress.event(&ProgressEvent::StageFinished {
                 stage: index as u32,

@@ -153,7 +153,9 @@ pub struct SortedStream<T> {
 
 enum StreamState<T> {
     Memory(Option<Vec<T>>),
-    Merge(Box<dyn Iterator<Item = Result<Vec<T>, TaskError>>>),
+    // Send: a consumer may feed the stream to a program from a thread of
+    // its own (shoal map's reducers).
+    Merge(Box<dyn Iterator<Item = Result<Vec<T>, TaskError>> + Send>),
 }
 
 /// A merger handing out batches of `batch` records.

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Benchmark: `shoal map` vs the classic single-machine streaming pipeline,
+# with the same Python word-count mapper and reducer:
+#
+#   shoal map DATA --mapper 'python3 mapper.py' --reducer 'python3 reducer.py' --threads 2
+#   cat FILES | python3 mapper.py | LC_ALL=C sort -S 1G --parallel=2 | python3 reducer.py
+#
+# over ~500 MB of generated text (8 files). Prints median wall times side
+# by side with the ratio (target: Shoal <= 0.6x the pipeline), checks that
+# both produce the same counts, and reports Shoal's own peak RSS (without
+# its child processes, from --stats).
+#
+#   bench/map.sh                # ~500 MB, 3 runs each
+#   bench/map.sh --runs 5
+#   bench/map.sh --big          # also Shoal alone over ~5 GB (the same files
+#                               # ten times): peak RSS must stay < 1 GB
+# Data is kept in bench/data (gitignored) and reused.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+runs=3
+big=0
+threads=2
+mb=500
+while [ $# -gt 0 ]; do
+    case $1 in
+        --runs) runs=$2; shift 2 ;;
+        --big) big=1; shift ;;
+        --threads) threads=$2; shift 2 ;;
+        --mb) mb=$2; shift 2 ;;
+        *) echo "unknown flag $1" >&2; exit 2 ;;
+    esac
+done
+
+(cd "$root" && cargo build --quiet --release -p shoal-cli --bin shoal)
+shoal="${CARGO_TARGET_DIR:-$root/target}/release/shoal"
+data="$root/bench/data/map-text-${mb}MB"
+work="$root/bench/out/map"
+mkdir -p "$work"
+
+cat > "$work/mapper.py" <<'EOF'
+import sys
+for line in sys.stdin:
+    for word in line.split():
+        print(word + "\t1")
+EOF
+cat > "$work/reducer.py" <<'EOF'
+import sys
+current, total = None, 0
+for line in sys.stdin:
+    word, count = line.rstrip("\n").split("\t", 1)
+    if word != current:
+        if current is not None:
+            print(current + "\t" + str(total))
+        current, total = word, 0
+    total += int(count)
+if current is not None:
+    print(current + "\t" + str(total))
+EOF
+
+if [ ! -f "$data/.done" ]; then
+    rm -rf "$data" && mkdir -p "$data"
+    echo "generating ~${mb} MB of text into $data" >&2
+    python3 - "$data" "$mb" <<'EOF'
+import random, sys
+out, mb = sys.argv[1], int(sys.argv[2])
+rng = random.Random(7)
+letters = "abcdefghijklmnopqrstuvwxyz"
+vocab = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 10))) for _ in range(50000)]
+weights = [1.0 / (i + 1) for i in range(len(vocab))]  # Zipf-like
+per_file = mb * 1_000_000 // 8
+for f in range(8):
+    with open(f"{out}/text-{f}.txt", "w") as fh:
+        written = 0
+        while written < per_file:
+            words = rng.choices(vocab, weights, k=200_000)
+            lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 12)]
+            block = "\n".join(lines) + "\n"
+            fh.write(block)
+            written += len(block)
+EOF
+    touch "$data/.done"
+fi
+files=("$data"/text-*.txt)
+
+elapsed() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN {print a - b}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print a / b}'; }
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+shoal_walls=() pipe_walls=() rss=()
+for run in $(seq "$runs"); do
+    echo "run $run/$runs: shoal map" >&2
+    start=$(date +%s.%N)
+    (cd "$work" && "$shoal" map "$data" --mapper 'python3 mapper.py' --reducer 'python3 reducer.py' \
+        --ship mapper.py --ship reducer.py --threads "$threads" --out "$work/shoal-out" --overwrite \
+        --quiet --stats "$work/stats.json")
+    shoal_walls+=("$(elapsed "$start")")
+    rss+=("$(python3 -c "import json; print(json.load(open('$work/stats.json'))['peak_rss_bytes'] / 1e6)")")
+    echo "run $run/$runs: pipeline" >&2
+    start=$(date +%s.%N)
+    (cd "$work" && cat "${files[@]}" | python3 mapper.py | LC_ALL=C sort -S 1G --parallel=2 \
+        | python3 reducer.py > "$work/pipe-out.txt")
+    pipe_walls+=("$(elapsed "$start")")
+done
+
+LC_ALL=C sort "$work"/shoal-out/part-* > "$work/shoal-sorted.txt"
+if ! cmp -s "$work/shoal-sorted.txt" "$work/pipe-out.txt"; then
+    echo "OUTPUTS DIFFER: $work/shoal-sorted.txt vs $work/pipe-out.txt" >&2
+    exit 1
+fi
+echo "outputs identical ($(wc -l < "$work/pipe-out.txt") words)" >&2
+
+s=$(printf '%s\n' "${shoal_walls[@]}" | median)
+p=$(printf '%s\n' "${pipe_walls[@]}" | median)
+r=$(printf '%s\n' "${rss[@]}" | median)
+echo
+echo "word count, python mapper + reducer, $(du -sh "$data" | cut -f1) of text, median of $runs runs ($(uptime | sed 's/.*load/load/'))"
+printf '%-44s %10s %10s\n' "" "wall s" "ratio"
+printf '%-44s %10.2f %10.3f\n' "shoal map --threads $threads" "$s" "$(ratio "$s" "$p")"
+printf '%-44s %10.2f %10s\n' "cat | mapper | sort --parallel=2 | reducer" "$p" "1.000"
+printf '%-44s %10.0f MB (own peak RSS, without children)\n' "shoal peak RSS" "$r"
+
+if [ "$big" = 1 ]; then
+    bigdir="$root/bench/data/map-text-5GB"
+    if [ ! -f "$bigdir/.done" ]; then
+        rm -rf "$bigdir" && mkdir -p "$bigdir"
+        for copy in $(seq 0 9); do
+            for f in "${files[@]}"; do ln -s "$f" "$bigdir/c$copy-$(basename "$f")"; done
+        done
+        touch "$bigdir/.done"
+    fi
+    echo "shoal map over $(du -shL "$bigdir" | cut -f1)" >&2
+    start=$(date +%s.%N)
+    (cd "$work" && "$shoal" map "$bigdir" --mapper 'python3 mapper.py' --reducer 'python3 reducer.py' \
+        --ship mapper.py --ship reducer.py --threads "$threads" --out "$work/shoal-big" --overwrite \
+        --quiet --stats "$work/stats-big.json")
+    b=$(elapsed "$start")
+    big_rss=$(python3 -c "import json; print(json.load(open('$work/stats-big.json'))['peak_rss_bytes'] / 1e6)")
+    printf '%-44s %10.2f s, own peak RSS %.0f MB (limit 1000 MB)\n' "shoal map over ~5 GB" "$b" "$big_rss"
+fi

@@ -125,7 +125,7 @@ pub fn run_job(
         output.stats.absorb_earlier_run(first);
     }
     let finishing = Instant::now();
-    output.result = job.finish(&run.spec.params, output.results.clone())?;
+    output.result = job.finish(&run.spec.params, &output.results)?;
     output.format = job.output_format();
     let stats = &mut output.stats;
     stats.job = run.spec.job.clone();

@@ -185,7 +185,7 @@ impl StageData for JobOutputs<'_> {
                 .buckets
                 .get(partition as usize)
                 .ok_or_else(|| self.missing(from, map))?;
-            blocks.extend(pieces.iter().cloned());
+            blocks.push(Block::concat(pieces.clone()));
         }
         Ok(ShuffleInput::new(blocks))
     }
@@ -202,18 +202,8 @@ impl StageData for JobOutputs<'_> {
             .enumerate()
             .map(|(index, slot)| {
                 let committed = slot.get().ok_or_else(|| self.missing(from, index))?;
-                let pieces = committed.buckets.first().map_or(&[][..], Vec::as_slice);
-                match pieces {
-                    [] => Ok(Bytes::new()),
-                    [one] => one.read_all(),
-                    many => {
-                        let mut out = Vec::new();
-                        for piece in many {
-                            out.extend_from_slice(&piece.read_all()?);
-                        }
-                        Ok(Bytes::from(out))
-                    }
-                }
+                let pieces = committed.buckets.first().cloned().unwrap_or_default();
+                Block::concat(pieces).read_all()
             })
             .collect()
     }

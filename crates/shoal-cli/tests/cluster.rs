@@ -142,6 +142,43 @@ fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
     }
 }
 
+/// `shoal worker -v --log-format json`: every line is one JSON object,
+/// and each attempt's line names the worker and its job, stage,
+/// partition and attempt — what a log shipper indexes on.
+#[test]
+fn worker_json_logs_name_the_worker_and_each_attempts_task() {
+    let cluster = LocalCluster::start(SHOAL, 1, &["-v", "--log-format", "json"]);
+    let corpus = text_corpus(cluster.dir());
+    assert_cluster_matches_embedded(&cluster, &["wordcount", corpus.to_str().unwrap()]);
+    let job = cluster.status().jobs[0].id.clone();
+    let log = cluster.workers().log(0);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let attempts: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "attempt done")
+        .collect();
+    // wordcount's plan: read tasks, 8 count tasks, 1 merge: 10 or more.
+    assert!(attempts.len() >= 10, "{log}");
+    for line in attempts {
+        let spans = line["spans"].as_array().unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(spans[0]["worker"], "w0", "{line}");
+        assert_eq!(spans[1]["name"], "task", "{line}");
+        assert_eq!(spans[1]["job"], job.as_str(), "{line}");
+        for field in ["stage", "partition", "attempt"] {
+            assert!(spans[1][field].is_u64(), "no {field}: {line}");
+        }
+    }
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("serving"))),
+        "{log}"
+    );
+}
+
 #[test]
 fn analyze_on_three_workers_matches_embedded_byte_for_byte() {
     let cluster = cluster(3);

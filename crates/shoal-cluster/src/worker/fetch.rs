@@ -93,7 +93,7 @@ impl Worker {
                     continue;
                 }
                 Err(err) => {
-                    eprintln!("shoal worker {name}: {err}; retrying");
+                    tracing::warn!("{err}; retrying");
                     continue;
                 }
             };
@@ -137,9 +137,9 @@ impl Worker {
     /// An entry no worker can read would be claimed and dropped forever:
     /// say so once, and take it off the stream.
     fn drop_entry(&self, control: &mut Control, stream: &str, id: &str, err: &DecodeError) {
-        eprintln!("shoal worker {}: dropping {err}", self.config.name);
+        tracing::warn!("dropping {err}");
         if let Err(err) = crate::sweep::retire_entries(control, stream, &[id]) {
-            eprintln!("shoal worker {}: {err}", self.config.name);
+            tracing::warn!("{err}");
         }
     }
 }

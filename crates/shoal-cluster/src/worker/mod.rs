@@ -171,15 +171,18 @@ impl Worker {
         let (freed_tx, freed_rx) = crossbeam_channel::bounded::<()>(self.config.slots);
         let jobs = Jobs::default();
         let slots_done = AtomicBool::new(false);
+        // Every line any of the worker's threads logs names the worker.
+        let span = tracing::info_span!("worker", worker = %self.config.name);
+        let _in_span = span.enter();
         std::thread::scope(|scope| {
-            scope.spawn(|| self.heartbeat_loop());
-            scope.spawn(|| self.watch_loop(&slots_done));
-            let reporter = scope.spawn(|| self.report_loop(report_rx));
+            scope.spawn(in_span(&span, || self.heartbeat_loop()));
+            scope.spawn(in_span(&span, || self.watch_loop(&slots_done)));
+            let reporter = scope.spawn(in_span(&span, || self.report_loop(report_rx)));
             let slots: Vec<_> = (0..self.config.slots)
                 .map(|_| {
                     let (rx, tx, freed) = (task_rx.clone(), report_tx.clone(), freed_tx.clone());
                     let jobs = &jobs;
-                    scope.spawn(move || self.slot_loop(rx, tx, freed, jobs))
+                    scope.spawn(in_span(&span, move || self.slot_loop(rx, tx, freed, jobs)))
                 })
                 .collect();
             drop(report_tx);
@@ -248,7 +251,7 @@ impl Worker {
         while !self.stop.load(Ordering::Relaxed) {
             if Instant::now() >= next {
                 if let Err(err) = self.heartbeat(&mut control) {
-                    eprintln!("shoal worker {}: heartbeat failed: {err}", self.config.name);
+                    tracing::warn!("heartbeat failed: {err}");
                 }
                 next = Instant::now() + period;
             }
@@ -270,4 +273,11 @@ impl Worker {
                 .query::<()>(c)
         });
     }
+}
+
+/// `f`, to run on another thread inside `span`: a span does not follow
+/// work onto a spawned thread by itself.
+fn in_span<T>(span: &tracing::Span, f: impl FnOnce() -> T + Send) -> impl FnOnce() -> T + Send {
+    let span = span.clone();
+    move || span.in_scope(f)
 }

@@ -58,6 +58,29 @@ fn count_ended(activity: &super::Activity, jobs: &Jobs, task: &TaskEntry, report
     activity.ended(&task.job_id, name, stage, report);
 }
 
+/// The span of one attempt: every line logged while it runs names its
+/// job, stage, partition and attempt.
+fn task_span(entry: &TaskEntry) -> tracing::Span {
+    let TaskRef {
+        stage,
+        partition,
+        attempt,
+    } = entry.task;
+    tracing::info_span!("task", job = %entry.job_id, stage, partition, attempt)
+}
+
+/// One line per attempt: failures as warnings (the driver decides whether
+/// they are retried), the rest for `-v`.
+fn log_outcome(outcome: &Outcome) {
+    match outcome {
+        Outcome::Done { rows, bytes, .. } => tracing::debug!(rows, bytes, "attempt done"),
+        Outcome::Failed { kind, message } => {
+            tracing::warn!(kind = ?kind, "attempt failed: {message}")
+        }
+        Outcome::Skipped => tracing::debug!("attempt skipped: its job no longer runs"),
+    }
+}
+
 /// A job's plan, rebuilt on this node from its spec.
 pub(crate) struct LoadedJob {
     /// The job's registered name.
@@ -90,7 +113,12 @@ impl Worker {
             let started_us = now_us();
             self.running.fetch_add(1, Ordering::Relaxed);
             self.activity.started(&assignment.task.job_id);
-            let outcome = self.run_assignment(&mut control, &assignment.task, jobs);
+            let span = task_span(&assignment.task);
+            let outcome = span.in_scope(|| {
+                let outcome = self.run_assignment(&mut control, &assignment.task, jobs);
+                log_outcome(&outcome);
+                outcome
+            });
             self.running.fetch_sub(1, Ordering::Relaxed);
             self.held.fetch_sub(1, Ordering::Relaxed);
             self.pace.record(started.elapsed());

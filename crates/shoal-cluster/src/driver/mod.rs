@@ -11,6 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use shoal_core::retry::TaskAttempts;
 use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput};
 use shoal_store::Store;
 
@@ -111,8 +112,8 @@ struct StageTracker {
     remaining: u32,
     /// Latest attempt number issued per partition.
     attempt: Vec<u32>,
-    /// Error chain of every failed attempt per partition.
-    failures: Vec<Vec<String>>,
+    /// The failed attempts of each partition (the retry policy's record).
+    failures: Vec<TaskAttempts>,
     submitted_at: Vec<Instant>,
     speculated: Vec<bool>,
     durations_ms: Vec<u64>,
@@ -133,7 +134,7 @@ impl StageTracker {
             done: vec![false; n],
             remaining: partitions,
             attempt: vec![0; n],
-            failures: vec![Vec::new(); n],
+            failures: vec![TaskAttempts::default(); n],
             submitted_at: vec![Instant::now(); n],
             speculated: vec![false; n],
             durations_ms: Vec::new(),

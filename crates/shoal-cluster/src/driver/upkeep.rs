@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use shoal_core::retry::TaskAttempts;
 use shoal_core::{JobError, ProgressEvent, TaskError};
 
 use super::{renew_alive, Drive, Failure, StageTracker};
@@ -22,7 +23,7 @@ impl Drive<'_> {
         let name = self.run.plan.stages()[stage as usize].name().to_string();
         let total = tracker.done.len();
         let done = total - tracker.remaining as usize;
-        let failures: usize = tracker.failures.iter().map(Vec::len).sum();
+        let failures: usize = tracker.failures.iter().map(TaskAttempts::failures).sum();
         let ttl = self.config.worker_timeout.as_millis() as u64;
         // The record rides along: no round trip of its own.
         let mut pipe = redis::pipe();

@@ -5,6 +5,14 @@
 //! [`Harness`]; the `suite!` macro instantiates every one for each side,
 //! so a behaviour one executor lacks fails under that executor's name.
 //!
+//! "First commit wins" is not here: no run of the embedded executor
+//! commits a partition twice, and on a cluster the order of two
+//! successful attempts' commits cannot be forced from a task. Each
+//! executor's commit layer checks it instead, with two commits of one
+//! partition (`shoal-core`'s `embedded/outputs.rs`, this crate's
+//! `data.rs`); what the suite checks is that a failed attempt's output is
+//! never seen.
+//!
 //! The jobs are built for the suite (one job, `suite`, whose `case`
 //! parameter picks the plan). Tasks count their runs in this process —
 //! workers run in it too — under a token unique to each run.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{config, partitions, plain, threads};
+use common::{config, partitions, plain, session, threads};
 use proptest::prelude::*;
 use shoal_array::parquet::{ParquetManifest, PARQUET_MANIFEST};
 use shoal_array::ArrayError;
@@ -106,6 +106,27 @@ fn a_directory_is_read_through_its_manifest_and_a_resave_replaces_the_parts() {
     let mut all = s.parquet::<u64>(&glob, &["x"]).unwrap().collect().unwrap();
     all.sort();
     assert_eq!(all, vec![7, 8, 9]);
+}
+
+#[test]
+fn partitions_beyond_the_memory_budget_are_saved_through_the_work_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let url = dir.path().join("big").to_string_lossy().into_owned();
+    // A budget of 0 bytes: every part file is spooled to disk.
+    let s = session(2, 0, work.path().to_str().unwrap());
+    let rows: Vec<(u64, String)> = (0..50_000u64).map(|i| (i, format!("{i:x}"))).collect();
+    let manifest = s
+        .from_vec(rows.clone(), 3)
+        .save_parquet(&url, &["n", "hex"])
+        .unwrap();
+    assert_eq!(manifest.rows.iter().sum::<u64>(), 50_000);
+    let back = s.parquet::<(u64, String)>(&url, &["n", "hex"]).unwrap();
+    assert_eq!(back.collect().unwrap(), rows);
+    let left: Vec<_> = std::fs::read_dir(work.path())
+        .map(|entries| entries.collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "spill files are gone: {left:?}");
 }
 
 #[test]

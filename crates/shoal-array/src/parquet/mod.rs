@@ -60,7 +60,9 @@
 //! [`ROW_GROUP_ROWS`] rows, committed first-wins under names unique to the
 //! job run; then `_manifest.json` ([`ParquetManifest`]), written last by
 //! the driver; then part files of earlier saves there are deleted. A task
-//! holds its encoded (compressed) file in memory until it commits.
+//! holds its encoded (compressed) file in memory within its share of the
+//! memory budget and spills it to the work directory beyond it, so a
+//! partition of any size is saved holding about one row group.
 //!
 //! ```text
 //! <url>/part-00000-<run>.parquet   one per partition, in partition order
@@ -72,6 +74,7 @@ mod columns;
 mod manifest;
 pub mod sink;
 pub mod source;
+mod spool;
 
 pub use columns::{ColumnError, ColumnType, ParquetRow, ParquetValue};
 pub use manifest::{

@@ -2,8 +2,9 @@
 //! then the manifest.
 //!
 //! A task encodes its partition batch by batch into one Parquet file
-//! (ZSTD level 1, row groups of at most [`ROW_GROUP_ROWS`] rows) and
-//! commits it with [`Store::put_if_absent`] under a name unique to the job
+//! (ZSTD level 1, row groups of at most [`ROW_GROUP_ROWS`] rows) — held in
+//! memory within the task's share of the memory budget, beyond it in an
+//! anonymous spill file in the work directory — and commits it with [`Store::put_if_absent`] under a name unique to the job
 //! run and partition, `part-00007-<run>.parquet`. Attempts of one task in
 //! one run share that name, so the first to commit wins and a later
 //! attempt (a retry after a lost report, a speculative duplicate) leaves the
@@ -22,13 +23,14 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use shoal_core::route::stable_hash;
-use shoal_core::{Bytes, TaskContext, TaskError};
+use shoal_core::{TaskContext, TaskError};
 use shoal_store::inputs::parquet::ParquetInput;
 use shoal_store::inputs::InputFile;
 use shoal_store::Store;
 
 use super::columns::{ColumnType, ParquetRow};
 use super::manifest::{ManifestColumn, ParquetManifest, PARQUET_FORMAT, PARQUET_VERSION};
+use super::spool::{SpillReader, Spool, Spooled};
 use crate::array::encode_blob;
 use crate::codec::decode;
 use crate::part::{Flow, BATCH};
@@ -65,10 +67,9 @@ impl<R: ParquetRow> DistArray<R> {
             "save_parquet",
             move |ctx, compute| {
                 let key = part_key(ctx);
-                let (encoded, rows) = encode_part::<R>(compute(ctx)?, &schema)?;
-                let mut held = ctx.memory().reservation();
-                held.grow(encoded.len() as u64);
-                let rows = commit_part(&Store::open(&task_url)?, &key, encoded, rows)?;
+                let spool = Spool::new(ctx.memory().reservation(), ctx.spill_space().clone());
+                let (spooled, rows) = encode_part::<R>(compute(ctx)?, &schema, spool)?;
+                let rows = commit_part(&Store::open(&task_url)?, &key, spooled, rows)?;
                 encode_blob(&[(key, rows)])
             },
             move |results| {
@@ -165,20 +166,37 @@ fn is_part_file(key: &str) -> bool {
         && run.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// One partition as a Parquet file, and its row count.
+/// One partition as a Parquet file written to `spool`, and its row count.
 fn encode_part<R: ParquetRow>(
     flow: Flow<R>,
     schema: &SchemaRef,
-) -> Result<(Bytes, u64), TaskError> {
-    let failed = |e: parquet::errors::ParquetError| {
-        TaskError::fatal(format!("encoding a partition as Parquet: {e}"))
-    };
+    spool: Spool,
+) -> Result<(Spooled, u64), TaskError> {
     let props = WriterProperties::builder()
         .set_compression(compression())
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
-    let mut writer =
-        ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(failed)?;
+    let mut writer = ArrowWriter::try_new(spool, schema.clone(), Some(props)).map_err(encoding)?;
+    let rows = match write_rows::<R>(flow, schema, &mut writer) {
+        Ok(rows) => rows,
+        // The spool's own failure (a full work directory) says more than
+        // the writer's message about it.
+        Err(err) => return Err(writer.inner_mut().take_failure().unwrap_or(err)),
+    };
+    let spool = writer.into_inner().map_err(encoding)?;
+    Ok((spool.finish()?, rows))
+}
+
+fn encoding(err: parquet::errors::ParquetError) -> TaskError {
+    TaskError::fatal(format!("encoding a partition as Parquet: {err}"))
+}
+
+/// Writes the rows of `flow` as record batches; returns their count.
+fn write_rows<R: ParquetRow>(
+    flow: Flow<R>,
+    schema: &SchemaRef,
+    writer: &mut ArrowWriter<Spool>,
+) -> Result<u64, TaskError> {
     let mut rows = 0u64;
     for batch in flow.batches() {
         for chunk in chunks(batch?) {
@@ -190,11 +208,10 @@ fn encode_part<R: ParquetRow>(
                     std::any::type_name::<R>()
                 ))
             })?;
-            writer.write(&batch).map_err(failed)?;
+            writer.write(&batch).map_err(encoding)?;
         }
     }
-    let bytes = writer.into_inner().map_err(failed)?;
-    Ok((Bytes::from(bytes), rows))
+    Ok(rows)
 }
 
 /// `items` in runs of at most [`BATCH`], each moved once: a whole
@@ -216,8 +233,16 @@ fn chunks<T>(items: Vec<T>) -> impl Iterator<Item = Vec<T>> {
 
 /// Publishes `encoded` (of `rows` rows) at `key` unless an earlier attempt
 /// did; returns the rows of the file that stands.
-fn commit_part(store: &Store, key: &str, encoded: Bytes, rows: u64) -> Result<u64, TaskError> {
-    if store.put_if_absent(key, encoded)? {
+fn commit_part(store: &Store, key: &str, encoded: Spooled, rows: u64) -> Result<u64, TaskError> {
+    let committed = match encoded {
+        Spooled::Memory(bytes, _held) => store.put_if_absent(key, bytes)?,
+        Spooled::Disk(file) => {
+            let len = file.len();
+            let name = format!("the spilled Parquet file for {}", store.object_url(key));
+            store.put_read_if_absent(key, SpillReader::new(file), len, &name)?
+        }
+    };
+    if committed {
         return Ok(rows);
     }
     let url = store.object_url(key);
@@ -248,22 +273,39 @@ fn remove_stale_parts(store: &Store, keep: &[String]) -> Result<(), ArrayError> 
 
 #[cfg(test)]
 mod tests {
+    use shoal_core::{MemoryPool, SpillSpace};
+
     use super::*;
 
-    fn encoded(values: Vec<u64>) -> (Bytes, u64) {
+    /// `values` encoded in memory, or spilled when `budget` is 0.
+    fn encoded(values: Vec<u64>, budget: u64) -> (Spooled, u64) {
         let schema = schema("test", &["x"], &u64::column_types()).unwrap();
-        encode_part::<u64>(Flow::Ready(crate::part::Part::Owned(values)), &schema).unwrap()
+        let pool = MemoryPool::new(budget, 1);
+        let dir = std::env::temp_dir();
+        let spool = Spool::new(pool.task().reservation(), SpillSpace::new(dir, pool));
+        let flow = Flow::Ready(crate::part::Part::Owned(values));
+        encode_part::<u64>(flow, &schema, spool).unwrap()
     }
 
     #[test]
     fn the_first_committed_attempt_wins_and_later_ones_report_it() {
         let store = Store::open("memory://parquet-first-commit").unwrap();
         let key = "part-00000-0123456789abcdef.parquet";
-        let (first, rows) = encoded(vec![1, 2, 3]);
-        assert_eq!(commit_part(&store, key, first.clone(), rows).unwrap(), 3);
-        let (second, rows) = encoded(vec![4, 5]);
+        let (first, rows) = encoded(vec![1, 2, 3], 0);
+        assert!(matches!(first, Spooled::Disk(_)), "a budget of 0 spills");
+        assert_eq!(commit_part(&store, key, first, rows).unwrap(), 3);
+        let committed = store.get(key).unwrap();
+        let (second, rows) = encoded(vec![4, 5], 1 << 30);
+        assert!(matches!(second, Spooled::Memory(..)));
         assert_eq!(commit_part(&store, key, second, rows).unwrap(), 3);
-        assert_eq!(store.get(key).unwrap(), first);
+        assert_eq!(store.get(key).unwrap(), committed);
+        let input = InputFile::Remote {
+            store: store.clone(),
+            key: key.to_string(),
+            path: key.into(),
+        };
+        let meta = ParquetInput::open(&input).unwrap();
+        assert_eq!(meta.metadata().metadata().file_metadata().num_rows(), 3);
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub(crate) struct Lowered<T> {
     pub partitions: u32,
     /// Stages the consuming stage must declare with `Stage::reads`.
     pub reads: Vec<StageRef>,
+    /// The partitions are already in memory (vector sources): computing
+    /// one again copies at most, so a consumer may read it twice.
+    pub in_memory: bool,
     /// Computes the partition `ctx.partition()`.
     pub compute: Compute<T>,
 }
@@ -153,16 +156,19 @@ impl<T: Element> DistArray<T> {
     }
 
     /// An array computed partition by partition by `compute`, with no
-    /// upstream stage (sources).
+    /// upstream stage (sources); `in_memory` says its partitions are
+    /// already in memory, so computing one again costs a copy at most.
     pub(crate) fn source(
         session: Session,
         partitions: u32,
         lengths: Option<Vec<u64>>,
+        in_memory: bool,
         compute: Compute<T>,
     ) -> Self {
         let lower: Lower<T> = Arc::new(move |_plan: &mut Plan| Lowered {
             partitions,
             reads: Vec::new(),
+            in_memory,
             compute: compute.clone(),
         });
         DistArray::from_lower(session, partitions, lengths, lower)
@@ -194,6 +200,7 @@ impl<T: Element> DistArray<T> {
             Lowered {
                 partitions: up.partitions,
                 reads: up.reads,
+                in_memory: false,
                 compute: Arc::new(move |ctx| f(ctx.partition(), compute(ctx)?)),
             }
         });
@@ -223,6 +230,7 @@ impl<T: Element> DistArray<T> {
             Lowered {
                 partitions: up.partitions,
                 reads: up.reads,
+                in_memory: false,
                 compute: Arc::new(move |ctx| f(ctx, compute(ctx)?)),
             }
         });

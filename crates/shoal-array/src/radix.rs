@@ -54,6 +54,24 @@ pub(crate) fn sort_plain<T: 'static>(items: &mut Vec<T>) -> bool {
     false
 }
 
+/// Appends the order-preserving `u64` key of every element of `items` to
+/// `out` if `T` is an integer of at most 64 bits (comparing keys then
+/// compares the integers); returns false (nothing done) otherwise.
+pub(crate) fn keys_of<T: 'static>(items: &[T], out: &mut Vec<u64>) -> bool {
+    macro_rules! try_type {
+        ($($t:ty),*) => {$(
+            if TypeId::of::<T>() == TypeId::of::<$t>() {
+                // SAFETY: T is $t (equal TypeIds): same layout and length.
+                let items = unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<$t>(), items.len()) };
+                out.extend(items.iter().map(|x| x.key()));
+                return true;
+            }
+        )*};
+    }
+    try_type!(u64, i64, u32, i32, u16, i16, u8, i8);
+    false
+}
+
 fn radix_sort<K: RadixKey + Ord>(items: &mut Vec<K>) {
     if items.len() <= SMALL {
         items.sort_unstable();

@@ -61,10 +61,10 @@ fn jobs_lists_registered_jobs() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.lines().any(|l| l.starts_with("wordcount")),
+        stdout.lines().any(|l| l.starts_with("wordcount@1 ")),
         "{stdout}"
     );
-    assert!(stdout.lines().any(|l| l.starts_with("noop")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("noop@1 ")), "{stdout}");
 }
 
 #[test]

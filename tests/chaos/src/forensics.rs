@@ -38,15 +38,16 @@ pub fn snapshot(coord: &str) -> String {
     text
 }
 
-/// `XPENDING` summaries of every `shoal:tasks*` stream.
+/// `XLEN` and `XPENDING` summaries of every task stream (one per job
+/// fingerprint, listed in `shoal:queues`).
 fn pending(coord: &str) -> String {
     let mut control = match Control::open(coord, Duration::from_secs(3), Duration::from_secs(3)) {
         Ok(control) => control,
         Err(e) => return format!("\n    no control plane: {e}"),
     };
     let streams: Vec<String> = control
-        .run("KEYS tasks", Duration::ZERO, |c| {
-            redis::cmd("KEYS").arg("shoal:tasks*").query(c)
+        .run("SMEMBERS queues", Duration::ZERO, |c| {
+            redis::cmd("SMEMBERS").arg("shoal:queues").query(c)
         })
         .unwrap_or_default();
     let mut text = String::new();
@@ -61,7 +62,14 @@ fn pending(coord: &str) -> String {
             Ok(value) => format!("{value:?}"),
             Err(e) => e.to_string(),
         };
-        text.push_str(&format!("\n    XPENDING {stream} workers: {summary:?}"));
+        let length = control
+            .run("XLEN", Duration::ZERO, |c| {
+                redis::cmd("XLEN").arg(&stream).query::<u64>(c)
+            })
+            .map_or_else(|e| e.to_string(), |n| n.to_string());
+        text.push_str(&format!(
+            "\n    {stream}: {length} entries; XPENDING workers: {summary}"
+        ));
     }
     text
 }

@@ -61,6 +61,10 @@ pub fn run_step(world: &mut World, seg: &mut Segment, step: &Step) -> anyhow::Re
     // are swept soon (`segment.rs`), longer than any fault is held (7 s).
     args.extend(["--worker-timeout".into(), "3s".into()]);
     args.extend(["--outage-timeout".into(), "12s".into()]);
+    // Worker faults may leave no live worker for a few seconds (every
+    // worker killed, stopped or cut at once); they must cost nothing, so
+    // the job waits for workers longer than any fault is held.
+    args.extend(["--wait-for-workers".into(), "30s".into()]);
     let log_dir = world.dir.join(format!("seg{}", seg.index));
     let name = format!("job{:04}", step.index);
     let env = world.s3_env();

@@ -88,6 +88,7 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
         worker = %config.name,
         slots = config.slots,
         store = %config.store_url,
+        jobs = %worker.offers().join(" "),
         "{program} worker {} serving",
         env!("CARGO_PKG_VERSION")
     );
@@ -97,7 +98,16 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
     ran?;
     drop(metrics);
     if stop.load(Ordering::Relaxed) {
-        tracing::info!(worker = %config.name, "stopped");
+        let claimed: Vec<String> = worker
+            .claimed()
+            .iter()
+            .map(|(job, n)| format!("{job}={n}"))
+            .collect();
+        tracing::info!(
+            worker = %config.name,
+            "stopped; tasks claimed: {}",
+            claimed.join(" ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

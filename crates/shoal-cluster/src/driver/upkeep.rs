@@ -1,6 +1,7 @@
 //! The driver's periodic duties while a stage runs: publish progress,
-//! notice cancellation and Redis restarts, reclaim tasks from workers that
-//! stopped heartbeating, rescue tasks that vanished (`vanished.rs`), and
+//! notice cancellation and Redis restarts, make sure some live worker runs
+//! the job (`capable.rs`), reclaim tasks from workers that stopped
+//! heartbeating, rescue tasks that vanished (`vanished.rs`), and
 //! speculate on stragglers.
 
 use std::time::Duration;
@@ -79,6 +80,7 @@ impl Drive<'_> {
             self.run_id = run_id;
             return Ok(());
         }
+        self.check_capable()?;
         self.reclaim_from_lost_workers(stage, tracker)?;
         self.rescue_vanished(stage, tracker)?;
         if self.config.speculation {
@@ -120,7 +122,8 @@ impl Drive<'_> {
             )),
             will_retry: true,
         });
-        self.control.ensure_group()?;
+        let tasks = self.tasks.clone();
+        self.control.ensure_group(&tasks)?;
         self.publish_job()?;
         self.events_from = "0-0".into();
         let unfinished: Vec<u32> = (0..tracker.done.len() as u32)

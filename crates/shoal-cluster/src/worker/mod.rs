@@ -2,7 +2,8 @@
 //!
 //! Threads, each with its own Redis connection where it needs one:
 //! - the **fetch loop** (the caller's thread, `fetch.rs`) claims batches of
-//!   task entries with XREADGROUP, sized by how long tasks take here;
+//!   task entries, sized by how long tasks take here, from the task
+//!   streams of the jobs in its registry and no others (`claim.rs`);
 //! - **slots** (`task.rs`) run tasks: rebuild the job's plan from its spec
 //!   (cached), run the attempt, commit its output (small results inline);
 //! - the **reporter** (`report.rs`) batches outcomes: one pipeline of XADD
@@ -14,6 +15,7 @@
 //!   driver is gone for good, or whose own cleanup failed.
 
 mod activity;
+mod claim;
 mod fetch;
 mod liveness;
 mod report;
@@ -21,6 +23,7 @@ mod sweeper;
 mod task;
 mod watch;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +36,7 @@ use crate::control::Control;
 use crate::protocol::WorkerInfo;
 use crate::{keys, ClusterError};
 pub use activity::{Activity, ActivitySnapshot, StageCounts};
+use claim::Claimer;
 use fetch::Pace;
 use task::{Assignment, Finished, Jobs};
 
@@ -57,6 +61,8 @@ pub struct Worker {
     registry: Registry,
     /// Fingerprints of the registry's jobs, sorted: what this worker offers.
     offers: Vec<String>,
+    /// Task entries claimed so far, per fingerprint (as `offers`).
+    claims: Vec<AtomicU64>,
     store: Store,
     stop: Arc<AtomicBool>,
     /// Tasks executing right now (reported in heartbeats).
@@ -86,6 +92,7 @@ impl Worker {
         Ok(Worker {
             config,
             registry,
+            claims: offers.iter().map(|_| AtomicU64::new(0)).collect(),
             offers,
             store,
             stop: Arc::new(AtomicBool::new(false)),
@@ -102,6 +109,33 @@ impl Worker {
     /// fetched, in-flight tasks finish and are reported, then it deregisters.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
+    }
+
+    /// Fingerprints (`name@version`) of the jobs this worker runs, sorted:
+    /// it claims tasks of these jobs and of no others.
+    pub fn offers(&self) -> &[String] {
+        &self.offers
+    }
+
+    /// How many task entries this worker has claimed, per job fingerprint
+    /// (every job it offers, zero or not).
+    pub fn claimed(&self) -> BTreeMap<String, u64> {
+        self.offers
+            .iter()
+            .zip(&self.claims)
+            .map(|(job, n)| (job.clone(), n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Counts `n` entries claimed from task stream `stream`.
+    fn count_claims(&self, stream: &str, n: usize) {
+        let job = keys::fingerprint_of_tasks(stream);
+        if let Ok(i) = self
+            .offers
+            .binary_search_by(|offer| offer.as_str().cmp(job))
+        {
+            self.claims[i].fetch_add(n as u64, Ordering::Relaxed);
+        }
     }
 
     /// What this worker has done: for its `/metrics` endpoint.
@@ -129,7 +163,8 @@ impl Worker {
         control.run("PING", Duration::ZERO, |c| {
             redis::cmd("PING").query::<String>(c)
         })?;
-        control.ensure_group()?;
+        let mut claimer = Claimer::new(&self.offers);
+        self.ensure_groups(&mut control, &claimer)?;
         self.heartbeat(&mut control)?;
         // Unbounded: the fetch loop bounds what it claims (see fetch.rs).
         let (task_tx, task_rx) = crossbeam_channel::unbounded::<Assignment>();
@@ -156,7 +191,7 @@ impl Worker {
                 .collect();
             drop(report_tx);
             drop(freed_tx);
-            self.fetch_loop(&mut control, task_tx, freed_rx);
+            self.fetch_loop(&mut control, &mut claimer, task_tx, freed_rx);
             for slot in slots {
                 let _ = slot.join();
             }

@@ -126,6 +126,10 @@ impl Drive<'_> {
         self.control.ensure_group(&tasks)?;
         self.publish_job()?;
         self.events_from = "0-0".into();
+        // The workers' registrations went with the old server (a restart,
+        // a failover): they get a full wait to register again before the
+        // job counts as having no live worker that runs it.
+        self.capable_seen = std::time::Instant::now();
         let unfinished: Vec<u32> = (0..tracker.done.len() as u32)
             .filter(|&p| !tracker.done[p as usize])
             .collect();

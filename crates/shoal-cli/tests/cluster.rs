@@ -142,6 +142,43 @@ fn wordcount_on_three_workers_matches_embedded_byte_for_byte() {
     }
 }
 
+/// `shoal worker -v --log-format json`: every line is one JSON object,
+/// and each attempt's line names the worker and its job, stage,
+/// partition and attempt — what a log shipper indexes on.
+#[test]
+fn worker_json_logs_name_the_worker_and_each_attempts_task() {
+    let cluster = LocalCluster::start(SHOAL, 1, &["-v", "--log-format", "json"]);
+    let corpus = text_corpus(cluster.dir());
+    assert_cluster_matches_embedded(&cluster, &["wordcount", corpus.to_str().unwrap()]);
+    let job = cluster.status().jobs[0].id.clone();
+    let log = cluster.workers().log(0);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let attempts: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "attempt done")
+        .collect();
+    // wordcount's plan: read tasks, 8 count tasks, 1 merge: 10 or more.
+    assert!(attempts.len() >= 10, "{log}");
+    for line in attempts {
+        let spans = line["spans"].as_array().unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(spans[0]["worker"], "w0", "{line}");
+        assert_eq!(spans[1]["name"], "task", "{line}");
+        assert_eq!(spans[1]["job"], job.as_str(), "{line}");
+        for field in ["stage", "partition", "attempt"] {
+            assert!(spans[1][field].is_u64(), "no {field}: {line}");
+        }
+    }
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("serving"))),
+        "{log}"
+    );
+}
+
 #[test]
 fn analyze_on_three_workers_matches_embedded_byte_for_byte() {
     let cluster = cluster(3);
@@ -367,8 +404,8 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
     // The dead worker's pending entries of the abandoned job are cleared by
     // the next driver; nothing stays pending or queued.
     eventually(Duration::from_secs(20), "the task stream to clear", || {
-        let pending = redis_cli(&cluster, &["XPENDING", "shoal:tasks", "workers"]);
-        let queued = redis_cli(&cluster, &["XLEN", "shoal:tasks"]);
+        let pending = redis_cli(&cluster, &["XPENDING", "shoal:tasks:noop@1", "workers"]);
+        let queued = redis_cli(&cluster, &["XLEN", "shoal:tasks:noop@1"]);
         if pending.first().map(String::as_str) == Some("0") && queued == ["0"] {
             return Ok(());
         }
@@ -394,7 +431,7 @@ fn a_task_deleted_from_the_queue_is_noticed_and_run_again() {
     let newest = eventually(Duration::from_secs(30), "the job to be queued", || {
         let entry = redis_cli(
             &cluster,
-            &["XREVRANGE", "shoal:tasks", "+", "-", "COUNT", "1"],
+            &["XREVRANGE", "shoal:tasks:noop@1", "+", "-", "COUNT", "1"],
         );
         match entry.get(6).map(String::as_str) {
             Some("19") => Ok(entry[0].clone()),
@@ -403,14 +440,14 @@ fn a_task_deleted_from_the_queue_is_noticed_and_run_again() {
     });
     let pending = redis_cli(
         &cluster,
-        &["XPENDING", "shoal:tasks", "workers", "-", "+", "100"],
+        &["XPENDING", "shoal:tasks:noop@1", "workers", "-", "+", "100"],
     );
     assert!(
         !pending.contains(&newest),
         "the worker already took {newest}"
     );
     assert_eq!(
-        redis_cli(&cluster, &["XDEL", "shoal:tasks", &newest]),
+        redis_cli(&cluster, &["XDEL", "shoal:tasks:noop@1", &newest]),
         ["1"]
     );
 

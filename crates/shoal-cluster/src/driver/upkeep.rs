@@ -1,10 +1,12 @@
 //! The driver's periodic duties while a stage runs: publish progress,
-//! notice cancellation and Redis restarts, reclaim tasks from workers that
-//! stopped heartbeating, rescue tasks that vanished (`vanished.rs`), and
+//! notice cancellation and Redis restarts, make sure some live worker runs
+//! the job (`capable.rs`), reclaim tasks from workers that stopped
+//! heartbeating, rescue tasks that vanished (`vanished.rs`), and
 //! speculate on stragglers.
 
 use std::time::Duration;
 
+use shoal_core::retry::TaskAttempts;
 use shoal_core::{JobError, ProgressEvent, TaskError};
 
 use super::{renew_alive, Drive, Failure, StageTracker};
@@ -21,7 +23,7 @@ impl Drive<'_> {
         let name = self.run.plan.stages()[stage as usize].name().to_string();
         let total = tracker.done.len();
         let done = total - tracker.remaining as usize;
-        let failures: usize = tracker.failures.iter().map(Vec::len).sum();
+        let failures: usize = tracker.failures.iter().map(TaskAttempts::failures).sum();
         let ttl = self.config.worker_timeout.as_millis() as u64;
         // The record rides along: no round trip of its own.
         let mut pipe = redis::pipe();
@@ -80,6 +82,7 @@ impl Drive<'_> {
             self.run_id = run_id;
             return Ok(());
         }
+        self.check_capable()?;
         self.reclaim_from_lost_workers(stage, tracker)?;
         self.rescue_vanished(stage, tracker)?;
         if self.config.speculation {
@@ -121,7 +124,8 @@ impl Drive<'_> {
             )),
             will_retry: true,
         });
-        self.control.ensure_group()?;
+        let tasks = self.tasks.clone();
+        self.control.ensure_group(&tasks)?;
         self.publish_job()?;
         self.events_from = "0-0".into();
         let unfinished: Vec<u32> = (0..tracker.done.len() as u32)

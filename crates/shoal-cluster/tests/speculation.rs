@@ -122,7 +122,9 @@ impl Cluster {
         let spec = JobSpec::new("sleepy", params);
         let output = run_job(&executor, &registry(), spec, &NoProgress).expect("the job succeeds");
         let mut reader = DashboardReader::open(&self.redis.url()).unwrap();
-        let jobs = reader.jobs(&[output.job_id.clone()], &|_| true).unwrap();
+        let jobs = reader
+            .jobs(std::slice::from_ref(&output.job_id), &|_| true)
+            .unwrap();
         let trace = jobs[0].trace.as_ref().expect("the driver wrote a trace");
         (trace.stages[0].speculative, token)
     }

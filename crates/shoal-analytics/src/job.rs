@@ -175,7 +175,7 @@ impl Job for AnalyzeJob {
 
     /// The report as JSON (the rejected-row samples stay in the stage
     /// result, for front ends that show them on stderr).
-    fn finish(&self, _params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+    fn finish(&self, _params: &serde_json::Value, results: &[Bytes]) -> Result<Bytes, JobError> {
         let blob = results.first().cloned().unwrap_or_default();
         let output = AnalyzeOutput::from_bytes(&blob).map_err(|e| JobError::Finish {
             job: JOB_NAME.into(),

@@ -354,16 +354,31 @@ mod tests {
 
     #[test]
     fn truncated_block_is_an_error_not_a_panic() {
+        // The block: the definition of "view" (tag, id, length, 4 bytes),
+        // then two rows. A cut on an entry boundary is a shorter valid
+        // block; a cut anywhere else must be an error — a decoder that
+        // quietly returned the rows before the cut would lose data.
         let mut enc = BlockEncoder::new(1);
         let mut b = Vec::new();
         enc.push_row(&mut b, 0, b"user", 1, b"view", b"item");
-        for cut in 0..b.len() {
+        let first_row_end = b.len();
+        enc.push_row(&mut b, 0, b"other", 300, b"view", b"");
+        let definition_end = 1 + 1 + 1 + b"view".len();
+        let boundaries = [(definition_end, 0), (first_row_end, 1), (b.len(), 2)];
+        for cut in 1..=b.len() {
             let mut c = Collect::default();
-            if cut > 0 {
-                assert!(
-                    decode_block(&b[..cut], 0, &mut c).is_err() || c.rows.is_empty(),
-                    "cut {cut}"
-                );
+            let decoded = decode_block(&b[..cut], 0, &mut c);
+            match boundaries.iter().find(|(at, _)| *at == cut) {
+                Some((_, rows)) => {
+                    assert!(decoded.is_ok(), "cut {cut} on a boundary: {decoded:?}");
+                    assert_eq!(c.rows.len(), *rows, "cut {cut}");
+                    assert_eq!(c.names.len(), 1, "cut {cut}");
+                }
+                None => assert!(
+                    decoded.is_err(),
+                    "cut {cut} inside an entry decoded silently: {} rows",
+                    c.rows.len()
+                ),
             }
         }
         let mut c = Collect::default();

@@ -52,6 +52,55 @@ pub fn codec_name<T: Element>() -> &'static str {
     "postcard"
 }
 
+/// The width of `T`'s elements when its codec is fixed-width
+/// little-endian (plain numbers), `None` for postcard.
+pub(crate) fn fixed_width<T: 'static>() -> Option<usize> {
+    macro_rules! width {
+        ($t:ty, $w:expr, $name:expr) => {
+            if TypeId::of::<T>() == TypeId::of::<$t>() {
+                return Some($w);
+            }
+        };
+    }
+    fixed_width!(width);
+    None
+}
+
+/// Bytes `item` holds beyond its inline size, estimated for memory
+/// accounting: nothing for plain numbers, else the size of its postcard
+/// encoding (about the bytes of its strings and vectors).
+pub(crate) fn heap_estimate<T: Element>(item: &T) -> u64 {
+    if fixed_width::<T>().is_some() {
+        return 0;
+    }
+    postcard::experimental::serialized_size(item).map_or(0, |n| n as u64)
+}
+
+/// Appends the elements `items[i]` for each `i` of `indices`, in that
+/// order, without a frame header (the caller records the count).
+pub(crate) fn encode_gather<T: Element>(
+    items: &[T],
+    indices: &[u32],
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    macro_rules! fixed {
+        ($t:ty, $w:expr, $name:expr) => {
+            if let Some(values) = cast_slice::<T, $t>(items) {
+                out.reserve(indices.len() * $w);
+                for &i in indices {
+                    out.extend_from_slice(&values[i as usize].to_le_bytes());
+                }
+                return Ok(());
+            }
+        };
+    }
+    fixed_width!(fixed);
+    for &i in indices {
+        postcard::to_io(&items[i as usize], &mut *out)?;
+    }
+    Ok(())
+}
+
 /// Whether `T` is a plain integer: equal values are indistinguishable, so
 /// unstable sorts are as good as stable ones.
 pub(crate) fn is_plain_integer<T: 'static>() -> bool {
@@ -183,6 +232,31 @@ pub(crate) fn decode_elements<T: Element>(
     } else {
         Err(format!("{} stray bytes after {count} elements", rest.len()))
     }
+}
+
+/// `items` as their little-endian bytes without a copy, when `T` is a
+/// plain number whose memory is its encoding (little-endian targets);
+/// the vector back otherwise.
+pub(crate) fn into_le_bytes<T: Element>(items: Vec<T>) -> Result<bytes::Bytes, Vec<T>> {
+    /// A vector of plain numbers seen as its bytes; built only below,
+    /// after checking that `T` is one.
+    struct LeVec<T>(Vec<T>);
+    impl<T: Send + 'static> AsRef<[u8]> for LeVec<T> {
+        fn as_ref(&self) -> &[u8] {
+            // SAFETY: T is a plain number (checked before building LeVec):
+            // no padding, every byte initialised; u8 has alignment 1.
+            unsafe {
+                std::slice::from_raw_parts(
+                    self.0.as_ptr().cast::<u8>(),
+                    std::mem::size_of_val(&self.0[..]),
+                )
+            }
+        }
+    }
+    if cfg!(target_endian = "little") && fixed_width::<T>() == Some(std::mem::size_of::<T>()) {
+        return Ok(bytes::Bytes::from_owner(LeVec(items)));
+    }
+    Err(items)
 }
 
 /// One frame holding `items`, as a fresh buffer.

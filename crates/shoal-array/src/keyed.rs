@@ -71,6 +71,7 @@ impl<T: Element> DistArray<T> {
             Lowered {
                 partitions: parts,
                 reads: vec![map],
+                in_memory: false,
                 compute: Arc::new(move |ctx| {
                     decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle")
                         .map(|items| Flow::Ready(Part::Owned(items)))
@@ -159,6 +160,7 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
             Lowered {
                 partitions: parts,
                 reads,
+                in_memory: false,
                 compute: Arc::new(move |ctx| hash_join(ctx, cl(ctx)?, cr(ctx)?, emit.clone())),
             }
         });

@@ -192,6 +192,7 @@ impl Session {
             self.clone(),
             parts,
             Some(lengths),
+            false,
             compute,
         ))
     }

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use shoal_core::extsort::{BatchSource, RunCodec};
 use shoal_core::{Block, BlockChunks, Bytes, TaskError};
 
-use crate::codec::{decode_elements, decode_into, encode_elements, encode_frame, Element};
+use crate::codec::{decode_elements, decode_into, encode_elements, heap_estimate, Element};
 use crate::error::corrupt_task;
 
 /// Elements of `T` in run files: raw little-endian for plain numbers,
@@ -39,23 +39,10 @@ impl<T: Element> RunCodec for ArrayCodec<T> {
     fn decode(&self, bytes: &[u8], count: usize, out: &mut Vec<T>) -> Result<(), String> {
         decode_elements(bytes, count, out)
     }
-}
 
-/// Appends `items` to `out` as length-prefixed frames of at most `max`
-/// elements each.
-pub(crate) fn write_frames<T: Element>(
-    items: &[T],
-    max: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), TaskError> {
-    for chunk in items.chunks(max.max(1)) {
-        let at = out.len();
-        out.extend_from_slice(&[0u8; 8]);
-        encode_frame(chunk, out).map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
-        let len = (out.len() - at - 8) as u64;
-        out[at..at + 8].copy_from_slice(&len.to_le_bytes());
+    fn heap_size(&self, item: &T) -> usize {
+        heap_estimate(item) as usize
     }
-    Ok(())
 }
 
 /// Reads the frames of one block a chunk at a time.
@@ -112,8 +99,10 @@ impl<T: Element> BlockFrames<T> {
     }
 }
 
-impl<T: Element> BatchSource<T> for BlockFrames<T> {
-    fn next_batch(&mut self) -> Result<Option<Vec<T>>, TaskError> {
+impl<T: Element> BlockFrames<T> {
+    /// The next frame's bytes (its element count, then the elements),
+    /// undecoded; `None` at the end of the block.
+    pub(crate) fn next_frame(&mut self) -> Result<Option<Bytes>, TaskError> {
         if !self.fill(8)? {
             if self.carry.is_empty() && self.current.is_empty() {
                 return Ok(None);
@@ -125,7 +114,29 @@ impl<T: Element> BatchSource<T> for BlockFrames<T> {
         if !self.fill(len)? {
             return Err(corrupt_task("sort run", "frame cut short"));
         }
-        let frame = self.take(len);
+        Ok(Some(self.take(len)))
+    }
+}
+
+/// A frame's element count and its elements' bytes. Every element that
+/// is not zero-sized takes at least one byte, so a count beyond that is
+/// corrupt (and must not size an allocation).
+pub(crate) fn frame_parts<T>(frame: &[u8]) -> Result<(usize, &[u8]), TaskError> {
+    let (count, body) = frame
+        .split_first_chunk::<8>()
+        .ok_or_else(|| corrupt_task("sort run", "frame without a count"))?;
+    let count = usize::try_from(u64::from_le_bytes(*count))
+        .ok()
+        .filter(|&c| std::mem::size_of::<T>() == 0 || c <= body.len())
+        .ok_or_else(|| corrupt_task("sort run", "more elements than bytes"))?;
+    Ok((count, body))
+}
+
+impl<T: Element> BatchSource<T> for BlockFrames<T> {
+    fn next_batch(&mut self) -> Result<Option<Vec<T>>, TaskError> {
+        let Some(frame) = self.next_frame()? else {
+            return Ok(None);
+        };
         let mut out = Vec::new();
         decode_into(&frame, &mut out).map_err(|e| corrupt_task("sort run", e))?;
         Ok(Some(out))

@@ -306,11 +306,11 @@ impl<J: ArrayJob> Job for AsJob<J> {
         self.action(params).map(Action::into_plan)
     }
 
-    fn finish(&self, params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+    fn finish(&self, params: &serde_json::Value, results: &[Bytes]) -> Result<Bytes, JobError> {
         let finish_error = |job, message| JobError::Finish { job, message };
         let answer = self
             .action(params)?
-            .finish(results)
+            .finish(results.to_vec())
             .map_err(|e| self.job_error(e, finish_error))?;
         let mut json = serde_json::to_vec(&answer).map_err(|e| {
             let message = format!("the answer does not encode as JSON: {e}");

@@ -50,7 +50,13 @@ impl Session {
                 r.start as usize..r.end as usize,
             )))
         });
-        DistArray::source(self.clone(), parts, Some(even_lengths(n, parts)), compute)
+        DistArray::source(
+            self.clone(),
+            parts,
+            Some(even_lengths(n, parts)),
+            true,
+            compute,
+        )
     }
 
     /// An array whose partitions are exactly `partitions` (empty ones
@@ -67,7 +73,7 @@ impl Session {
                 partitions[ctx.partition() as usize].clone(),
             )))
         });
-        DistArray::source(self.clone(), parts, Some(lengths), compute)
+        DistArray::source(self.clone(), parts, Some(lengths), true, compute)
     }
 
     /// The items of `iter`, collected and cut like [`Session::from_vec`].
@@ -90,7 +96,13 @@ impl Session {
                 .map(move |start| Ok((start..(start + BATCH as u64).min(range.end)).collect()));
             Ok(Flow::Stream(Box::new(batches)))
         });
-        DistArray::source(self.clone(), parts, Some(even_lengths(n, parts)), compute)
+        DistArray::source(
+            self.clone(),
+            parts,
+            Some(even_lengths(n, parts)),
+            false,
+            compute,
+        )
     }
 
     /// The lines (without `\n` / `\r\n`; invalid UTF-8 replaced) of text
@@ -119,7 +131,7 @@ impl Session {
             .map_err(|e| TaskError::caused_by(format!("reading {}", split.path), e))?;
             Ok(Flow::Ready(Part::Owned(lines)))
         });
-        Ok(DistArray::source(self.clone(), parts, None, compute))
+        Ok(DistArray::source(self.clone(), parts, None, false, compute))
     }
 
     /// The records of CSV files (local or store URLs, as for
@@ -144,7 +156,7 @@ impl Session {
             };
             read_csv(path, has_headers).map(|rows| Flow::Ready(Part::Owned(rows)))
         });
-        Ok(DistArray::source(self.clone(), parts, None, compute))
+        Ok(DistArray::source(self.clone(), parts, None, false, compute))
     }
 
     /// The values of column `column` of CSV files with a header (local or
@@ -170,7 +182,7 @@ impl Session {
             };
             read_csv_column(path, &column).map(|values| Flow::Ready(Part::Owned(values)))
         });
-        Ok(DistArray::source(self.clone(), parts, None, compute))
+        Ok(DistArray::source(self.clone(), parts, None, false, compute))
     }
 }
 

@@ -102,6 +102,7 @@ impl<T: Element> DistArray<T> {
             Lowered {
                 partitions: a.partitions,
                 reads,
+                in_memory: false,
                 compute: Arc::new(move |ctx| {
                     let (a, b) = (ca(ctx)?.part()?, cb(ctx)?.part()?);
                     Ok(Flow::Ready(Part::Owned(a.into_iter().zip(b).collect())))
@@ -153,6 +154,7 @@ impl<T: Element> DistArray<T> {
             Lowered {
                 partitions: out_parts,
                 reads: vec![map],
+                in_memory: false,
                 compute: Arc::new(move |ctx| {
                     decode_blocks(&ctx.shuffle_input(map)?, "realign")
                         .map(|items| Flow::Ready(Part::Owned(items)))

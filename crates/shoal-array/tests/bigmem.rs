@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{config, plain, session, threads};
@@ -108,6 +109,31 @@ fn a_sort_partition_twenty_times_the_budget_completes_in_bounded_memory() {
     );
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_sort_computes_its_input_once_within_and_beyond_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 50_000u64;
+    for s in [plain(2), session(2, 64 << 10, dir.path().to_str().unwrap())] {
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = calls.clone();
+        let sorted = s
+            .range(n, 4)
+            .map(move |i| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                (i * 7_919) % n
+            })
+            .sort()
+            .collect()
+            .unwrap();
+        assert_eq!(sorted, (0..n).collect::<Vec<_>>());
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            n,
+            "each element computed once"
+        );
+    }
 }
 
 #[test]

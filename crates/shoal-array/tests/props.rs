@@ -120,6 +120,27 @@ proptest! {
     }
 
     #[test]
+    fn both_sort_plans_give_the_same_partitions(
+        parts in partitions((0u8..8, any::<u32>()), 30), t in threads()
+    ) {
+        let s = plain(t);
+        // A vector source is routed and sorted once; a computed input (a
+        // map) is sorted where it is and cut by the readers. The samples,
+        // and so the partitions, are the same.
+        let arr = s.from_partitions(parts.clone());
+        let computed = arr.map(|x| x);
+        prop_assert_eq!(
+            arr.sort_by_key(|x| x.0).collect_partitions().unwrap(),
+            computed.sort_by_key(|x| x.0).collect_partitions().unwrap()
+        );
+        let values = s.from_partitions(parts.iter().map(|p| p.iter().map(|x| x.1).collect()).collect());
+        prop_assert_eq!(
+            values.sort().collect_partitions().unwrap(),
+            values.map(|x| x).sort().collect_partitions().unwrap()
+        );
+    }
+
+    #[test]
     fn keyed_operations_match_vec(
         parts in partitions((0u8..16, 0u32..100), 20), t in threads()
     ) {

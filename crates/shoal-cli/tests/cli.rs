@@ -43,6 +43,17 @@ fn missing_input_is_one_line_exit_2() {
 }
 
 #[test]
+fn a_malformed_rust_log_is_one_line_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .arg("jobs")
+        .env("RUST_LOG", "shoal=loud")
+        .output()
+        .expect("run shoal");
+    assert_usage_error(&out, "RUST_LOG=\"shoal=loud\"");
+    assert!(out.stdout.is_empty(), "the command ran anyway");
+}
+
+#[test]
 fn help_and_version_succeed() {
     let help = shoal(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
@@ -61,10 +72,10 @@ fn jobs_lists_registered_jobs() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.lines().any(|l| l.starts_with("wordcount")),
+        stdout.lines().any(|l| l.starts_with("wordcount@1 ")),
         "{stdout}"
     );
-    assert!(stdout.lines().any(|l| l.starts_with("noop")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("noop@1 ")), "{stdout}");
 }
 
 #[test]

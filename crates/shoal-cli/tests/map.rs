@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::SHOAL;
-use shoal_testkit::eventually;
+use common::{processes_with, shoal_cmd, SHOAL};
+use shoal_testkit::{eventually, S3Server};
 
 /// Tokenises like `shoal wordcount` (runs of ASCII letters, digits and
 /// non-ASCII bytes, ASCII-lowercased) and counts with a reducer that
@@ -214,6 +214,26 @@ fn output_is_identical_across_threads_reducers_and_split_sizes() {
         );
         assert_eq!(sorted_lines(&f.parts(&out)), sorted_lines(&reference));
     }
+    // A memory budget far below the map output: sorted runs spill, and
+    // the output stays the same.
+    f.map_ok(
+        "spilled",
+        &wordcount_args(
+            "in",
+            &[
+                "--reducers",
+                "3",
+                "--memory-budget",
+                "64KiB",
+                "--stats",
+                "s.json",
+            ],
+        ),
+    );
+    assert!(f.parts("spilled") == reference, "spilled output differs");
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.path("s.json")).unwrap()).unwrap();
+    assert!(stats["bytes_spilled"].as_u64().unwrap() > 0, "{stats}");
     // Equal keys keep input order, whatever the splits: an identity
     // reducer sees every value of a key in file order.
     let identity = |out: &str, split: &str| {
@@ -415,35 +435,6 @@ fn a_mapper_failing_only_on_its_first_attempt_succeeds_and_counts_once() {
     }
 }
 
-/// Pids of live processes other than `shoal` ones (the driver's own
-/// command line names the mapper) whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(true);
-        let program = cmdline.split(|&b| b == 0).next().unwrap_or_default();
-        let shoal = program.ends_with(b"/shoal");
-        if !zombie && !shoal && String::from_utf8_lossy(&cmdline).contains(needle) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 #[test]
 fn a_hanging_mapper_is_killed_at_the_task_timeout() {
     let f = Fixture::new();
@@ -518,7 +509,12 @@ fn usage_errors_are_one_line_exit_2() {
     let f = Fixture::new();
     f.write("in/t.txt", "a\n");
     f.write("full/part-00000", "old\n");
-    let cases: [(&[&str], &str); 6] = [
+    f.write("pq/t.parquet", "PAR1");
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["map", "pq", "--out", "o", "--mapper", "cat"],
+            "t.parquet: Parquet inputs are not supported",
+        ),
         (&["map", "in", "--out", "o"], "--mapper"),
         (
             &["map", "nope", "--out", "o", "--mapper", "cat"],
@@ -572,4 +568,54 @@ fn usage_errors_are_one_line_exit_2() {
     );
     f.map_ok("full", &["in", "--mapper", "cat", "--overwrite"]);
     assert_eq!(f.parts("full"), "a\n");
+}
+
+#[test]
+fn store_inputs_and_outputs_stream_lines_and_per_file_fetches_the_files() {
+    let f = Fixture::new();
+    let server = S3Server::start();
+    server.create_bucket("data");
+    let input = server.root().join("data/in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("one.txt"), "a b\nb\n").unwrap();
+    std::fs::write(input.join("two.txt"), "c\n").unwrap();
+    let run = |args: &[&str]| {
+        let output = shoal_cmd(args, &server.env())
+            .current_dir(f.dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    };
+    let parts = |out: &str| -> String {
+        let dir = server.root().join("data").join(out);
+        assert!(dir.join("_SUCCESS").exists(), "no _SUCCESS in {out}");
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("part-"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|n| std::fs::read_to_string(dir.join(n)).unwrap())
+            .collect()
+    };
+    let mut args = vec!["map", "--quiet", "--out", "s3://data/wc"];
+    args.extend(wordcount_args("s3://data/in/", &["--reducers", "2"]));
+    run(&args);
+    assert_eq!(sorted_lines(&parts("wc")), ["a\t1", "b\t2", "c\t1"]);
+
+    // {} is a local copy in the task directory, the working directory.
+    let mapper = "[ \"$(cd \"$(dirname {})\" && pwd -P)\" = \"$(pwd -P)\" ] && printf '%s\\t%s\\n' \"$(basename {})\" \"$(wc -l < {})\"";
+    run(&[
+        "map",
+        "--quiet",
+        "s3://data/in/",
+        "--per-file",
+        "--mapper",
+        mapper,
+        "--out",
+        "s3://data/pf",
+    ]);
+    assert_eq!(parts("pf"), "one.txt\t2\ntwo.txt\t1\n");
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::SHOAL;
+use common::{exited, processes_with, SHOAL};
 use shoal_testkit::{eventually, LocalCluster};
 
 const MAPPER: &str =
@@ -117,48 +117,6 @@ fn wordcount<'a>(out: &'a str, mapper: &'a str) -> Vec<&'a str> {
         "8KB",
         "--json",
     ]
-}
-
-/// Pids of live processes other than `shoal` ones (the driver's own
-/// command line names the mapper) whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(true);
-        let program = cmdline.split(|&b| b == 0).next().unwrap_or_default();
-        let shoal = program.ends_with(b"/shoal");
-        if !zombie && !shoal && String::from_utf8_lossy(&cmdline).contains(needle) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-/// Whether process `pid` has exited (gone, or a zombie not yet reaped).
-fn exited(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(true)
 }
 
 fn stderr_of(child: &mut Child) -> (std::process::ExitStatus, String) {

@@ -140,3 +140,60 @@ pub(crate) fn commit(
         false => Committed::Earlier,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_core::Stage;
+
+    /// A plan of one results stage and one shuffle stage of two buckets.
+    fn plan() -> Plan {
+        let mut plan = Plan::new();
+        plan.add_stage(Stage::new("results", 1, |_| Ok(())));
+        plan.add_stage(Stage::new("shuffle", 1, |_| Ok(())).shuffle_output(2));
+        plan
+    }
+
+    fn output(result: Option<Bytes>, buckets: Vec<Vec<u8>>) -> TaskOutput {
+        TaskOutput {
+            buckets,
+            result,
+            ..TaskOutput::default()
+        }
+    }
+
+    /// Two attempts of one partition both succeed (a speculative copy, a
+    /// resubmitted task whose first worker was only slow): the first
+    /// commit stands, the second changes nothing and says so.
+    #[test]
+    fn the_first_commit_wins_and_a_later_one_changes_nothing() {
+        let store = Store::open(&format!("memory://first-commit-{}", std::process::id())).unwrap();
+        let plan = plan();
+        let big = |byte| Bytes::from(vec![byte; results::INLINE_LIMIT + 1]);
+        let first = commit(&store, "j", &plan, 0, 0, output(Some(big(b'a')), vec![])).unwrap();
+        assert!(matches!(first, Committed::Written { .. }));
+        let later = commit(&store, "j", &plan, 0, 0, output(Some(big(b'b')), vec![])).unwrap();
+        assert!(matches!(later, Committed::Earlier));
+        let stored = store.get(&output_key("j", &plan, 0, 0)).unwrap();
+        assert!(stored == big(b'a'), "the later attempt replaced the result");
+
+        let buckets = |b: &str| vec![b.as_bytes().to_vec(), b.repeat(2).into_bytes()];
+        let first = commit(&store, "j", &plan, 1, 0, output(None, buckets("x"))).unwrap();
+        assert!(matches!(first, Committed::Written { .. }));
+        let later = commit(&store, "j", &plan, 1, 0, output(None, buckets("y"))).unwrap();
+        assert!(matches!(later, Committed::Earlier));
+        let results = ResultsCache::default();
+        let data = StoreData {
+            store: &store,
+            job_id: "j",
+            plan: &plan,
+            results: &results,
+        };
+        let read = data
+            .shuffle_input(StageRef(1), 1)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        assert_eq!(read, ["xx".as_bytes()]);
+    }
+}

@@ -237,7 +237,7 @@ impl Coordinator {
         if reads.is_empty() && writes.is_empty() {
             return Ok(None);
         }
-        match self.commit_raw(reads, writes).await {
+        match self.shared().commit(reads, writes).await {
             Err(err @ (CoordError::Connection { .. } | CoordError::Timeout { .. }))
                 if !writes.is_empty() =>
             {

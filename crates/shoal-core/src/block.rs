@@ -37,14 +37,27 @@ pub enum Block {
         /// The block's bytes in it.
         range: Range<u64>,
     },
+    /// Pieces read one after the other as one block: a bucket its task
+    /// wrote partly to spill files while it ran (segments), then the rest.
+    Pieces(Vec<Block>),
 }
 
 impl Block {
+    /// One block of `pieces` (the piece itself when there is one).
+    pub fn concat(mut pieces: Vec<Block>) -> Block {
+        pieces.retain(|piece| !piece.is_empty());
+        if pieces.len() == 1 {
+            return pieces.pop().expect("one piece");
+        }
+        Block::Pieces(pieces)
+    }
+
     /// The block's size in bytes.
     pub fn len(&self) -> u64 {
         match self {
             Block::Memory(bytes) => bytes.len() as u64,
             Block::Spilled { range, .. } | Block::Stored { range, .. } => range.end - range.start,
+            Block::Pieces(pieces) => pieces.iter().map(Block::len).sum(),
         }
     }
 
@@ -55,7 +68,42 @@ impl Block {
 
     /// Whether reading it costs no I/O.
     pub fn is_in_memory(&self) -> bool {
-        matches!(self, Block::Memory(_))
+        match self {
+            Block::Memory(_) => true,
+            Block::Pieces(pieces) => pieces.iter().all(Block::is_in_memory),
+            _ => false,
+        }
+    }
+
+    /// The bytes `range` of the block (relative, clamped to its end) as a
+    /// block of their own, without reading anything.
+    pub fn slice(&self, range: Range<u64>) -> Block {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        match self {
+            Block::Memory(bytes) => Block::Memory(bytes.slice(start as usize..end as usize)),
+            Block::Spilled { file, range } => Block::Spilled {
+                file: file.clone(),
+                range: range.start + start..range.start + end,
+            },
+            Block::Stored { store, key, range } => Block::Stored {
+                store: store.clone(),
+                key: key.clone(),
+                range: range.start + start..range.start + end,
+            },
+            Block::Pieces(pieces) => {
+                let mut at = 0;
+                let mut kept = Vec::new();
+                for piece in pieces {
+                    let len = piece.len();
+                    if at < end && at + len > start {
+                        kept.push(piece.slice(start.saturating_sub(at)..end - at));
+                    }
+                    at += len;
+                }
+                Block::concat(kept)
+            }
+        }
     }
 
     /// Bytes `range` of the block (relative, clamped to its end).
@@ -70,6 +118,16 @@ impl Block {
             Block::Stored { store, key, range } => {
                 Ok(store.get_range(key, range.start + start..range.start + end)?)
             }
+            Block::Pieces(_) => match self.slice(start..end) {
+                Block::Pieces(pieces) => {
+                    let mut out = Vec::with_capacity((end - start) as usize);
+                    for piece in &pieces {
+                        out.extend_from_slice(&piece.read_all()?);
+                    }
+                    Ok(Bytes::from(out))
+                }
+                one => one.read_all(),
+            },
         }
     }
 
@@ -79,19 +137,57 @@ impl Block {
     }
 
     /// Streams the block in pieces of at most `chunk` bytes (in memory:
-    /// slices of any size are free, so one piece).
+    /// slices of any size are free, so one piece per piece of the block).
     pub fn chunks(&self, chunk: u64) -> BlockChunks {
+        let mut leaves = Vec::new();
+        self.leaves(&mut leaves);
         BlockChunks {
-            block: self.clone(),
-            next: 0,
+            leaves: leaves.into_iter(),
+            current: None,
             chunk: chunk.max(1),
-            ahead: None,
+        }
+    }
+
+    /// The non-empty blocks this one is made of, in order.
+    fn leaves(&self, out: &mut Vec<Block>) {
+        match self {
+            Block::Pieces(pieces) => pieces.iter().for_each(|p| p.leaves(out)),
+            leaf if leaf.is_empty() => {}
+            leaf => out.push(leaf.clone()),
         }
     }
 }
 
 /// The pieces of a [`Block`], in order ([`Block::chunks`]).
 pub struct BlockChunks {
+    /// Blocks not started yet.
+    leaves: std::vec::IntoIter<Block>,
+    /// The block being read.
+    current: Option<LeafChunks>,
+    chunk: u64,
+}
+
+impl Iterator for BlockChunks {
+    type Item = Result<Bytes, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(piece) = self.current.as_mut().and_then(LeafChunks::next) {
+                return Some(piece);
+            }
+            let block = self.leaves.next()?;
+            self.current = Some(LeafChunks {
+                block,
+                next: 0,
+                chunk: self.chunk,
+                ahead: None,
+            });
+        }
+    }
+}
+
+/// The pieces of one block that is not made of pieces itself.
+struct LeafChunks {
     block: Block,
     /// Offset of the next piece not yet requested.
     next: u64,
@@ -100,7 +196,7 @@ pub struct BlockChunks {
     ahead: Option<RangesAhead>,
 }
 
-impl BlockChunks {
+impl LeafChunks {
     fn next_range(&mut self) -> Option<Range<u64>> {
         let len = self.block.len();
         if self.next >= len {
@@ -128,12 +224,8 @@ impl BlockChunks {
         let absolute = whole.start + range.start..whole.start + range.end;
         Some(store.get_ranges_ahead(key, vec![absolute]))
     }
-}
 
-impl Iterator for BlockChunks {
-    type Item = Result<Bytes, TaskError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next(&mut self) -> Option<Result<Bytes, TaskError>> {
         if let Block::Stored { .. } = self.block {
             let current = match self.ahead.take() {
                 Some(current) => current,
@@ -154,19 +246,20 @@ impl Iterator for BlockChunks {
 }
 
 /// A reduce task's input from one shuffle stage: bucket *p* of every map
-/// task, in map order, as blocks read on demand.
+/// task, in map order, as blocks read on demand — one block per map task
+/// (a [`Block::Pieces`] when the task spilled part of it while running).
 #[derive(Debug, Clone, Default)]
 pub struct ShuffleInput {
     blocks: Vec<Block>,
 }
 
 impl ShuffleInput {
-    /// Input made of `blocks`, in map order.
+    /// Input made of `blocks`, one per map task, in map order.
     pub fn new(blocks: Vec<Block>) -> ShuffleInput {
         ShuffleInput { blocks }
     }
 
-    /// The blocks, in map order.
+    /// The blocks, one per map task, in map order.
     pub fn blocks(&self) -> &[Block] {
         &self.blocks
     }
@@ -251,5 +344,24 @@ mod tests {
         assert_eq!(stored.chunks(4096).count(), 3);
         assert_eq!(concat(stored.chunks(4096)), data);
         assert_eq!(stored.read_all().unwrap().len(), data.len());
+
+        // Pieces read as one block, sliced across piece boundaries.
+        let pieces = Block::concat(vec![
+            memory.slice(0..100),
+            Block::Memory(Bytes::new()),
+            spilled.slice(100..5_000),
+            stored.slice(5_000..10_000),
+        ]);
+        assert!(matches!(&pieces, Block::Pieces(p) if p.len() == 3));
+        assert_eq!(pieces.len(), 10_000);
+        assert!(!pieces.is_in_memory());
+        assert_eq!(concat(pieces.chunks(4096)), data);
+        assert_eq!(&pieces.read_range(90..5_010).unwrap()[..], &data[90..5_010]);
+        let middle = pieces.slice(4_990..5_020);
+        assert_eq!(&middle.read_all().unwrap()[..], &data[4_990..5_020]);
+        // 10 bytes of the spill file in 2 chunks, 20 of the object in 3.
+        assert_eq!(middle.chunks(7).count(), 5);
+        let single = Block::concat(vec![Block::Memory(Bytes::new()), memory.clone()]);
+        assert!(matches!(single, Block::Memory(_)));
     }
 }

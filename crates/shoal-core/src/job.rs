@@ -76,11 +76,11 @@ pub trait Job: Send + Sync + 'static {
     /// blobs (by partition) into the job's result, rendered as
     /// [`Job::output_format`] says. The default writes each blob followed
     /// by a newline.
-    fn finish(&self, params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+    fn finish(&self, params: &serde_json::Value, results: &[Bytes]) -> Result<Bytes, JobError> {
         let _ = params;
         let mut out = Vec::with_capacity(results.iter().map(|r| r.len() + 1).sum());
         for blob in results {
-            out.extend_from_slice(&blob);
+            out.extend_from_slice(blob);
             out.push(b'\n');
         }
         Ok(out.into())
@@ -90,7 +90,12 @@ pub trait Job: Send + Sync + 'static {
 /// `name@version`: what a worker advertises for `job` and what a task
 /// entry is routed by.
 pub fn fingerprint(job: &dyn Job) -> String {
-    format!("{}@{}", job.name(), job.version())
+    fingerprint_of(job.name(), job.version())
+}
+
+/// The fingerprint of version `version` of the job named `name`.
+pub(crate) fn fingerprint_of(name: &str, version: u32) -> String {
+    format!("{name}@{version}")
 }
 
 /// What to run: a job name and its parameters. This is all that a cluster
@@ -209,10 +214,7 @@ mod tests {
     #[test]
     fn the_default_finish_puts_each_result_on_a_line() {
         let out = Named("a", 1)
-            .finish(
-                &serde_json::Value::Null,
-                vec![Bytes::from("x"), Bytes::new()],
-            )
+            .finish(&serde_json::Value::Null, &[Bytes::from("x"), Bytes::new()])
             .unwrap();
         assert_eq!(&out[..], b"x\n\n");
     }

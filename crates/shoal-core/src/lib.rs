@@ -12,6 +12,9 @@
 //!   downstream partition ([`TaskContext::bucket`]), chosen by
 //!   [`route::partition_of`] for keyed data; task *p* of a later stage
 //!   reads bucket *p* of every map task ([`TaskContext::shuffle_input`]);
+//!   a shuffle of one bucket is a **broadcast**: every task of any later
+//!   stage may read all of it ([`TaskContext::broadcast_input`]), a piece
+//!   at a time;
 //! - **results**: a task sets one result blob ([`TaskContext::set_result`]),
 //!   which a later stage reads whole ([`TaskContext::results_of`]) and which
 //!   the last stage hands back to the caller ([`JobOutput`]).
@@ -76,6 +79,7 @@ mod job;
 mod memory;
 mod plan;
 mod progress;
+pub mod retry;
 pub mod route;
 mod spill;
 mod stats;

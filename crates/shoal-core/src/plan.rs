@@ -139,8 +139,9 @@ impl Plan {
     }
 
     /// Checks the wiring: stages read only earlier stages, a shuffle has as
-    /// many buckets as each reader has partitions, and the last stage
-    /// produces results.
+    /// many buckets as each reader has partitions (or one bucket, read
+    /// whole by every reader: a broadcast), and the last stage produces
+    /// results.
     pub fn validate(&self, job: &str) -> Result<(), JobError> {
         let bad = |message: String| JobError::Setup {
             job: job.to_string(),
@@ -164,7 +165,8 @@ impl Plan {
                     )));
                 }
                 if let StageOutput::Shuffle { buckets } = self.stages[from.index()].output {
-                    if buckets != stage.partitions {
+                    // One bucket may be read whole by every task (a broadcast).
+                    if buckets != stage.partitions && buckets != 1 {
                         return Err(bad(format!(
                             "stage '{}' has {} partitions but reads a shuffle of {} buckets",
                             stage.name, stage.partitions, buckets

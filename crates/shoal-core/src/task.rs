@@ -256,7 +256,31 @@ impl<'a> TaskContext<'a> {
     /// as blocks read on demand.
     pub fn shuffle_input(&self, from: StageRef) -> Result<ShuffleInput, TaskError> {
         self.check_reads(from)?;
+        if let StageOutput::Shuffle { buckets } = self.plan.stage(from).output {
+            if self.partition >= buckets {
+                return Err(TaskError::fatal(format!(
+                    "partition {} reads bucket {} of stage {}, which has {buckets} (a one-bucket shuffle is read with broadcast_input)",
+                    self.partition, self.partition, from.0
+                )));
+            }
+        }
         self.data.shuffle_input(from, self.partition)
+    }
+
+    /// The single bucket of every task of stage `from` — a shuffle of one
+    /// bucket, which every task of any later stage may read whole, as
+    /// blocks read on demand (one per map task, in map order): a
+    /// broadcast, for data every reader needs pieces of (e.g. sorted runs
+    /// each reader takes its key range from).
+    pub fn broadcast_input(&self, from: StageRef) -> Result<ShuffleInput, TaskError> {
+        self.check_reads(from)?;
+        match self.plan.stage(from).output {
+            StageOutput::Shuffle { buckets: 1 } => self.data.shuffle_input(from, 0),
+            output => Err(TaskError::fatal(format!(
+                "stage {} is read as a broadcast but its output is {output:?}, not a shuffle of one bucket",
+                from.0
+            ))),
+        }
     }
 
     /// The result blob of every task of stage `from`, in partition order.

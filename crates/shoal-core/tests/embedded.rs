@@ -446,6 +446,80 @@ fn map_outputs_far_beyond_the_budget_spill_in_segments_and_stream_back() {
     assert!(leftover.is_empty(), "spill files left behind: {leftover:?}");
 }
 
+/// Three map tasks write one bucket each (a broadcast), spilling it in
+/// segments under a small budget; each of four readers reads every map
+/// task's block whole, by range and in pieces.
+struct BroadcastJob;
+
+impl Job for BroadcastJob {
+    fn name(&self) -> &'static str {
+        "broadcast"
+    }
+    fn describe(&self) -> &'static str {
+        "every reader reads every map task's single bucket"
+    }
+    fn plan(&self, _params: &serde_json::Value) -> Result<Plan, JobError> {
+        let mut plan = Plan::new();
+        let map = plan.add_stage(
+            Stage::new("map", 3, move |ctx| {
+                let value = ctx.partition() as u8;
+                for _ in 0..100 {
+                    ctx.bucket(0).extend_from_slice(&[value; 1000]);
+                    ctx.spill_output_if_needed()?;
+                }
+                Ok(())
+            })
+            .shuffle_output(1),
+        );
+        plan.add_stage(
+            Stage::new("read", 4, move |ctx| {
+                if ctx.partition() == 1 {
+                    let err = ctx.shuffle_input(map).unwrap_err();
+                    assert!(err.to_string().contains("broadcast_input"), "{err}");
+                }
+                let mut seen = Vec::new();
+                for (m, block) in ctx.broadcast_input(map)?.into_iter().enumerate() {
+                    let whole = block.read_all()?;
+                    let middle = block.read_range(49_990..50_010)?;
+                    let pieces: Vec<u8> = block
+                        .slice(10..99_990)
+                        .chunks(777)
+                        .map(|c| c.map(|c| c.to_vec()))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .concat();
+                    let ok = whole.len() == 100_000
+                        && whole.iter().all(|&b| b == m as u8)
+                        && middle.len() == 20
+                        && pieces.len() == 99_980
+                        && pieces.iter().all(|&b| b == m as u8);
+                    seen.push(format!("{m}:{ok}"));
+                }
+                ctx.set_result(format!("{}\n", seen.join(" ")).into_bytes().into());
+                Ok(())
+            })
+            .reads(map),
+        );
+        Ok(plan)
+    }
+}
+
+#[test]
+fn a_one_bucket_shuffle_is_broadcast_to_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::new().with(Arc::new(BroadcastJob));
+    for budget in [u64::MAX, 16 << 10] {
+        let exec = executor(2, budget, dir.path().to_str().unwrap());
+        let spec = JobSpec::new("broadcast", json!({}));
+        let output = run_job(&exec, &registry, spec, &NoProgress).unwrap();
+        assert_eq!(output.results.len(), 4);
+        for result in &output.results {
+            assert_eq!(&result[..], b"0:true 1:true 2:true\n", "budget {budget}");
+        }
+        let spilled = exec.last_memory_stats().unwrap().spilled_bytes;
+        assert_eq!(spilled > 0, budget != u64::MAX, "spilled {spilled}");
+    }
+}
+
 /// Tasks that run until the job is cancelled, counting how many started.
 struct UntilCancelled(Arc<AtomicU32>);
 

@@ -26,7 +26,7 @@ impl Job for Noop {
         OutputFormat::Json
     }
 
-    fn finish(&self, params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+    fn finish(&self, params: &serde_json::Value, results: &[Bytes]) -> Result<Bytes, JobError> {
         let mut summary = serde_json::json!({ "tasks": results.len() });
         if params.get("echo").and_then(|e| e.as_bool()) == Some(true) {
             let echoed: u64 = results

@@ -108,14 +108,14 @@ impl Job for StreamJob {
         Ok(plan)
     }
 
-    fn finish(&self, params: &serde_json::Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+    fn finish(&self, params: &serde_json::Value, results: &[Bytes]) -> Result<Bytes, JobError> {
         let params = params_of(params)?;
         let mut outcome = MapOutcome {
             out: params.out.clone(),
             parts: results.len() as u32,
             counters: Counters::new(),
         };
-        for blob in &results {
+        for blob in results {
             let report: TaskReport =
                 serde_json::from_slice(blob).map_err(|e| JobError::Executor {
                     message: format!("a task report does not decode: {e}"),

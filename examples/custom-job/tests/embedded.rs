@@ -138,12 +138,13 @@ fn distinct_keys_saves_the_sorted_keys_and_prints_their_count() {
 #[test]
 fn the_binary_is_shoal_plus_our_jobs() {
     let jobs = stdout_of(&run(CUSTOM_JOB, &["jobs"]));
+    // Each job as its fingerprint, name@version: what workers advertise.
     for job in [
-        "column-stats",
-        "distinct-keys",
-        "wordcount",
-        "array-sort",
-        "analyze",
+        "column-stats@1 ",
+        "distinct-keys@1 ",
+        "wordcount@1 ",
+        "array-sort@1 ",
+        "analyze@",
     ] {
         assert!(
             jobs.lines().any(|l| l.starts_with(job)),

@@ -87,8 +87,13 @@ impl Report {
                 bytes,
                 result,
             } => {
-                out.field(field::ROWS, rows);
-                out.field(field::BYTES, bytes);
+                // Omitted when zero (most tiny tasks): readers take absent as 0.
+                if *rows > 0 {
+                    out.field(field::ROWS, rows);
+                }
+                if *bytes > 0 {
+                    out.field(field::BYTES, bytes);
+                }
                 if let Some(result) = result {
                     out.field(field::RESULT, result.as_ref());
                 }

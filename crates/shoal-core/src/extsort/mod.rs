@@ -109,6 +109,15 @@ pub struct ExternalSorter<T, C, F> {
     in_memory_sort: Option<fn(&mut Vec<T>)>,
 }
 
+/// Bytes a buffer growing from `capacity` to hold `len` records adds.
+fn growth(capacity: usize, len: usize) -> usize {
+    if len <= capacity {
+        0
+    } else {
+        (capacity * 2).max(len).max(16) - capacity
+    }
+}
+
 impl<T, C, F> ExternalSorter<T, C, F>
 where
     T: Send + 'static,
@@ -141,22 +150,36 @@ where
     }
 
     /// Sorts buffers with `sort` instead of the comparator: a faster
-    /// routine giving the same order (a radix sort for plain integers).
-    /// It must be stable if the sorter is.
+    /// routine giving the same order (a radix sort for plain integers),
+    /// which may use scratch space as large as the buffer (it is
+    /// accounted). It must be stable if the sorter is.
     pub fn with_in_memory_sort(mut self, sort: fn(&mut Vec<T>)) -> Self {
         self.in_memory_sort = Some(sort);
         self
     }
 
-    /// Bytes one slot of the buffer costs: the record itself, and for a
-    /// stable sort the scratch space it needs.
+    /// Bytes one slot of the buffer costs: the record itself and the
+    /// scratch space sorting it needs (half a record for the standard
+    /// stable sort, a whole one for an in-memory sort such as radix).
     fn slot_bytes(&self) -> u64 {
         let size = std::mem::size_of::<T>().max(1) as u64;
-        if self.options.stable {
+        if self.in_memory_sort.is_some() {
+            2 * size
+        } else if self.options.stable {
             size + size / 2
         } else {
             size
         }
+    }
+
+    /// Makes sure `extra` more bytes are reserved beyond what is used;
+    /// false when the pool refuses them.
+    fn try_cover(&mut self, extra: u64) -> bool {
+        let want = self.used + extra;
+        want <= self.reservation.size()
+            || self
+                .reservation
+                .try_grow((want - self.reservation.size()).max(self.step))
     }
 
     /// Adds one record.
@@ -186,19 +209,72 @@ where
         Ok(())
     }
 
-    /// Adds a batch of records; an empty sorter adopts the vector as its
-    /// buffer when the memory allows (no copy, no per-record work).
-    pub fn push_batch(&mut self, items: Vec<T>) -> Result<(), TaskError> {
-        if self.buffer.is_empty() && self.runs.is_empty() {
-            let heap: u64 = items.iter().map(|i| self.codec.heap_size(i) as u64).sum();
+    /// Adds a batch of records with one memory check for all of them: an
+    /// empty buffer adopts the vector (no copy), a non-empty one appends
+    /// it (a copy, no per-record work); when the memory is refused the
+    /// buffer is spilled first, and a batch too large for the memory on
+    /// its own is taken record by record.
+    pub fn push_batch(&mut self, mut items: Vec<T>) -> Result<(), TaskError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let heap: u64 = items.iter().map(|i| self.codec.heap_size(i) as u64).sum();
+        if self.buffer.is_empty() {
             let need = items.capacity() as u64 * self.slot_bytes() + heap;
             if self.reservation.try_resize(need) {
                 self.used = need;
                 self.buffer = items;
                 return Ok(());
             }
+            return self.extend(items);
         }
-        self.extend(items)
+        let grow = growth(self.buffer.capacity(), self.buffer.len() + items.len());
+        let need = grow as u64 * self.slot_bytes() + heap;
+        if !self.try_cover(need) {
+            self.spill_run()?;
+            return self.push_batch(items);
+        }
+        self.buffer.reserve_exact(grow);
+        self.buffer.append(&mut items);
+        self.used += need;
+        Ok(())
+    }
+
+    /// Adds `count` records encoded by the sorter's codec in `bytes`,
+    /// decoding them straight into the buffer (no intermediate vector);
+    /// `heap` estimates the bytes they hold beyond their inline size.
+    pub fn push_encoded(&mut self, bytes: &[u8], count: usize, heap: u64) -> Result<(), TaskError> {
+        if count == 0 {
+            return Ok(());
+        }
+        let grow = growth(self.buffer.capacity(), self.buffer.len() + count);
+        let need = grow as u64 * self.slot_bytes() + heap;
+        if !self.try_cover(need) {
+            if !self.buffer.is_empty() {
+                self.spill_run()?;
+                return self.push_encoded(bytes, count, heap);
+            }
+            // One batch must fit to make progress at all.
+            let short = self.used + need - self.reservation.size();
+            self.reservation.grow(short);
+        }
+        self.buffer.reserve_exact(grow);
+        self.codec
+            .decode(bytes, count, &mut self.buffer)
+            .map_err(|e| TaskError::fatal(format!("decoding records to sort: {e}")))?;
+        self.used += need;
+        Ok(())
+    }
+
+    /// Room for `additional` more records, reserved up front when the
+    /// memory allows (saves the buffer's regrowth copies); nothing
+    /// happens otherwise.
+    pub fn reserve(&mut self, additional: usize) {
+        let grow = (self.buffer.len() + additional).saturating_sub(self.buffer.capacity());
+        if grow > 0 && self.try_cover(grow as u64 * self.slot_bytes()) {
+            self.buffer.reserve_exact(grow);
+            self.used += grow as u64 * self.slot_bytes();
+        }
     }
 
     /// Adds every record of `items`.

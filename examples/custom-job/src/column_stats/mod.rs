@@ -155,13 +155,13 @@ impl Job for ColumnStats {
 
     /// On the driver: the combine partitions hold disjoint keys, so their
     /// union in a sorted map is the answer.
-    fn finish(&self, _params: &Value, results: Vec<Bytes>) -> Result<Bytes, JobError> {
+    fn finish(&self, _params: &Value, results: &[Bytes]) -> Result<Bytes, JobError> {
         let corrupt = |e: serde_json::Error| JobError::Finish {
             job: NAME.into(),
             message: format!("a combine result does not decode: {e}"),
         };
         let mut out = ColumnStatsResult::default();
-        for blob in &results {
+        for blob in results {
             let partial: Partial = serde_json::from_slice(blob).map_err(corrupt)?;
             out.rows += partial.keys.iter().map(|(_, s)| s.count).sum::<u64>();
             out.keys.extend(partial.keys);

@@ -106,7 +106,7 @@ impl Coordinator {
         for key in &keys {
             validate::name("key", key)?;
         }
-        on_backend!(self, b => b.kv_get_many(&keys).await)
+        on_backend!(self.inner, b => b.kv_get_many(&keys).await)
     }
 
     /// Writes `key` (no expiry); returns the new version.

@@ -1,9 +1,11 @@
-//! Speculation on a real Redis with in-process workers: a straggler — a
-//! task *running* far longer than its stage's median — gets a second
-//! attempt, and a task that merely waited in the queue for a slot does not.
+//! The cluster driver on a real Redis with an in-process worker, seen
+//! through its record of the job (the trace the dashboard reads):
 //!
-//! The driver's record of the job (its trace, as the dashboard reads it)
-//! counts the speculative attempts it submitted.
+//! - speculation: a straggler — a task *running* far longer than its
+//!   stage's median — gets a second attempt, and a task that merely
+//!   waited in the queue for a slot does not;
+//! - output bytes: workers' reports size every task's output, inline
+//!   results and stored ones alike.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use shoal_cluster::dashboard::DashboardReader;
+use shoal_cluster::trace::JobTrace;
 use shoal_cluster::{ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
 use shoal_core::{run_job, Job, JobError, JobSpec, NoProgress, Plan, Registry, Stage};
 use shoal_testkit::{eventually, RedisServer};
@@ -28,7 +31,8 @@ fn has_run(token: &str, partition: u32, attempt: u32) -> bool {
 }
 
 /// `tasks` tasks of `task_ms` each; with `straggler`, partition 0's first
-/// attempt runs until its second attempt has run (at most 30 s).
+/// attempt runs until its second attempt has run (at most 30 s). With
+/// `sizes`, one task per size, each returning a result of that many bytes.
 struct SleepyJob;
 
 impl Job for SleepyJob {
@@ -42,7 +46,20 @@ impl Job for SleepyJob {
 
     fn plan(&self, params: &Value) -> Result<Plan, JobError> {
         let token = params["token"].as_str().unwrap_or_default().to_string();
-        let tasks = params["tasks"].as_u64().unwrap_or(1) as u32;
+        let sizes: Vec<usize> = params["sizes"]
+            .as_array()
+            .map(|sizes| {
+                sizes
+                    .iter()
+                    .filter_map(|s| s.as_u64())
+                    .map(|s| s as usize)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tasks = match sizes.len() {
+            0 => params["tasks"].as_u64().unwrap_or(1) as u32,
+            n => n as u32,
+        };
         let task_ms = params["task_ms"].as_u64().unwrap_or(0);
         let straggler = params["straggler"].as_bool().unwrap_or(false);
         let mut plan = Plan::new();
@@ -60,7 +77,11 @@ impl Job for SleepyJob {
             } else {
                 std::thread::sleep(Duration::from_millis(task_ms));
             }
-            ctx.set_result(p.to_string().into_bytes().into());
+            let result = match sizes.get(p as usize) {
+                Some(&size) => vec![b'x'; size],
+                None => p.to_string().into_bytes(),
+            };
+            ctx.set_result(result.into());
             Ok(())
         }));
         Ok(plan)
@@ -108,9 +129,8 @@ impl Cluster {
         }
     }
 
-    /// Runs a sleepy job with speculation on; its speculative attempts
-    /// as its trace counts them, and its token.
-    fn run(&self, params: Value) -> (u64, String) {
+    /// Runs a sleepy job with speculation on; its trace and its token.
+    fn run(&self, params: Value) -> (JobTrace, String) {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let token = format!("run-{}", NEXT.fetch_add(1, Ordering::Relaxed));
         let mut params = params;
@@ -125,8 +145,8 @@ impl Cluster {
         let jobs = reader
             .jobs(std::slice::from_ref(&output.job_id), &|_| true)
             .unwrap();
-        let trace = jobs[0].trace.as_ref().expect("the driver wrote a trace");
-        (trace.stages[0].speculative, token)
+        let trace = jobs[0].trace.clone().expect("the driver wrote a trace");
+        (trace, token)
     }
 }
 
@@ -145,8 +165,11 @@ impl Drop for Cluster {
 #[test]
 fn a_task_that_waited_in_the_queue_is_not_taken_for_a_straggler() {
     let cluster = Cluster::start(1);
-    let (speculative, _) = cluster.run(json!({"tasks": 12, "task_ms": 300}));
-    assert_eq!(speculative, 0, "queued tasks were speculated on");
+    let (trace, _) = cluster.run(json!({"tasks": 12, "task_ms": 300}));
+    assert_eq!(
+        trace.stages[0].speculative, 0,
+        "queued tasks were speculated on"
+    );
 }
 
 /// Two slots, eight tasks of 100 ms but partition 0's first attempt, which
@@ -154,10 +177,24 @@ fn a_task_that_waited_in_the_queue_is_not_taken_for_a_straggler() {
 #[test]
 fn a_task_running_far_longer_than_the_median_gets_a_second_attempt() {
     let cluster = Cluster::start(2);
-    let (speculative, token) = cluster.run(json!({"tasks": 8, "task_ms": 100, "straggler": true}));
-    assert_eq!(speculative, 1);
+    let (trace, token) = cluster.run(json!({"tasks": 8, "task_ms": 100, "straggler": true}));
+    assert_eq!(trace.stages[0].speculative, 1);
     assert!(
         has_run(&token, 0, 1),
         "no second attempt of the straggler ran"
+    );
+}
+
+/// Results around the inline limit (64 KiB) and beyond: the ones that
+/// travel in reports and the ones the store holds are both counted.
+#[test]
+fn the_record_sizes_every_task_output_inline_or_stored() {
+    let cluster = Cluster::start(2);
+    let sizes = [0usize, 1, 65_535, 65_536, 65_537, 1 << 20];
+    let (trace, _) = cluster.run(json!({ "sizes": sizes }));
+    assert!(trace.output_sizes);
+    assert_eq!(
+        trace.stages[0].bytes_out,
+        sizes.iter().sum::<usize>() as u64
     );
 }

@@ -4,6 +4,7 @@
 //! heartbeating, rescue tasks that vanished (`vanished.rs`), and
 //! speculate on stragglers.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use shoal_core::retry::TaskAttempts;
@@ -136,7 +137,8 @@ impl Drive<'_> {
         self.resubmit(stage, &unfinished, tracker)
     }
 
-    /// Tasks held by workers whose heartbeat key expired run again elsewhere.
+    /// Tasks held by workers whose heartbeat key expired, or by the
+    /// predecessor of a restarted worker (`worker/handover.rs`), run again.
     fn reclaim_from_lost_workers(
         &mut self,
         stage: u32,
@@ -183,12 +185,16 @@ impl Drive<'_> {
                 continue;
             }
             crate::sweep::retire_entries(&mut self.control, &self.tasks, &acked)?;
+            let why = match keys::restarted_worker(&consumer) {
+                Some(worker) => format!("worker {worker} was restarted while it held the task"),
+                None => format!("worker {consumer} stopped heartbeating"),
+            };
             for p in &ours {
                 self.progress.event(&ProgressEvent::TaskFailed {
                     stage,
                     partition: *p,
                     attempt: tracker.attempt[*p as usize],
-                    error: &TaskError::new(format!("worker {consumer} stopped heartbeating")),
+                    error: &TaskError::new(why.clone()),
                     will_retry: true,
                 });
             }
@@ -197,8 +203,16 @@ impl Drive<'_> {
         Ok(())
     }
 
-    /// Once most of a stage is done, a task outstanding far longer than
-    /// the median gets one more attempt; the first commit wins.
+    /// Once most of a stage is done, a task *running* far longer than the
+    /// median gets one more attempt; the first commit wins.
+    ///
+    /// Running, not outstanding: a task that waited in the queue for a
+    /// slot is not slow, and a copy of it would only queue behind it.
+    /// Nothing but Redis knows when a worker took an entry up — it is the
+    /// idle time of the entry in the group's pending list — so the
+    /// pending list is read, but only when some task has been outstanding
+    /// long enough to be a straggler at all (it runs no longer than it has
+    /// been submitted), which on a stage going well is never.
     fn speculate(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
         let total = tracker.done.len();
         if total < 2 || (tracker.remaining as usize) * 4 > total {
@@ -208,13 +222,21 @@ impl Drive<'_> {
         durations.sort_unstable();
         let median = Duration::from_millis(durations[durations.len() / 2]);
         let threshold = (median * 4).max(Duration::from_secs(2));
-        let stragglers: Vec<u32> = (0..total as u32)
+        let outstanding: Vec<u32> = (0..total as u32)
             .filter(|&p| {
                 let i = p as usize;
                 !tracker.done[i]
                     && !tracker.speculated[i]
                     && tracker.submitted_at[i].elapsed() > threshold
             })
+            .collect();
+        if outstanding.is_empty() {
+            return Ok(());
+        }
+        let running = self.running_longer_than(threshold, tracker)?;
+        let stragglers: Vec<u32> = outstanding
+            .into_iter()
+            .filter(|p| running.contains(p))
             .collect();
         for &p in &stragglers {
             tracker.speculated[p as usize] = true;
@@ -223,5 +245,30 @@ impl Drive<'_> {
             return Ok(());
         }
         self.resubmit(stage, &stragglers, tracker)
+    }
+
+    /// Partitions of this stage with an entry a worker has held for at
+    /// least `threshold` (`XPENDING … IDLE`: idle time counts from delivery).
+    fn running_longer_than(
+        &mut self,
+        threshold: Duration,
+        tracker: &StageTracker,
+    ) -> Result<HashSet<u32>, ClusterError> {
+        let stream = &self.tasks;
+        let pending: redis::Value = self.control.run("XPENDING idle", Duration::ZERO, |c| {
+            redis::cmd("XPENDING")
+                .arg(stream)
+                .arg(keys::GROUP)
+                .arg("IDLE")
+                .arg(threshold.as_millis() as u64)
+                .arg("-")
+                .arg("+")
+                .arg(10_000)
+                .query(c)
+        })?;
+        Ok(pending_ids(&pending)
+            .iter()
+            .filter_map(|id| tracker.entries.get(id).copied())
+            .collect())
     }
 }

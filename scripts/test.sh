@@ -3,7 +3,7 @@
 #
 # Installs what the tests need when it is missing (redis-server, openssl, iproute2,
 # jq, GlusterFS, Chromium and prometheus (promtool) from apt, s3s-fs with cargo install, DuckDB in a private
-# virtualenv for the analytics cross-check), then runs formatting and lint checks and every
+# virtualenv for the analytics cross-check and the Parquet test), then runs formatting and lint checks and every
 # test in the workspace. The network-namespace tests (tests/netns) need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."

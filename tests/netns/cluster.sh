@@ -169,10 +169,15 @@ jq -e --argjson n "$events" '.events == $n' "$STATE/analyze-csv.embedded" >/dev/
 
 # --- cutting workers off mid-job ---------------------------------------------
 rcli() { REDISCLI_AUTH=$pass redis-cli -h "$net.1" -p "$port" "$@"; }
-# True while worker $1 holds claimed, unacknowledged task entries: it is
-# running tasks (or has results it has not reported yet).
+# True while worker $1 holds claimed, unacknowledged task entries (in any
+# job's task stream): it is running tasks (or has results it has not
+# reported yet).
 holds_tasks() {
-    [ "$(rcli --raw XPENDING shoal:tasks workers - + 100 "$1" 2>/dev/null | wc -l)" -gt 0 ]
+    local stream
+    for stream in $(rcli --raw SMEMBERS shoal:queues 2>/dev/null); do
+        [ "$(rcli --raw XPENDING "$stream" workers - + 100 "$1" 2>/dev/null | wc -l)" -gt 0 ] && return 0
+    done
+    return 1
 }
 link() { ip netns exec "$(ns_of "${1#w}")" ip link set eth0 "$2"; }
 

@@ -61,6 +61,16 @@ pub enum ArrayError {
         /// The element type the manifest records.
         found: String,
     },
+    /// Columns that do not fit the element type: a Parquet file without a
+    /// named column or with one of another type, or column names that do
+    /// not match the element's columns.
+    #[error("{url}: {reason}")]
+    Schema {
+        /// The file or directory at fault.
+        url: String,
+        /// What does not fit, naming the column.
+        reason: String,
+    },
     /// An input file cannot be listed or read while planning.
     #[error("cannot read input '{path}': {reason}")]
     Input {
@@ -104,6 +114,7 @@ impl ArrayError {
             ArrayError::LengthMismatch { .. }
             | ArrayError::IndexOutOfBounds { .. }
             | ArrayError::TypeMismatch { .. }
+            | ArrayError::Schema { .. }
             | ArrayError::Input { .. } => true,
             _ => false,
         }

@@ -49,6 +49,10 @@
 //! sorts and keyed aggregations spill to the executor's work directory
 //! when they outgrow their task's share of the memory budget.
 //!
+//! [`parquet`] reads Parquet files as arrays (`Session::parquet`, row
+//! groups as splits, projected columns, local or store URLs) and writes
+//! arrays as Parquet (`save_parquet`), for DuckDB, Polars and Spark.
+//!
 //! Elements are encoded by [`codec`]; saved arrays use the layout of
 //! [`persist`] and record their element type's declared [`TypeTag`]. `cache()` keeps data in a process-wide memory store on
 //! embedded sessions, freed when the process exits.
@@ -63,6 +67,7 @@ mod hashagg;
 pub mod jobs;
 mod join;
 mod keyed;
+pub mod parquet;
 mod part;
 pub mod persist;
 mod radix;

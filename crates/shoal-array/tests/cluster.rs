@@ -7,10 +7,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_array::jobs::SortJob;
-use shoal_array::{AsJob, Session};
+use shoal_array::parquet::ParquetManifest;
+use shoal_array::{Action, ArrayError, ArrayJob, AsJob, Session};
 use shoal_cluster::{ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
 use shoal_core::Registry;
 use shoal_testkit::RedisServer;
+
+/// Reads column `x` of the Parquet files at `input`, doubles it and saves
+/// it as Parquet at `output`: a source and a sink planned on every node.
+struct ParquetDouble;
+
+impl ArrayJob for ParquetDouble {
+    type Output = ParquetManifest;
+
+    fn name(&self) -> &'static str {
+        "parquet-double"
+    }
+
+    fn describe(&self) -> &'static str {
+        "doubles column x of Parquet files (params: input, output)"
+    }
+
+    fn build(
+        &self,
+        session: &Session,
+        params: &serde_json::Value,
+    ) -> Result<Action<ParquetManifest>, ArrayError> {
+        let url = |key: &str| params[key].as_str().unwrap_or_default().to_string();
+        session
+            .parquet::<u64>(&url("input"), &["x"])?
+            .map(|x| x * 2)
+            .save_parquet_action(&url("output"), &["x"])
+    }
+}
 
 #[test]
 fn array_sort_job_runs_on_a_worker_and_matches_embedded() {
@@ -26,7 +55,9 @@ fn array_sort_job_runs_on_a_worker_and_matches_embedded() {
             slots: 2,
             heartbeat_ttl: Duration::from_secs(5),
         },
-        Registry::new().with(Arc::new(AsJob(SortJob))),
+        Registry::new()
+            .with(Arc::new(AsJob(SortJob)))
+            .with(Arc::new(AsJob(ParquetDouble))),
     )
     .unwrap();
     let stop = worker.stop_flag();
@@ -41,6 +72,17 @@ fn array_sort_job_runs_on_a_worker_and_matches_embedded() {
     let mut save_params = params.clone();
     save_params["output"] = serde_json::json!(saved_url);
     let saved = cluster.run_job(&SortJob, save_params);
+    // Parquet in and out on the worker; the driver writes the manifest.
+    let input = store.path().join("numbers").to_string_lossy().into_owned();
+    let doubled_url = store.path().join("doubled").to_string_lossy().into_owned();
+    Session::embedded()
+        .from_vec((0..3_000u64).collect(), 4)
+        .save_parquet(&input, &["x"])
+        .unwrap();
+    let doubled = cluster.run_job(
+        &ParquetDouble,
+        serde_json::json!({"input": input, "output": doubled_url}),
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     worker.join().unwrap().unwrap();
 
@@ -59,4 +101,12 @@ fn array_sort_job_runs_on_a_worker_and_matches_embedded() {
     assert_eq!(values.first().copied(), Some(on_cluster.first));
     let checksum = values.iter().fold(0u64, |a, &x| a.wrapping_add(x));
     assert_eq!(checksum, on_cluster.checksum);
+
+    let doubled = doubled.unwrap();
+    assert_eq!(doubled.rows, vec![750; 4]);
+    let back = Session::embedded()
+        .parquet::<u64>(&doubled_url, &["x"])
+        .unwrap();
+    let want: Vec<u64> = (0..3_000u64).map(|x| x * 2).collect();
+    assert_eq!(back.collect().unwrap(), want);
 }

@@ -31,7 +31,8 @@
 //! [`commands`] (the flag definitions and [`commands::dispatch`]),
 //! [`RunArgs`] (the runtime flags every job command takes and running a job
 //! with them), [`CliProgress`] (progress bars and lines), [`summary`] (run
-//! statistics on stderr and in `--stats FILE`), [`output`] (where a result
+//! statistics on stderr and in `--stats FILE`), [`logging`] (the one
+//! `tracing` subscriber: `-v`, `RUST_LOG`, `--log-format`), [`output`] (where a result
 //! may go), [`signals`],
 //! [`commands::worker::default_worker_name`], and [`CliError`] with
 //! [`error::report`], which alone turns a failure into an exit code
@@ -42,6 +43,7 @@ pub mod commands;
 pub mod dashboard;
 pub mod error;
 mod jobs;
+pub mod logging;
 pub mod output;
 pub mod progress;
 pub mod runner;

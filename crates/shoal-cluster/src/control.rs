@@ -190,21 +190,29 @@ impl Control {
             })
     }
 
-    /// Creates the task stream's consumer group if it is missing.
-    pub fn ensure_group(&mut self) -> Result<(), ClusterError> {
+    /// Creates the consumer group of task stream `stream` (and the stream)
+    /// if missing, and lists the stream for `shoal status`.
+    pub fn ensure_group(&mut self, stream: &str) -> Result<(), ClusterError> {
         let created: Result<(), ClusterError> = self.run("XGROUP CREATE", Duration::ZERO, |c| {
             redis::cmd("XGROUP")
                 .arg("CREATE")
-                .arg(crate::keys::TASKS)
+                .arg(stream)
                 .arg(crate::keys::GROUP)
                 .arg("0")
                 .arg("MKSTREAM")
                 .query(c)
         });
         match created {
-            Err(ClusterError::Refused { message, .. }) if message.contains("BUSYGROUP") => Ok(()),
-            other => other,
+            Err(ClusterError::Refused { message, .. }) if message.contains("BUSYGROUP") => {}
+            other => other?,
         }
+        // Listed only once its group exists, so status can always ask it.
+        self.run("SADD queues", Duration::ZERO, |c| {
+            redis::cmd("SADD")
+                .arg(crate::keys::QUEUES)
+                .arg(stream)
+                .query::<()>(c)
+        })
     }
 }
 

@@ -240,12 +240,11 @@ impl DashboardReader {
         Ok(counters)
     }
 
-    /// Task entries queued (waiting or running) per task stream.
+    /// Task entries queued (waiting or running) per job fingerprint
+    /// (`name@version`: one task stream each).
     pub fn queues(&mut self) -> Result<Vec<(String, u64)>, ClusterError> {
-        let queued: u64 = self.control.run("XLEN tasks", Duration::ZERO, |c| {
-            redis::cmd("XLEN").arg(keys::TASKS).query(c)
-        })?;
-        Ok(vec![(keys::TASKS.to_string(), queued)])
+        let queues = crate::status::queues(&mut self.control, &[])?;
+        Ok(queues.into_iter().map(|q| (q.job, q.queued)).collect())
     }
 
     /// Cancels a running job; `false` when no such job runs.

@@ -77,17 +77,17 @@ pub(crate) fn output_key(job_id: &str, plan: &Plan, stage: u32, partition: u32) 
     }
 }
 
-/// Whether (stage, partition) already has a committed output.
-pub(crate) fn is_committed(
+/// The size of (stage, partition)'s committed output object, if it has one.
+pub(crate) fn committed_size(
     store: &Store,
     job_id: &str,
     plan: &Plan,
     stage: u32,
     partition: u32,
-) -> Result<bool, StoreError> {
+) -> Result<Option<u64>, StoreError> {
     match store.size(&output_key(job_id, plan, stage, partition)) {
-        Ok(_) => Ok(true),
-        Err(StoreError::NotFound { .. }) => Ok(false),
+        Ok(size) => Ok(Some(size)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
         Err(err) => Err(err),
     }
 }
@@ -98,6 +98,8 @@ pub(crate) enum Committed {
     Written {
         /// Where.
         key: String,
+        /// How many bytes.
+        bytes: u64,
     },
     /// Another attempt had committed first, which is correct too: both
     /// computed the same thing.
@@ -135,8 +137,66 @@ pub(crate) fn commit(
             partition::encode(written)
         }
     };
+    let bytes = parts.iter().map(|part| part.len() as u64).sum();
     Ok(match store.put_if_absent_parts(&key, parts)? {
-        true => Committed::Written { key },
+        true => Committed::Written { key, bytes },
         false => Committed::Earlier,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_core::Stage;
+
+    /// A plan of one results stage and one shuffle stage of two buckets.
+    fn plan() -> Plan {
+        let mut plan = Plan::new();
+        plan.add_stage(Stage::new("results", 1, |_| Ok(())));
+        plan.add_stage(Stage::new("shuffle", 1, |_| Ok(())).shuffle_output(2));
+        plan
+    }
+
+    fn output(result: Option<Bytes>, buckets: Vec<Vec<u8>>) -> TaskOutput {
+        TaskOutput {
+            buckets,
+            result,
+            ..TaskOutput::default()
+        }
+    }
+
+    /// Two attempts of one partition both succeed (a speculative copy, a
+    /// resubmitted task whose first worker was only slow): the first
+    /// commit stands, the second changes nothing and says so.
+    #[test]
+    fn the_first_commit_wins_and_a_later_one_changes_nothing() {
+        let store = Store::open(&format!("memory://first-commit-{}", std::process::id())).unwrap();
+        let plan = plan();
+        let big = |byte| Bytes::from(vec![byte; results::INLINE_LIMIT + 1]);
+        let first = commit(&store, "j", &plan, 0, 0, output(Some(big(b'a')), vec![])).unwrap();
+        assert!(matches!(first, Committed::Written { .. }));
+        let later = commit(&store, "j", &plan, 0, 0, output(Some(big(b'b')), vec![])).unwrap();
+        assert!(matches!(later, Committed::Earlier));
+        let stored = store.get(&output_key("j", &plan, 0, 0)).unwrap();
+        assert!(stored == big(b'a'), "the later attempt replaced the result");
+
+        let buckets = |b: &str| vec![b.as_bytes().to_vec(), b.repeat(2).into_bytes()];
+        let first = commit(&store, "j", &plan, 1, 0, output(None, buckets("x"))).unwrap();
+        assert!(matches!(first, Committed::Written { .. }));
+        let later = commit(&store, "j", &plan, 1, 0, output(None, buckets("y"))).unwrap();
+        assert!(matches!(later, Committed::Earlier));
+        let results = ResultsCache::default();
+        let data = StoreData {
+            store: &store,
+            job_id: "j",
+            plan: &plan,
+            results: &results,
+        };
+        let read = data
+            .shuffle_input(StageRef(1), 1)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        assert_eq!(read, ["xx".as_bytes()]);
+    }
 }

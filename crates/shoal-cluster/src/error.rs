@@ -30,13 +30,22 @@ pub enum ClusterError {
         /// Redis' error.
         message: String,
     },
-    /// No worker was alive to run the job.
-    #[error("no live workers at {server} after waiting {}s (start some with 'shoal worker --coord ...')", .after.as_secs())]
-    NoWorkers {
+    /// No live worker runs the job (holds its fingerprint), and none has
+    /// for as long as the driver waits.
+    #[error(
+        "no live worker at {server} runs job '{job}' (none for {}s; start workers of a binary that has this job, or wait longer with --wait-for-workers); {}",
+        .after.as_secs(),
+        describe_offers(.workers)
+    )]
+    NoCapableWorkers {
+        /// The job's fingerprint (`name@version`).
+        job: String,
         /// Redacted server URL.
         server: String,
-        /// How long we waited.
+        /// How long no live worker offered the job.
         after: Duration,
+        /// The live workers seen, with the jobs they run.
+        workers: Vec<WorkerOffer>,
     },
     /// The shared store failed.
     #[error(transparent)]
@@ -52,4 +61,29 @@ pub enum ClusterError {
         /// What was wrong.
         detail: String,
     },
+}
+
+/// A live worker and the jobs it runs, as a driver saw them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerOffer {
+    /// The worker's name.
+    pub worker: String,
+    /// Fingerprints of the jobs it runs; `None` when its registration
+    /// could not be read.
+    pub jobs: Option<Vec<String>>,
+}
+
+fn describe_offers(workers: &[WorkerOffer]) -> String {
+    if workers.is_empty() {
+        return "no workers are live".to_string();
+    }
+    let each: Vec<String> = workers
+        .iter()
+        .map(|w| match &w.jobs {
+            Some(jobs) if jobs.is_empty() => format!("{} runs no jobs", w.worker),
+            Some(jobs) => format!("{} runs {}", w.worker, jobs.join(", ")),
+            None => format!("{} (unreadable registration)", w.worker),
+        })
+        .collect();
+    format!("live workers: {}", each.join("; "))
 }

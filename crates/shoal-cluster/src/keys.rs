@@ -1,13 +1,27 @@
 //! Every Redis key and store path cluster mode uses, in one place.
 
-/// The task stream every worker reads.
-pub const TASKS: &str = "shoal:tasks";
-/// The consumer group of all workers on [`TASKS`].
+/// The consumer group of all workers on every task stream.
 pub const GROUP: &str = "workers";
+/// Set of every task stream's key (for `shoal status`).
+pub const QUEUES: &str = "shoal:queues";
 /// Set of worker names ever registered (pruned by `shoal status`).
 pub const WORKERS: &str = "shoal:workers";
 /// Sorted set of job ids by start time.
 pub const JOBS: &str = "shoal:jobs";
+
+/// The task stream of the job with `fingerprint` (`name@version`): only
+/// workers holding that job read it.
+pub fn tasks(fingerprint: &str) -> String {
+    format!("{TASKS_PREFIX}{fingerprint}")
+}
+
+/// What every task stream's key starts with.
+const TASKS_PREFIX: &str = "shoal:tasks:";
+
+/// The fingerprint of the job whose task stream is `key`.
+pub fn fingerprint_of_tasks(key: &str) -> &str {
+    key.strip_prefix(TASKS_PREFIX).unwrap_or(key)
+}
 
 /// Hash describing a live worker; expires unless heartbeats renew it.
 pub fn worker(name: &str) -> String {

@@ -4,7 +4,8 @@
 //! ```text
 //!  driver (ClusterExecutor)            Redis                       workers (Worker)
 //!  ────────────────────────     ───────────────────────     ─────────────────────────────
-//!  XADD task entries ───────▶  stream shoal:tasks        ──▶ XREADGROUP (batch, slots free)
+//!  XADD task entries ───────▶  stream shoal:tasks:FP     ──▶ claim (batch, slots free) from
+//!                              (FP = name@version)           the streams of its jobs only
 //!                              group "workers" (PEL)         rebuild plan from job spec
 //!                                                            run task, commit to the store
 //!  XREAD reports     ◀───────  stream shoal:job:ID:events ◀── XADD done/fail + XACK (batched)
@@ -13,7 +14,10 @@
 //!
 //! Redis carries only data: job names, JSON parameters and task
 //! identities. Every node rebuilds a job's plan from its own registry, so
-//! the queue can never make a worker run code it was not built with.
+//! the queue can never make a worker run code it was not built with; and
+//! each job's tasks queue on the stream of its fingerprint, which only
+//! workers holding that job (and version) read, so workers of different
+//! binaries share one Redis. [`protocol`] is the wire format.
 //! Partition data never passes through Redis: map outputs and results are
 //! committed as objects in the shared store (`shoal-store`), first commit
 //! wins, which makes duplicate and speculative attempts harmless.
@@ -33,6 +37,8 @@ mod driver;
 mod error;
 mod keys;
 pub mod protocol;
+mod queue;
+mod registrations;
 mod reply;
 mod results;
 mod status;
@@ -42,6 +48,7 @@ mod worker;
 
 pub use control::Control;
 pub use driver::{ClusterConfig, ClusterExecutor};
-pub use error::ClusterError;
-pub use status::{cancel_job, cluster_status, ClusterStatus, JobStatus, WorkerStatus};
+pub use error::{ClusterError, WorkerOffer};
+pub use queue::{queued_tasks, QueuedTask};
+pub use status::{cancel_job, cluster_status, ClusterStatus, JobStatus, QueueStatus, WorkerStatus};
 pub use worker::{Activity, ActivitySnapshot, StageCounts, Worker, WorkerConfig};

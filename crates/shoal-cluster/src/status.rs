@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::control::Control;
-use crate::protocol::WorkerInfo;
+use crate::registrations::registrations;
+use crate::reply::pending_consumers;
 use crate::{keys, ClusterError};
 
 /// A registered worker.
@@ -33,6 +34,8 @@ pub struct JobStatus {
     pub id: String,
     /// Job name.
     pub job: String,
+    /// The job's fingerprint (`name@version`): workers holding it run its tasks.
+    pub fingerprint: String,
     /// running, succeeded, failed or cancelled.
     pub state: String,
     /// Current (or last) stage index and name.
@@ -49,6 +52,19 @@ pub struct JobStatus {
     pub error: String,
 }
 
+/// The task stream of one job fingerprint.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QueueStatus {
+    /// The job's fingerprint (`name@version`).
+    pub job: String,
+    /// Task entries in the stream: waiting, or claimed and not yet reported.
+    pub queued: u64,
+    /// Of those, claimed by a worker.
+    pub held: u64,
+    /// Live workers that run this job (and so read this stream).
+    pub workers: u64,
+}
+
 /// Live workers and recent jobs.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ClusterStatus {
@@ -58,25 +74,12 @@ pub struct ClusterStatus {
     pub gone: Vec<String>,
     /// The most recent jobs, newest first.
     pub jobs: Vec<JobStatus>,
+    /// Every job's task stream, by fingerprint.
+    pub queues: Vec<QueueStatus>,
 }
 
 fn open(url: &str) -> Result<Control, ClusterError> {
     Control::open(url, Duration::from_secs(3), Duration::from_secs(3))
-}
-
-/// Number of workers with a current heartbeat.
-pub(crate) fn live_workers(control: &mut Control) -> Result<usize, ClusterError> {
-    let names: Vec<String> = control.run("SMEMBERS workers", Duration::ZERO, |c| {
-        redis::cmd("SMEMBERS").arg(keys::WORKERS).query(c)
-    })?;
-    let mut live = 0;
-    for name in names {
-        let exists: bool = control.run("EXISTS worker", Duration::ZERO, |c| {
-            redis::cmd("EXISTS").arg(keys::worker(&name)).query(c)
-        })?;
-        live += exists as usize;
-    }
-    Ok(live)
 }
 
 fn field<T: std::str::FromStr + Default>(map: &HashMap<String, String>, key: &str) -> T {
@@ -91,21 +94,15 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let names: Vec<String> = control.run("SMEMBERS workers", Duration::ZERO, |c| {
-        redis::cmd("SMEMBERS").arg(keys::WORKERS).query(c)
-    })?;
     let mut status = ClusterStatus {
         workers: Vec::new(),
         gone: Vec::new(),
         jobs: Vec::new(),
+        queues: Vec::new(),
     };
-    for name in names {
-        let key = keys::worker(&name);
-        let hash: HashMap<String, Vec<u8>> =
-            control.run("HGETALL worker", Duration::ZERO, |c| {
-                redis::cmd("HGETALL").arg(&key).query(c)
-            })?;
-        if hash.is_empty() {
+    for registration in registrations(&mut control)? {
+        let name = registration.name;
+        let Some(info) = registration.info else {
             control.run("SREM worker", Duration::ZERO, |c| {
                 redis::cmd("SREM")
                     .arg(keys::WORKERS)
@@ -114,9 +111,8 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
             })?;
             status.gone.push(name);
             continue;
-        }
-        let pairs: Vec<(String, Vec<u8>)> = hash.into_iter().collect();
-        let info = WorkerInfo::decode(&key, &pairs)?;
+        };
+        let info = info?;
         status.workers.push(WorkerStatus {
             host: info.host,
             slots: info.slots,
@@ -126,8 +122,7 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
             name,
         });
     }
-    status.workers.sort_by(|a, b| a.name.cmp(&b.name));
-    status.gone.sort();
+    status.queues = queues(&mut control, &status.workers)?;
     let ids: Vec<String> = control.run("ZREVRANGE jobs", Duration::ZERO, |c| {
         redis::cmd("ZREVRANGE")
             .arg(keys::JOBS)
@@ -152,6 +147,7 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
         let get = |k: &str| info.get(k).cloned().unwrap_or_default();
         status.jobs.push(JobStatus {
             job: get("job"),
+            fingerprint: get("fingerprint"),
             state: get("state"),
             stage: format!("{} {}", get("stage"), get("stage_name"))
                 .trim()
@@ -165,6 +161,54 @@ pub fn cluster_status(url: &str, jobs: usize) -> Result<ClusterStatus, ClusterEr
         });
     }
     Ok(status)
+}
+
+/// Entries of every task stream, and how many of `workers` read it.
+pub(crate) fn queues(
+    control: &mut Control,
+    workers: &[WorkerStatus],
+) -> Result<Vec<QueueStatus>, ClusterError> {
+    let mut streams: Vec<String> = control.run("SMEMBERS queues", Duration::ZERO, |c| {
+        redis::cmd("SMEMBERS").arg(keys::QUEUES).query(c)
+    })?;
+    streams.sort();
+    if streams.is_empty() {
+        return Ok(Vec::new());
+    }
+    let counts: Vec<(u64, redis::Value)> = control.run("XLEN+XPENDING", Duration::ZERO, |c| {
+        let mut pipe = redis::pipe();
+        for stream in &streams {
+            pipe.cmd("XLEN").arg(stream);
+            pipe.cmd("XPENDING").arg(stream).arg(keys::GROUP);
+        }
+        // Replies come flat, two per stream.
+        let flat: Vec<redis::Value> = pipe.query(c)?;
+        Ok(flat
+            .chunks(2)
+            .map(|pair| {
+                let queued = match pair[0] {
+                    redis::Value::Int(n) => n.max(0) as u64,
+                    _ => 0,
+                };
+                (queued, pair[1].clone())
+            })
+            .collect())
+    })?;
+    Ok(streams
+        .iter()
+        .zip(counts)
+        .map(|(stream, (queued, pending))| {
+            let job = keys::fingerprint_of_tasks(stream).to_string();
+            let held = pending_consumers(&pending).iter().map(|(_, n)| n).sum();
+            let workers = workers.iter().filter(|w| w.jobs.contains(&job)).count() as u64;
+            QueueStatus {
+                job,
+                queued,
+                held,
+                workers,
+            }
+        })
+        .collect())
 }
 
 /// State of a job whose driver stopped renewing its liveness key.

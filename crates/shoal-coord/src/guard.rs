@@ -17,17 +17,18 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::backend::{Release, Released, TxWrite};
-use crate::coordinator::Coordinator;
 use crate::error::{CoordError, LostReason, Result};
 use crate::lease::{LeaseKind, LockOptions, OwnerId};
 use crate::renewal::{LeaseClock, Registration};
+use crate::shared::Shared;
 use crate::validate;
 
 /// A held lease. Released when dropped (best effort, in the background on
 /// Redis) or explicitly with [`Guard::release`].
 #[must_use = "the lease is released as soon as the guard is dropped"]
 pub struct Guard {
-    coord: Coordinator,
+    /// The backend that granted the lease and the scheduler renewing it.
+    shared: Arc<Shared>,
     kind: LeaseKind,
     name: String,
     owner: OwnerId,
@@ -51,7 +52,7 @@ impl Guard {
     /// Wraps a fresh grant. `sent_at` is when the granting request left, so
     /// the local deadline never outlives the server's.
     pub(crate) fn new(
-        coord: Coordinator,
+        shared: Arc<Shared>,
         kind: LeaseKind,
         name: String,
         owner: OwnerId,
@@ -60,20 +61,20 @@ impl Guard {
         sent_at: Instant,
     ) -> Self {
         let (ttl, auto_renew) = (options.ttl, options.auto_renew);
-        let lease = if auto_renew && coord.is_embedded() {
+        let lease = if auto_renew && shared.is_embedded() {
             Lease::UntilReleased
         } else if auto_renew {
             let clock = LeaseClock::new(sent_at, ttl);
             Lease::Renewed(
-                coord
+                shared
                     .renewer()
-                    .register(&coord, clock, kind, name.clone(), owner),
+                    .register(&shared, clock, kind, name.clone(), owner),
             )
         } else {
             Lease::Timed(LeaseClock::new(sent_at, ttl))
         };
         Guard {
-            coord,
+            shared,
             kind,
             name,
             owner,
@@ -141,8 +142,8 @@ impl Guard {
         }
         let sent_at = Instant::now();
         if self
-            .coord
-            .renew_raw(self.kind, &self.name, self.owner, clock.ttl)
+            .shared
+            .renew(self.kind, &self.name, self.owner, clock.ttl)
             .await?
         {
             clock.extend(sent_at);
@@ -203,7 +204,7 @@ impl Guard {
             token: self.token,
             writes,
         };
-        match self.coord.release_raw(&release).await? {
+        match self.shared.release(&release).await? {
             Released::Released => Ok(()),
             Released::NotOurs => {
                 Err(self.lost_error(self.lost_reason().unwrap_or(LostReason::Stolen)))
@@ -227,7 +228,7 @@ impl Guard {
 
     fn stop_renewal(&self) {
         if let Lease::Renewed(registration) = &self.lease {
-            self.coord.renewer().cancel(registration);
+            self.shared.renewer().cancel(registration);
         }
     }
 }
@@ -236,7 +237,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         if !self.released {
             self.stop_renewal();
-            self.coord
+            self.shared
                 .release_in_background(self.kind, &self.name, self.owner);
         }
     }

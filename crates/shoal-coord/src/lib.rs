@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+mod config;
 mod coordinator;
 pub mod embedded;
 pub mod error;
@@ -42,12 +43,14 @@ mod locks;
 pub mod redis;
 mod renewal;
 pub mod retry;
+mod shared;
 pub mod txn;
 pub mod url;
 pub mod validate;
 
 pub use backend::CoordBackend;
-pub use coordinator::{CoordConfig, Coordinator};
+pub use config::CoordConfig;
+pub use coordinator::Coordinator;
 pub use error::{CoordError, LostReason, Result};
 pub use guard::Guard;
 pub use kv::{CasOutcome, Versioned};

@@ -164,7 +164,7 @@ impl Coordinator {
         };
         // Registered before every attempt and awaited in the nap after it,
         // so a wake-up sent while the attempt was in flight is not lost.
-        let wake = self.wake_handle(kind, name);
+        let wake = self.shared().wake_handle(kind, name);
         let mut notified = registered(&wake);
         let mut busy_for = match self.attempt(request, owner, start, true, false).await? {
             Ok(granted) => {
@@ -185,7 +185,7 @@ impl Coordinator {
                 // Leave before answering, so that a release right after
                 // this cannot hand the lease to us.
                 queued.armed = false;
-                let _ = self.abandon_wait(kind, name, owner).await;
+                let _ = self.shared().abandon_wait(kind, name, owner).await;
                 return Err(wait_timeout(kind, name, now - start));
             }
             let mut nap = backoff.next_delay().min(deadline - now);
@@ -229,10 +229,10 @@ impl Coordinator {
             queued,
             reads: request.reads,
         };
-        Ok(match self.acquire_raw(&attempt).await? {
+        Ok(match self.shared().acquire(&attempt).await? {
             Acquire::Granted { token, reads } => {
                 let guard = Guard::new(
-                    self.clone(),
+                    Arc::clone(self.shared()),
                     request.kind,
                     request.name.to_owned(),
                     owner,
@@ -269,6 +269,7 @@ impl Drop for QueuedWaiter<'_> {
     fn drop(&mut self) {
         if self.armed {
             self.coord
+                .shared()
                 .abandon_wait_in_background(self.kind, self.name, self.owner);
         }
     }

@@ -32,9 +32,23 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::coordinator::{Coordinator, Inner};
-use crate::error::LostReason;
+use crate::error::{LostReason, Result};
 use crate::lease::{LeaseKind, OwnerId};
+
+/// Whoever can renew a lease on the server: the coordinator's backend
+/// (`shared.rs`). A trait, so that this scheduler knows nothing of what
+/// holds it.
+pub(crate) trait Renew: Send + Sync + 'static {
+    /// Extends the lease of `owner` on `name` by `ttl`; `false` when the
+    /// server no longer lists `owner` as a holder.
+    fn renew(
+        &self,
+        kind: LeaseKind,
+        name: &str,
+        owner: OwnerId,
+        ttl: Duration,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+}
 
 /// The shared deadline and lost flag of a timed lease.
 pub(crate) struct LeaseClock {
@@ -180,9 +194,9 @@ impl Renewer {
     /// Enters a fresh lease: its first renewal is due a third of its TTL
     /// after the grant was requested. Without a Tokio runtime there is
     /// nobody to renew it, and the lease simply runs out.
-    pub(crate) fn register(
+    pub(crate) fn register<R: Renew>(
         self: &Arc<Self>,
-        coord: &Coordinator,
+        target: &Arc<R>,
         clock: Arc<LeaseClock>,
         kind: LeaseKind,
         name: String,
@@ -211,7 +225,7 @@ impl Renewer {
         if schedule.task.as_ref().is_none_or(JoinHandle::is_finished) {
             // First lease, or the runtime that ran the scheduler is gone.
             schedule.wakes_at = None;
-            schedule.task = Some(runtime.spawn(run(Arc::clone(self), coord.downgrade())));
+            schedule.task = Some(runtime.spawn(run(Arc::clone(self), Arc::downgrade(target))));
         }
         self.insert(&mut schedule, first, id, renewal);
         registration
@@ -269,19 +283,19 @@ impl Renewer {
 }
 
 /// The scheduler task: sleeps until the first renewal is due, starts it,
-/// and repeats. It holds the coordinator only weakly, so dropping every
-/// handle ends it (see `Inner`'s `Drop`).
-async fn run(renewer: Arc<Renewer>, coord: Weak<Inner>) {
+/// and repeats. It holds its target only weakly, so dropping every
+/// handle and guard ends it (see `Shared`'s `Drop`).
+async fn run<R: Renew>(renewer: Arc<Renewer>, target: Weak<R>) {
     loop {
         let alarm = renewer.alarm.notified();
         tokio::pin!(alarm);
         alarm.as_mut().enable();
         let (ready, next) = renewer.take_due(Instant::now());
         for (id, renewal) in ready {
-            let Some(coord) = Coordinator::upgrade(&coord) else {
+            let Some(target) = target.upgrade() else {
                 return;
             };
-            tokio::spawn(renew_once(coord, Arc::clone(&renewer), id, renewal));
+            tokio::spawn(renew_once(target, Arc::clone(&renewer), id, renewal));
         }
         match next {
             Some(at) => {
@@ -297,7 +311,7 @@ async fn run(renewer: Arc<Renewer>, coord: Weak<Inner>) {
 
 /// One renewal attempt, bounded by what is left of the lease; on success
 /// the lease is due again a third of its TTL later.
-async fn renew_once(coord: Coordinator, renewer: Arc<Renewer>, id: u64, renewal: Renewal) {
+async fn renew_once<R: Renew>(target: Arc<R>, renewer: Arc<Renewer>, id: u64, renewal: Renewal) {
     let clock = Arc::clone(&renewal.clock);
     if clock.is_over() {
         return;
@@ -311,7 +325,7 @@ async fn renew_once(coord: Coordinator, renewer: Arc<Renewer>, id: u64, renewal:
         return;
     }
     let budget = clock.deadline() - now;
-    let request = coord.renew_raw(renewal.kind, &renewal.name, renewal.owner, clock.ttl);
+    let request = target.renew(renewal.kind, &renewal.name, renewal.owner, clock.ttl);
     let next = match tokio::time::timeout(budget, request).await {
         Ok(Ok(true)) => {
             clock.extend(now);

@@ -15,18 +15,34 @@ pub struct JobRun {
     pub spec: JobSpec,
     /// The plan built from `spec` on this node.
     pub plan: Plan,
+    /// The version of the registered job (see [`Job::version`](crate::Job::version)): only
+    /// workers holding this version of the job run its tasks.
+    pub version: u32,
 }
 
 impl JobRun {
-    /// A run of `plan` under a fresh id. `spec` is what remote nodes plan
-    /// from; programs that build plans directly (such as `DistArray`
-    /// pipelines) pass the spec of the registered job that rebuilds them.
+    /// A run of `plan` under a fresh id, as version 1 of its job. `spec` is
+    /// what remote nodes plan from; programs that build plans directly
+    /// (such as `DistArray` pipelines) pass the spec of the registered job
+    /// that rebuilds them.
     pub fn new(spec: JobSpec, plan: Plan) -> Self {
+        JobRun::versioned(spec, 1, plan)
+    }
+
+    /// A run of `plan` for `version` of the job `spec` names.
+    pub fn versioned(spec: JobSpec, version: u32, plan: Plan) -> Self {
         JobRun {
             id: new_job_id(&spec.job),
             spec,
             plan,
+            version,
         }
+    }
+
+    /// `name@version`: the [fingerprint](crate::fingerprint) of the job
+    /// this runs, which routes its tasks to workers that hold it.
+    pub fn fingerprint(&self) -> String {
+        crate::job::fingerprint_of(&self.spec.job, self.version)
     }
 }
 
@@ -135,11 +151,12 @@ fn run_planned(
     let planning = planning_started.elapsed();
     let names = plan.stages().iter().map(|s| s.name().to_string()).collect();
     let recorder = StatsRecorder::new(names, progress);
-    let run = JobRun::new(
+    let run = JobRun::versioned(
         JobSpec {
             job: name.to_string(),
             params,
         },
+        job.version(),
         plan,
     );
     let mut output = executor.execute(&run, &recorder)?;

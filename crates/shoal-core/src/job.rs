@@ -90,7 +90,12 @@ pub trait Job: Send + Sync + 'static {
 /// `name@version`: what a worker advertises for `job` and what a task
 /// entry is routed by.
 pub fn fingerprint(job: &dyn Job) -> String {
-    format!("{}@{}", job.name(), job.version())
+    fingerprint_of(job.name(), job.version())
+}
+
+/// The fingerprint of version `version` of the job named `name`.
+pub(crate) fn fingerprint_of(name: &str, version: u32) -> String {
+    format!("{name}@{version}")
 }
 
 /// What to run: a job name and its parameters. This is all that a cluster

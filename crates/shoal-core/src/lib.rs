@@ -79,6 +79,7 @@ mod job;
 mod memory;
 mod plan;
 mod progress;
+pub mod retry;
 pub mod route;
 mod spill;
 mod stats;

@@ -34,7 +34,6 @@ mod parquet_read;
 mod place;
 mod plan;
 mod read;
-mod remote_parquet;
 mod scan;
 mod source;
 mod split;

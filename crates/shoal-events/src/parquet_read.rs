@@ -1,6 +1,5 @@
 //! Parquet: planning by row groups and reading only the mapped columns.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -8,14 +7,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
-use parquet::arrow::ProjectionMask;
-use parquet::file::reader::ChunkReader;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use shoal_store::inputs::parquet::{ParquetInput, ParquetInputError};
 
 use crate::collect::Collector;
 use crate::error::InputError;
 use crate::options::{ColumnMap, Compression, Format, TsUnit};
-use crate::remote_parquet::RemoteFile;
 use crate::source::Source;
 use crate::split::{Split, SplitRange};
 
@@ -32,39 +29,13 @@ fn corrupt(path: &Path, err: impl std::fmt::Display) -> InputError {
     }
 }
 
-/// An open Parquet file: local, or in a store (read by ranges).
-enum Opened {
-    Local(File),
-    Remote(RemoteFile),
-}
-
-fn open(source: &Source) -> Result<(Opened, ArrowReaderMetadata), InputError> {
-    let path = source.path();
-    let (opened, meta) = match source {
-        Source::Local(path) => {
-            let file = File::open(path).map_err(|e| InputError::io(path, e))?;
-            let meta = ArrowReaderMetadata::load(&file, Default::default());
-            (Opened::Local(file), meta)
-        }
-        Source::Remote { store, key, .. } => {
-            let file = RemoteFile::open(store, key)?;
-            let meta = ArrowReaderMetadata::load(&file, Default::default());
-            (Opened::Remote(file), meta)
-        }
-    };
-    Ok((opened, meta.map_err(|e| source_error(path, e))?))
-}
-
-/// A Parquet error, unless it wraps a storage failure, which is reported
-/// as such (not as corrupt data: the file may be fine).
-fn source_error(path: &Path, err: parquet::errors::ParquetError) -> InputError {
-    if let parquet::errors::ParquetError::External(inner) = err {
-        match inner.downcast::<shoal_store::StoreError>() {
-            Ok(store) => return InputError::Store(*store),
-            Err(other) => return corrupt(path, other),
+impl From<ParquetInputError> for InputError {
+    fn from(err: ParquetInputError) -> Self {
+        match err {
+            ParquetInputError::Files(files) => files.into(),
+            ParquetInputError::Corrupt { path, reason } => corrupt(&path, reason),
         }
     }
-    corrupt(path, err)
 }
 
 /// Top-level column index of each role (item `None` when absent and
@@ -140,8 +111,9 @@ pub(crate) fn plan(
     target: u64,
 ) -> Result<Vec<Split>, InputError> {
     let path = source.path();
-    let (_, meta) = open(source)?;
-    resolve(&meta, columns, path)?;
+    let input = ParquetInput::open(source)?;
+    let meta = input.metadata();
+    resolve(meta, columns, path)?;
     let groups = meta.metadata().row_groups();
     let mut splits = Vec::new();
     let (mut first, mut first_row, mut rows, mut bytes) = (0usize, 0u64, 0u64, 0u64);
@@ -188,85 +160,15 @@ pub(crate) fn read(
             what: "range (not row groups)".to_string(),
         });
     };
-    let (opened, meta) = open(&Source::of(path)?)?;
-    if first + count > meta.metadata().num_row_groups() {
+    let input = ParquetInput::open(&Source::of(path)?)?;
+    if first + count > input.metadata().metadata().num_row_groups() {
         return Err(InputError::StaleSplit {
             path: path.to_path_buf(),
             what: format!("row groups {first}..{}", first + count),
         });
     }
-    let roles = resolve(&meta, columns, path)?;
-    let mask = ProjectionMask::roots(meta.parquet_schema(), roles.iter().flatten().copied());
-    let groups = first..first + count;
-    match opened {
-        Opened::Local(file) => decode(file, meta, mask, groups, first_row, columns, out, path),
-        Opened::Remote(file) => {
-            // One row group at a time, the next one's column chunks in
-            // flight while this one decodes.
-            let mut row = first_row;
-            let ranges = |group: usize| chunk_ranges(&meta, &roles, group..group + 1);
-            let mut ahead = (count > 0).then(|| file.fetch_ahead(ranges(first)));
-            for group in groups {
-                let Some(pending) = ahead.take() else { break };
-                ahead = (group + 1 < first + count).then(|| file.fetch_ahead(ranges(group + 1)));
-                let reader = file.with(pending)?;
-                decode(
-                    reader,
-                    meta.clone(),
-                    mask.clone(),
-                    group..group + 1,
-                    row,
-                    columns,
-                    out,
-                    path,
-                )?;
-                row += meta.metadata().row_group(group).num_rows().max(0) as u64;
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Byte ranges of the column chunks of the projected `roles` in `groups`:
-/// all the decoder will read.
-fn chunk_ranges(
-    meta: &ArrowReaderMetadata,
-    roles: &[Option<usize>; 4],
-    groups: std::ops::Range<usize>,
-) -> Vec<std::ops::Range<u64>> {
-    let schema = meta.parquet_schema();
-    let leaves: Vec<usize> = (0..schema.num_columns())
-        .filter(|&leaf| roles.contains(&Some(schema.get_column_root_idx(leaf))))
-        .collect();
-    let mut ranges = Vec::new();
-    for group in groups {
-        let group = meta.metadata().row_group(group);
-        for &leaf in &leaves {
-            let (start, len) = group.column(leaf).byte_range();
-            ranges.push(start..start + len);
-        }
-    }
-    ranges
-}
-
-/// Decodes row groups `groups` of `reader` into `out`.
-#[allow(clippy::too_many_arguments)]
-fn decode<R: ChunkReader + 'static>(
-    reader: R,
-    meta: ArrowReaderMetadata,
-    mask: ProjectionMask,
-    groups: std::ops::Range<usize>,
-    first_row: u64,
-    columns: &ColumnMap,
-    out: &mut Collector<'_>,
-    path: &Path,
-) -> Result<(), InputError> {
-    let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta)
-        .with_projection(mask)
-        .with_row_groups(groups.collect())
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| source_error(path, e))?;
+    let roles = resolve(input.metadata(), columns, path)?;
+    let roots: Vec<usize> = roles.iter().flatten().copied().collect();
     let names = [
         columns.user_id(),
         columns.ts(),
@@ -274,24 +176,10 @@ fn decode<R: ChunkReader + 'static>(
         columns.item(),
     ];
     let mut row = first_row;
-    for batch in batches {
-        let batch = batch.map_err(|e| source_error(path, arrow_to_parquet(e)))?;
-        row = read_batch(&batch, &names, row, out, path)?;
+    for batch in input.batches(&roots, first..first + count, BATCH_ROWS)? {
+        row = read_batch(&batch?, &names, row, out, path)?;
     }
     Ok(())
-}
-
-/// Arrow errors from the Parquet reader wrap its `ParquetError`s.
-fn arrow_to_parquet(err: arrow_schema::ArrowError) -> parquet::errors::ParquetError {
-    match err {
-        arrow_schema::ArrowError::ExternalError(inner) => {
-            match inner.downcast::<parquet::errors::ParquetError>() {
-                Ok(parquet) => *parquet,
-                Err(other) => parquet::errors::ParquetError::External(other),
-            }
-        }
-        other => parquet::errors::ParquetError::External(Box::new(other)),
-    }
 }
 
 fn text_column(

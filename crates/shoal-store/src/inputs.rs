@@ -10,7 +10,9 @@
 //! Compressed files (`.gz`, `.zst`) are read through one decoder for every
 //! reader ([`Compression`], [`InputFile::open_decoded`]).
 //! [`plan_line_splits`] cuts text inputs into byte-range splits of whole
-//! lines and [`read_line_split`] reads one.
+//! lines and [`read_line_split`] reads one; with feature `parquet`,
+//! [`parquet`] opens Parquet inputs footer-first and reads projected row
+//! groups.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -21,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::{Store, StoreError};
 
 mod lines;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub use lines::{open_line_split, plan_line_splits, read_line_split, LineSplit};
 
 /// Why inputs could not be expanded or read.

@@ -339,14 +339,33 @@ impl Store {
             url: file.display().to_string(),
             error,
         };
-        let len = std::fs::metadata(file).map_err(io)?.len();
+        let opened = std::fs::File::open(file).map_err(io)?;
+        let len = opened.metadata().map_err(io)?.len();
+        self.put_read_if_absent(key, opened, len, &file.display().to_string())
+    }
+
+    /// [`Store::put_file_if_absent`] for the `len` bytes `reader` gives —
+    /// e.g. an anonymous spill file, which vanishes with the process
+    /// however it ends; `name` names the reader in errors.
+    pub fn put_read_if_absent(
+        &self,
+        key: &str,
+        mut reader: impl std::io::Read + Send,
+        len: u64,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let io = |error: std::io::Error| StoreError::Io {
+            op: "read",
+            url: name.to_string(),
+            error,
+        };
         if len <= self.tuning.multipart_threshold {
-            let data = std::fs::read(file).map_err(io)?;
+            let mut data = Vec::with_capacity(len as usize);
+            std::io::Read::read_to_end(&mut reader, &mut data).map_err(io)?;
             return self.put_if_absent(key, Bytes::from(data));
         }
         let path = Path::from(key);
         let staging = staging_path(&path);
-        let mut reader = std::fs::File::open(file).map_err(io)?;
         let outcome = block_on(async {
             let upload = self.inner.put_multipart(&staging).await?;
             let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);

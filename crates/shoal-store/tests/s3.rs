@@ -92,6 +92,14 @@ fn first_commit_wins_with_single_and_multipart_uploads() {
         .map(|o| o.key)
         .collect();
     assert_eq!(keys, ["j/s0/p0", "j/s0/p1"]);
+    // From a reader (a spill file), streamed in parts above the threshold.
+    for (key, len) in [("r/small", 1000), ("r/big", 12 << 20)] {
+        let data = pattern(len);
+        let put = |bytes: &Bytes| store.put_read_if_absent(key, bytes.as_ref(), len as u64, "test");
+        assert!(put(&data).unwrap(), "{key}");
+        assert!(!put(&Bytes::from(vec![7u8; len])).unwrap(), "{key}");
+        assert_eq!(store.get(key).unwrap(), data, "{key}");
+    }
     // A large unconditional put goes in parts too and reads back whole.
     let big = pattern(11 << 20);
     store.put("saved/part-0", big.clone()).unwrap();

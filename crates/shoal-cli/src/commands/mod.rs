@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use shoal_core::Registry;
 
+use crate::logging::{Baseline, LogFormat};
 use crate::CliError;
 
 pub mod analyze;
@@ -43,6 +44,9 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub store_opts: Vec<String>,
+    /// Log verbosity (`-v`).
+    #[command(flatten)]
+    pub log: crate::logging::LogArgs,
 }
 
 /// Every subcommand of `shoal`.
@@ -83,6 +87,11 @@ pub fn dispatch(cli: Cli, registry: &Registry) -> Result<ExitCode, CliError> {
     let store_options = shoal_store::StoreOptions::parse(&cli.store_opts)
         .map_err(|e| CliError::usage(e.to_string()))?;
     shoal_store::configure(store_options);
+    let (baseline, format) = match &cli.command {
+        Command::Worker(args) => (Baseline::Service, args.log_format),
+        _ => (Baseline::Command, LogFormat::Text),
+    };
+    crate::logging::install(cli.log.verbose, baseline, format)?;
     match cli.command {
         Command::Analyze(args) => analyze::run(args, registry),
         Command::Demo(args) => demo::run(args, registry),

@@ -67,6 +67,19 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
     for name in &status.gone {
         println!("  {name:<24} gone (no heartbeat)");
     }
+    if !status.queues.is_empty() {
+        println!("queues");
+        println!(
+            "  {:<32} {:>8} {:>8} {:>8}",
+            "JOB", "QUEUED", "HELD", "WORKERS"
+        );
+    }
+    for q in &status.queues {
+        println!(
+            "  {:<32} {:>8} {:>8} {:>8}",
+            q.job, q.queued, q.held, q.workers
+        );
+    }
     println!("jobs");
     println!(
         "  {:<34} {:<10} {:<10} {:<18} {:>12} {:>8}",
@@ -76,7 +89,11 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
         println!(
             "  {:<34} {:<10} {:<10} {:<18} {:>12} {:>8}",
             j.id,
-            j.job,
+            if j.fingerprint.is_empty() {
+                &j.job
+            } else {
+                &j.fingerprint
+            },
             j.state,
             format!("{}/{}", j.stage, j.stages),
             format!("{}/{}", j.done, j.total),

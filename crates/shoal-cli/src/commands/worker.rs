@@ -9,6 +9,7 @@ use clap::Args;
 use shoal_cluster::{ClusterError, Worker, WorkerConfig};
 use shoal_core::Registry;
 
+use crate::logging::LogFormat;
 use crate::signals::stop_on_signals;
 use crate::{program_name, CliError};
 
@@ -41,6 +42,11 @@ pub struct WorkerArgs {
     /// only, read-only), e.g. 0.0.0.0:9100 for a remote scraper.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Log lines as plain text or as one JSON object a line (for log
+    /// shippers); each names the worker, and a task's lines its job,
+    /// stage, partition and attempt.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// Registers with the control plane and serves the jobs of `registry`
@@ -73,18 +79,18 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
                 Arc::new(move || shoal_ui::MetricsSnapshot::of_worker(&activity, slots)),
             )
             .map_err(crate::dashboard::ui_error)?;
-            eprintln!(
-                "{program} worker {}: metrics at {}metrics",
-                config.name,
-                server.url()
-            );
+            tracing::info!(worker = %config.name, "metrics at {}metrics", server.url());
             Some(server)
         }
         None => None,
     };
-    eprintln!(
-        "{program} worker {}: {} slots, store {}",
-        config.name, config.slots, config.store_url
+    tracing::info!(
+        worker = %config.name,
+        slots = config.slots,
+        store = %config.store_url,
+        jobs = %worker.offers().join(" "),
+        "{program} worker {} serving",
+        env!("CARGO_PKG_VERSION")
     );
     let ran = worker.run().map_err(worker_error);
     // Task directories and fetched shipped files of `map` tasks.
@@ -92,7 +98,16 @@ pub fn run(args: WorkerArgs, registry: &Registry) -> Result<ExitCode, CliError> 
     ran?;
     drop(metrics);
     if stop.load(Ordering::Relaxed) {
-        eprintln!("{program} worker {}: stopped", config.name);
+        let claimed: Vec<String> = worker
+            .claimed()
+            .iter()
+            .map(|(job, n)| format!("{job}={n}"))
+            .collect();
+        tracing::info!(
+            worker = %config.name,
+            "stopped; tasks claimed: {}",
+            claimed.join(" ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

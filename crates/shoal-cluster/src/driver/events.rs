@@ -2,7 +2,8 @@
 //! done (first report wins), or an attempt failed and is retried or fails
 //! the job.
 
-use shoal_core::{JobError, ProgressEvent, TaskError, TaskErrorKind};
+use shoal_core::retry::{Decision, RetryPolicy};
+use shoal_core::{ProgressEvent, TaskError, TaskErrorKind};
 
 use super::{Drive, Failure, StageTracker};
 use crate::protocol::{Event, Outcome, TaskRef};
@@ -39,6 +40,7 @@ impl Drive<'_> {
                 rows,
                 bytes,
                 result,
+                ..
             } => {
                 tracker.done[p as usize] = true;
                 tracker.results[p as usize] = Some(match result {
@@ -86,22 +88,23 @@ impl Drive<'_> {
             partition: p,
             attempt,
         } = failed.task;
-        tracker.failures[p as usize].push(format!(
-            "attempt {} on {}: {message}",
-            attempt + 1,
-            failed.worker
-        ));
+        let policy = RetryPolicy::new(self.config.max_attempts);
         let error = TaskError::new(message.clone()).with_kind_of(kind);
-        let failures = tracker.failures[p as usize].len() as u32;
-        let will_retry = kind == TaskErrorKind::Retryable && failures < self.config.max_attempts;
+        let decision = tracker.failures[p as usize].failed(
+            &policy,
+            attempt,
+            Some(failed.worker),
+            kind,
+            message,
+        );
         self.progress.event(&ProgressEvent::TaskFailed {
             stage,
             partition: p,
             attempt,
             error: &error,
-            will_retry,
+            will_retry: decision == Decision::Retry,
         });
-        if will_retry {
+        if decision == Decision::Retry {
             // Only the newest attempt's failure triggers a new one; an older
             // attempt failing while a newer one runs changes nothing.
             if attempt == tracker.attempt[p as usize] {
@@ -109,18 +112,13 @@ impl Drive<'_> {
             }
             return Ok(());
         }
-        let mut attempts = tracker.failures[p as usize].clone();
-        if kind == TaskErrorKind::Input {
-            attempts = vec![message];
-        }
-        Err(Failure::Job(JobError::TaskFailed {
-            job_id: self.run.id.clone(),
+        let attempts = std::mem::take(&mut tracker.failures[p as usize]);
+        Err(Failure::Job(attempts.into_error(
+            &self.run.id,
             stage,
-            stage_name: self.run.plan.stages()[stage as usize].name().to_string(),
-            partition: p,
-            attempts,
-            kind,
-        }))
+            self.run.plan.stages()[stage as usize].name(),
+            p,
+        )))
     }
 }
 

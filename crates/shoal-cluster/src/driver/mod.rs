@@ -11,9 +11,11 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use shoal_core::retry::TaskAttempts;
 use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput};
 use shoal_store::Store;
 
+mod capable;
 mod events;
 mod record;
 mod upkeep;
@@ -40,8 +42,10 @@ pub struct ClusterConfig {
     pub worker_timeout: Duration,
     /// How long the control plane may be unreachable before the job fails.
     pub outage_timeout: Duration,
-    /// How long to wait for a first live worker.
-    pub wait_for_workers: Duration,
+    /// How long the job may have no live worker that runs it (none
+    /// registered yet, or every one gone) before it fails; its tasks stay
+    /// queued meanwhile, for workers that join. `None`: the worker timeout.
+    pub wait_for_workers: Option<Duration>,
     /// Run a second attempt of stragglers.
     pub speculation: bool,
     /// Setting this flag cancels the job as `shoal cancel` would (the
@@ -51,8 +55,8 @@ pub struct ClusterConfig {
 }
 
 impl ClusterConfig {
-    /// Defaults: 3 attempts, 10 s worker timeout, 30 s outage limit, 30 s
-    /// wait for workers, speculation on.
+    /// Defaults: 3 attempts, 10 s worker timeout, 30 s outage limit, a
+    /// worker timeout's wait for a worker that runs the job, speculation on.
     pub fn new(coord_url: &str, store_url: &str) -> Self {
         ClusterConfig {
             coord_url: coord_url.to_string(),
@@ -60,7 +64,7 @@ impl ClusterConfig {
             max_attempts: 3,
             worker_timeout: Duration::from_secs(10),
             outage_timeout: Duration::from_secs(30),
-            wait_for_workers: Duration::from_secs(30),
+            wait_for_workers: None,
             speculation: true,
             cancel: None,
         }
@@ -108,8 +112,8 @@ struct StageTracker {
     remaining: u32,
     /// Latest attempt number issued per partition.
     attempt: Vec<u32>,
-    /// Error chain of every failed attempt per partition.
-    failures: Vec<Vec<String>>,
+    /// The failed attempts of each partition (the retry policy's record).
+    failures: Vec<TaskAttempts>,
     submitted_at: Vec<Instant>,
     speculated: Vec<bool>,
     durations_ms: Vec<u64>,
@@ -130,7 +134,7 @@ impl StageTracker {
             done: vec![false; n],
             remaining: partitions,
             attempt: vec![0; n],
-            failures: vec![Vec::new(); n],
+            failures: vec![TaskAttempts::default(); n],
             submitted_at: vec![Instant::now(); n],
             speculated: vec![false; n],
             durations_ms: Vec::new(),
@@ -148,7 +152,9 @@ struct Drive<'a> {
     run: &'a JobRun,
     progress: &'a dyn ProgressSink,
     control: Control,
-    /// The task stream this job's tasks are queued on.
+    /// The job's fingerprint (`name@version`).
+    fingerprint: String,
+    /// The task stream of that fingerprint, where this job's tasks queue.
     tasks: String,
     /// This job's event stream.
     events: String,
@@ -157,6 +163,9 @@ struct Drive<'a> {
     last_upkeep: Instant,
     /// Result locations of the last finished results stage.
     last_results: Vec<ResultSlot>,
+    /// When a live worker running this job was last seen (at first, the
+    /// job's start; see `capable.rs`).
+    capable_seen: Instant,
     /// What the dashboard and `/metrics` learn of this job.
     record: Record,
 }
@@ -170,17 +179,20 @@ impl Executor for ClusterExecutor {
             self.config.outage_timeout,
         )
         .map_err(executor_error)?;
+        let fingerprint = run.fingerprint();
         let mut drive = Drive {
             config: &self.config,
             run,
             progress,
             control,
-            tasks: keys::TASKS.to_string(),
+            tasks: keys::tasks(&fingerprint),
+            fingerprint,
             events: keys::job_events(&run.id),
             events_from: "0-0".into(),
             run_id: String::new(),
             last_upkeep: Instant::now(),
             last_results: Vec::new(),
+            capable_seen: Instant::now(),
             record: Record::new(&run.spec.job, &stage_list(run), now_ms()),
         };
         let outcome = drive.start().and_then(|()| drive.stages(&store));
@@ -198,26 +210,10 @@ impl Executor for ClusterExecutor {
 
 impl Drive<'_> {
     fn start(&mut self) -> Result<(), JobError> {
-        self.wait_for_workers().map_err(executor_error)?;
-        self.control.ensure_group().map_err(executor_error)?;
+        let tasks = self.tasks.clone();
+        self.control.ensure_group(&tasks).map_err(executor_error)?;
         self.run_id = self.control.run_id().map_err(executor_error)?;
         self.publish_job().map_err(executor_error)
-    }
-
-    fn wait_for_workers(&mut self) -> Result<(), ClusterError> {
-        let started = Instant::now();
-        loop {
-            if crate::status::live_workers(&mut self.control)? > 0 {
-                return Ok(());
-            }
-            if started.elapsed() >= self.config.wait_for_workers {
-                return Err(ClusterError::NoWorkers {
-                    server: self.control.server().to_string(),
-                    after: started.elapsed(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     fn publish_job(&mut self) -> Result<(), ClusterError> {
@@ -236,6 +232,8 @@ impl Drive<'_> {
                 .arg(&spec)
                 .arg("job")
                 .arg(&self.run.spec.job)
+                .arg("fingerprint")
+                .arg(&self.fingerprint)
                 .arg("state")
                 .arg("running")
                 .arg("stages")
@@ -320,21 +318,51 @@ impl Drive<'_> {
         self.record.trace.stage_started(stage, now_ms());
         self.set_stage_progress(stage, &tracker)?;
         let all: Vec<u32> = (0..partitions).collect();
-        self.submit(stage, &all, &mut tracker)?;
-        while tracker.remaining > 0 {
-            let events = self.read_events()?;
-            for event in events {
-                self.handle_event(stage, event, &mut tracker)?;
-            }
-            if self.last_upkeep.elapsed() >= Duration::from_millis(500) {
-                self.upkeep(stage, &mut tracker)?;
-                self.last_upkeep = Instant::now();
-            }
+        let followed = self
+            .submit(stage, &all, &mut tracker)
+            .map_err(Failure::from)
+            .and_then(|()| self.follow_stage(stage, &mut tracker));
+        // Not after an outage: Redis is the problem then, and the next
+        // driver's sweep or the workers' skips clear the entries.
+        if matches!(
+            followed,
+            Err(Failure::Job(_) | Failure::Cluster(ClusterError::NoCapableWorkers { .. }))
+        ) {
+            self.withdraw(&tracker);
         }
+        followed?;
         self.record.trace.stage_finished(stage, now_ms());
         self.set_stage_progress(stage, &tracker)?;
         self.keep_results(stage, tracker, store)?;
         Ok(())
+    }
+
+    /// Reads reports and keeps the stage going until every partition is done.
+    fn follow_stage(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), Failure> {
+        while tracker.remaining > 0 {
+            let events = self.read_events()?;
+            for event in events {
+                self.handle_event(stage, event, tracker)?;
+            }
+            if self.last_upkeep.elapsed() >= Duration::from_millis(500) {
+                self.upkeep(stage, tracker)?;
+                self.last_upkeep = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    /// A failed or cancelled job takes its queued entries back, so that a
+    /// stream no worker reads (the job's fingerprint has none) is not left
+    /// holding them. Best effort: workers skip a finished job's entries anyway.
+    fn withdraw(&mut self, tracker: &StageTracker) {
+        let ids: Vec<&String> = tracker.entries.keys().collect();
+        let stream = &self.tasks;
+        for chunk in ids.chunks(1000) {
+            let _ = self.control.run("XDEL tasks", Duration::ZERO, |c| {
+                redis::cmd("XDEL").arg(stream).arg(chunk).query::<()>(c)
+            });
+        }
     }
 
     /// Keeps a finished results stage's result locations for the job's

@@ -38,7 +38,8 @@ impl Record {
         Record {
             job: job.to_string(),
             stage_names: stages.iter().map(|(name, _)| name.clone()).collect(),
-            trace: JobTrace::new(origin_ms, stages),
+            // Workers' reports size each task's output.
+            trace: JobTrace::new(origin_ms, stages).with_output_sizes(),
             dirty: true,
             counts: vec![[0; 4]; stages.len()],
             durations: DurationHistogram::default(),
@@ -52,6 +53,7 @@ impl Record {
             Outcome::Done { rows, bytes, .. } => AttemptOutcome::Done {
                 rows: *rows,
                 bytes: *bytes,
+                bytes_out: report.outcome.output_bytes(),
                 first,
             },
             Outcome::Failed { message, .. } => AttemptOutcome::Failed { error: message },

@@ -1,10 +1,13 @@
 //! The driver's periodic duties while a stage runs: publish progress,
-//! notice cancellation and Redis restarts, reclaim tasks from workers that
-//! stopped heartbeating, rescue tasks that vanished (`vanished.rs`), and
+//! notice cancellation and Redis restarts, make sure some live worker runs
+//! the job (`capable.rs`), reclaim tasks from workers that stopped
+//! heartbeating, rescue tasks that vanished (`vanished.rs`), and
 //! speculate on stragglers.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
+use shoal_core::retry::TaskAttempts;
 use shoal_core::{JobError, ProgressEvent, TaskError};
 
 use super::{renew_alive, Drive, Failure, StageTracker};
@@ -21,7 +24,7 @@ impl Drive<'_> {
         let name = self.run.plan.stages()[stage as usize].name().to_string();
         let total = tracker.done.len();
         let done = total - tracker.remaining as usize;
-        let failures: usize = tracker.failures.iter().map(Vec::len).sum();
+        let failures: usize = tracker.failures.iter().map(TaskAttempts::failures).sum();
         let ttl = self.config.worker_timeout.as_millis() as u64;
         // The record rides along: no round trip of its own.
         let mut pipe = redis::pipe();
@@ -80,6 +83,7 @@ impl Drive<'_> {
             self.run_id = run_id;
             return Ok(());
         }
+        self.check_capable()?;
         self.reclaim_from_lost_workers(stage, tracker)?;
         self.rescue_vanished(stage, tracker)?;
         if self.config.speculation {
@@ -121,7 +125,8 @@ impl Drive<'_> {
             )),
             will_retry: true,
         });
-        self.control.ensure_group()?;
+        let tasks = self.tasks.clone();
+        self.control.ensure_group(&tasks)?;
         self.publish_job()?;
         self.events_from = "0-0".into();
         let unfinished: Vec<u32> = (0..tracker.done.len() as u32)
@@ -191,8 +196,16 @@ impl Drive<'_> {
         Ok(())
     }
 
-    /// Once most of a stage is done, a task outstanding far longer than
-    /// the median gets one more attempt; the first commit wins.
+    /// Once most of a stage is done, a task *running* far longer than the
+    /// median gets one more attempt; the first commit wins.
+    ///
+    /// Running, not outstanding: a task that waited in the queue for a
+    /// slot is not slow, and a copy of it would only queue behind it.
+    /// Nothing but Redis knows when a worker took an entry up — it is the
+    /// idle time of the entry in the group's pending list — so the
+    /// pending list is read, but only when some task has been outstanding
+    /// long enough to be a straggler at all (it runs no longer than it has
+    /// been submitted), which on a stage going well is never.
     fn speculate(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
         let total = tracker.done.len();
         if total < 2 || (tracker.remaining as usize) * 4 > total {
@@ -202,13 +215,21 @@ impl Drive<'_> {
         durations.sort_unstable();
         let median = Duration::from_millis(durations[durations.len() / 2]);
         let threshold = (median * 4).max(Duration::from_secs(2));
-        let stragglers: Vec<u32> = (0..total as u32)
+        let outstanding: Vec<u32> = (0..total as u32)
             .filter(|&p| {
                 let i = p as usize;
                 !tracker.done[i]
                     && !tracker.speculated[i]
                     && tracker.submitted_at[i].elapsed() > threshold
             })
+            .collect();
+        if outstanding.is_empty() {
+            return Ok(());
+        }
+        let running = self.running_longer_than(threshold, tracker)?;
+        let stragglers: Vec<u32> = outstanding
+            .into_iter()
+            .filter(|p| running.contains(p))
             .collect();
         for &p in &stragglers {
             tracker.speculated[p as usize] = true;
@@ -217,5 +238,30 @@ impl Drive<'_> {
             return Ok(());
         }
         self.resubmit(stage, &stragglers, tracker)
+    }
+
+    /// Partitions of this stage with an entry a worker has held for at
+    /// least `threshold` (`XPENDING … IDLE`: idle time counts from delivery).
+    fn running_longer_than(
+        &mut self,
+        threshold: Duration,
+        tracker: &StageTracker,
+    ) -> Result<HashSet<u32>, ClusterError> {
+        let stream = &self.tasks;
+        let pending: redis::Value = self.control.run("XPENDING idle", Duration::ZERO, |c| {
+            redis::cmd("XPENDING")
+                .arg(stream)
+                .arg(keys::GROUP)
+                .arg("IDLE")
+                .arg(threshold.as_millis() as u64)
+                .arg("-")
+                .arg("+")
+                .arg(10_000)
+                .query(c)
+        })?;
+        Ok(pending_ids(&pending)
+            .iter()
+            .filter_map(|id| tracker.entries.get(id).copied())
+            .collect())
     }
 }

@@ -1,4 +1,5 @@
-//! The fetch loop: claim task entries from the stream for the slots.
+//! The fetch loop: claim task entries for the slots (`claim.rs` says from
+//! which streams, and how).
 //!
 //! Claims are sized by how long tasks take here ([`Pace`]). Long tasks
 //! are claimed one per free slot, so a busy worker never sits on work an
@@ -14,16 +15,17 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::claim::Claimer;
 use super::task::Assignment;
 use super::Worker;
 use crate::control::Control;
-use crate::keys;
 use crate::protocol::{DecodeError, TaskEntry};
-use crate::reply::stream_batches;
+use crate::ClusterError;
 
 /// How much work a worker claims ahead of its free slots, in task time.
 const CLAIM_HORIZON: Duration = Duration::from_millis(20);
-/// Most task entries held ahead of the free slots.
+/// Most task entries held ahead of the free slots (per job with work queued:
+/// see claim.rs).
 const MAX_AHEAD: u64 = 512;
 
 /// A moving average of how long this worker's tasks take.
@@ -64,11 +66,13 @@ impl Worker {
     pub(super) fn fetch_loop(
         &self,
         control: &mut Control,
+        claimer: &mut Claimer,
         tasks: Sender<Assignment>,
         freed: Receiver<()>,
     ) {
         while !self.stop.load(Ordering::Relaxed) {
-            let capacity = self.config.slots + self.pace.claim_ahead(self.config.slots);
+            let ahead = self.pace.claim_ahead(self.config.slots);
+            let capacity = self.config.slots + ahead;
             let free = capacity.saturating_sub(self.held.load(Ordering::Relaxed));
             // Claim when at least a slot's worth is free, or in batches of a
             // quarter of the horizon, never one entry at a time for tiny tasks.
@@ -77,32 +81,24 @@ impl Worker {
                 let _ = freed.recv_timeout(Duration::from_millis(100));
                 continue;
             }
-            let reply = control.run("XREADGROUP", Duration::from_millis(500), |c| {
-                redis::cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(keys::GROUP)
-                    .arg(&self.config.name)
-                    .arg("COUNT")
-                    .arg(free)
-                    .arg("BLOCK")
-                    .arg(500)
-                    .arg("STREAMS")
-                    .arg(keys::TASKS)
-                    .arg(">")
-                    .query::<redis::Value>(c)
-            });
-            let batches = match reply.and_then(|r| stream_batches("XREADGROUP", &r)) {
+            let name = &self.config.name;
+            // Exact claims while tasks are long or of unknown length (see claim.rs).
+            let exact = ahead == 0;
+            let claimed = claimer.claim(control, name, free, exact);
+            let batches = match claimed {
                 Ok(batches) => batches,
                 Err(err) if err.is_no_group() => {
-                    let _ = control.ensure_group();
+                    // Redis lost the groups (a restart without persistence).
+                    let _ = self.ensure_groups(control, claimer);
                     continue;
                 }
                 Err(err) => {
-                    eprintln!("shoal worker {}: {err}; retrying", self.config.name);
+                    tracing::warn!("{err}; retrying");
                     continue;
                 }
             };
             for batch in batches {
+                self.count_claims(&batch.key, batch.entries.len());
                 let stream: Arc<str> = batch.key.into();
                 for entry in batch.entries {
                     let task = match TaskEntry::decode(&stream, &entry) {
@@ -126,12 +122,24 @@ impl Worker {
         }
     }
 
+    /// Creates the consumer group of every stream this worker reads.
+    pub(super) fn ensure_groups(
+        &self,
+        control: &mut Control,
+        claimer: &Claimer,
+    ) -> Result<(), ClusterError> {
+        for stream in claimer.streams() {
+            control.ensure_group(stream)?;
+        }
+        Ok(())
+    }
+
     /// An entry no worker can read would be claimed and dropped forever:
     /// say so once, and take it off the stream.
     fn drop_entry(&self, control: &mut Control, stream: &str, id: &str, err: &DecodeError) {
-        eprintln!("shoal worker {}: dropping {err}", self.config.name);
+        tracing::warn!("dropping {err}");
         if let Err(err) = crate::sweep::retire_entries(control, stream, &[id]) {
-            eprintln!("shoal worker {}: {err}", self.config.name);
+            tracing::warn!("{err}");
         }
     }
 }

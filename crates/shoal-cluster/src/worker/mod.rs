@@ -2,7 +2,8 @@
 //!
 //! Threads, each with its own Redis connection where it needs one:
 //! - the **fetch loop** (the caller's thread, `fetch.rs`) claims batches of
-//!   task entries with XREADGROUP, sized by how long tasks take here;
+//!   task entries, sized by how long tasks take here, from the task
+//!   streams of the jobs in its registry and no others (`claim.rs`);
 //! - **slots** (`task.rs`) run tasks: rebuild the job's plan from its spec
 //!   (cached), run the attempt, commit its output (small results inline);
 //! - the **reporter** (`report.rs`) batches outcomes: one pipeline of XADD
@@ -12,12 +13,14 @@
 //!   `shoal status` learn that a worker is gone.
 
 mod activity;
+mod claim;
 mod fetch;
 mod liveness;
 mod report;
 mod task;
 mod watch;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +33,7 @@ use crate::control::Control;
 use crate::protocol::WorkerInfo;
 use crate::{keys, ClusterError};
 pub use activity::{Activity, ActivitySnapshot, StageCounts};
+use claim::Claimer;
 use fetch::Pace;
 use task::{Assignment, Finished, Jobs};
 
@@ -54,6 +58,8 @@ pub struct Worker {
     registry: Registry,
     /// Fingerprints of the registry's jobs, sorted: what this worker offers.
     offers: Vec<String>,
+    /// Task entries claimed so far, per fingerprint (as `offers`).
+    claims: Vec<AtomicU64>,
     store: Store,
     stop: Arc<AtomicBool>,
     /// Tasks executing right now (reported in heartbeats).
@@ -83,6 +89,7 @@ impl Worker {
         Ok(Worker {
             config,
             registry,
+            claims: offers.iter().map(|_| AtomicU64::new(0)).collect(),
             offers,
             store,
             stop: Arc::new(AtomicBool::new(false)),
@@ -99,6 +106,33 @@ impl Worker {
     /// fetched, in-flight tasks finish and are reported, then it deregisters.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
+    }
+
+    /// Fingerprints (`name@version`) of the jobs this worker runs, sorted:
+    /// it claims tasks of these jobs and of no others.
+    pub fn offers(&self) -> &[String] {
+        &self.offers
+    }
+
+    /// How many task entries this worker has claimed, per job fingerprint
+    /// (every job it offers, zero or not).
+    pub fn claimed(&self) -> BTreeMap<String, u64> {
+        self.offers
+            .iter()
+            .zip(&self.claims)
+            .map(|(job, n)| (job.clone(), n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Counts `n` entries claimed from task stream `stream`.
+    fn count_claims(&self, stream: &str, n: usize) {
+        let job = keys::fingerprint_of_tasks(stream);
+        if let Ok(i) = self
+            .offers
+            .binary_search_by(|offer| offer.as_str().cmp(job))
+        {
+            self.claims[i].fetch_add(n as u64, Ordering::Relaxed);
+        }
     }
 
     /// What this worker has done: for its `/metrics` endpoint.
@@ -126,7 +160,8 @@ impl Worker {
         control.run("PING", Duration::ZERO, |c| {
             redis::cmd("PING").query::<String>(c)
         })?;
-        control.ensure_group()?;
+        let mut claimer = Claimer::new(&self.offers);
+        self.ensure_groups(&mut control, &claimer)?;
         self.heartbeat(&mut control)?;
         // Unbounded: the fetch loop bounds what it claims (see fetch.rs).
         let (task_tx, task_rx) = crossbeam_channel::unbounded::<Assignment>();
@@ -136,20 +171,23 @@ impl Worker {
         let (freed_tx, freed_rx) = crossbeam_channel::bounded::<()>(self.config.slots);
         let jobs = Jobs::default();
         let slots_done = AtomicBool::new(false);
+        // Every line any of the worker's threads logs names the worker.
+        let span = tracing::info_span!("worker", worker = %self.config.name);
+        let _in_span = span.enter();
         std::thread::scope(|scope| {
-            scope.spawn(|| self.heartbeat_loop());
-            scope.spawn(|| self.watch_loop(&slots_done));
-            let reporter = scope.spawn(|| self.report_loop(report_rx));
+            scope.spawn(in_span(&span, || self.heartbeat_loop()));
+            scope.spawn(in_span(&span, || self.watch_loop(&slots_done)));
+            let reporter = scope.spawn(in_span(&span, || self.report_loop(report_rx)));
             let slots: Vec<_> = (0..self.config.slots)
                 .map(|_| {
                     let (rx, tx, freed) = (task_rx.clone(), report_tx.clone(), freed_tx.clone());
                     let jobs = &jobs;
-                    scope.spawn(move || self.slot_loop(rx, tx, freed, jobs))
+                    scope.spawn(in_span(&span, move || self.slot_loop(rx, tx, freed, jobs)))
                 })
                 .collect();
             drop(report_tx);
             drop(freed_tx);
-            self.fetch_loop(&mut control, task_tx, freed_rx);
+            self.fetch_loop(&mut control, &mut claimer, task_tx, freed_rx);
             for slot in slots {
                 let _ = slot.join();
             }
@@ -213,7 +251,7 @@ impl Worker {
         while !self.stop.load(Ordering::Relaxed) {
             if Instant::now() >= next {
                 if let Err(err) = self.heartbeat(&mut control) {
-                    eprintln!("shoal worker {}: heartbeat failed: {err}", self.config.name);
+                    tracing::warn!("heartbeat failed: {err}");
                 }
                 next = Instant::now() + period;
             }
@@ -235,4 +273,11 @@ impl Worker {
                 .query::<()>(c)
         });
     }
+}
+
+/// `f`, to run on another thread inside `span`: a span does not follow
+/// work onto a spawned thread by itself.
+fn in_span<T>(span: &tracing::Span, f: impl FnOnce() -> T + Send) -> impl FnOnce() -> T + Send {
+    let span = span.clone();
+    move || span.in_scope(f)
 }

@@ -45,11 +45,7 @@ impl Worker {
                     OUTAGE_PATIENCE
                 };
                 if started.elapsed() > patience {
-                    eprintln!(
-                        "shoal worker {}: dropping {} reports: {err}",
-                        self.config.name,
-                        batch.len()
-                    );
+                    tracing::error!("dropping {} reports: {err}", batch.len());
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(200));

@@ -16,7 +16,7 @@ use super::liveness::{self, Liveness};
 use super::Worker;
 use crate::clock::now_us;
 use crate::control::Control;
-use crate::data::{commit, is_committed, Committed, ResultsCache, StoreData};
+use crate::data::{commit, committed_size, Committed, ResultsCache, StoreData};
 use crate::keys;
 use crate::protocol::{Outcome, Report, TaskEntry, TaskRef};
 
@@ -46,16 +46,39 @@ fn count_ended(activity: &super::Activity, jobs: &Jobs, task: &TaskEntry, report
         .get(&task.job_id)
         .cloned();
     let (name, stage) = match &job {
-        Some(job) => (
+        Some(Ok(job)) => (
             job.name.as_str(),
             job.plan
                 .stages()
                 .get(task.task.stage as usize)
                 .map_or("", |s| s.name()),
         ),
-        None => ("", ""),
+        _ => ("", ""),
     };
     activity.ended(&task.job_id, name, stage, report);
+}
+
+/// The span of one attempt: every line logged while it runs names its
+/// job, stage, partition and attempt.
+fn task_span(entry: &TaskEntry) -> tracing::Span {
+    let TaskRef {
+        stage,
+        partition,
+        attempt,
+    } = entry.task;
+    tracing::info_span!("task", job = %entry.job_id, stage, partition, attempt)
+}
+
+/// One line per attempt: failures as warnings (the driver decides whether
+/// they are retried), the rest for `-v`.
+fn log_outcome(outcome: &Outcome) {
+    match outcome {
+        Outcome::Done { rows, bytes, .. } => tracing::debug!(rows, bytes, "attempt done"),
+        Outcome::Failed { kind, message } => {
+            tracing::warn!(kind = ?kind, "attempt failed: {message}")
+        }
+        Outcome::Skipped => tracing::debug!("attempt skipped: its job no longer runs"),
+    }
 }
 
 /// A job's plan, rebuilt on this node from its spec.
@@ -69,8 +92,9 @@ pub(crate) struct LoadedJob {
     results: ResultsCache,
 }
 
-/// Jobs this worker has planned, by id.
-pub(super) type Jobs = Mutex<HashMap<String, Arc<LoadedJob>>>;
+/// Jobs this worker has planned, by id, or why it cannot: a job that
+/// cannot be planned here is not asked about again for each of its tasks.
+pub(super) type Jobs = Mutex<HashMap<String, Result<Arc<LoadedJob>, String>>>;
 
 impl Worker {
     pub(super) fn slot_loop(
@@ -89,7 +113,12 @@ impl Worker {
             let started_us = now_us();
             self.running.fetch_add(1, Ordering::Relaxed);
             self.activity.started(&assignment.task.job_id);
-            let outcome = self.run_assignment(&mut control, &assignment.task, jobs);
+            let span = task_span(&assignment.task);
+            let outcome = span.in_scope(|| {
+                let outcome = self.run_assignment(&mut control, &assignment.task, jobs);
+                log_outcome(&outcome);
+                outcome
+            });
             self.running.fetch_sub(1, Ordering::Relaxed);
             self.held.fetch_sub(1, Ordering::Relaxed);
             self.pace.record(started.elapsed());
@@ -120,9 +149,8 @@ impl Worker {
             attempt,
         } = entry.task;
         let job = match self.load_job(control, job_id, jobs) {
-            Ok(Some(job)) => job,
-            Ok(None) => return Outcome::Skipped,
-            Err(message) => return fatal(message),
+            Ok(job) => job,
+            Err(instead) => return instead,
         };
         if !self.job_alive(control, job_id, &job) {
             return Outcome::Skipped;
@@ -133,16 +161,19 @@ impl Worker {
         {
             return fatal(format!("no task s{stage}/p{partition} in this plan"));
         }
-        let done = |rows, bytes, result| Outcome::Done {
+        let done = |rows, bytes, stored_bytes, result| Outcome::Done {
             rows,
             bytes,
+            stored_bytes,
             result,
         };
         // A resubmitted task may already be committed (its first worker
-        // was only slow): report it done without running it again.
-        if attempt > 0 && is_committed(&self.store, job_id, plan, stage, partition).unwrap_or(false)
-        {
-            return done(0, 0, None);
+        // was only slow): report it done without running it again (its
+        // output's size, in case the first report never arrived).
+        if attempt > 0 {
+            if let Ok(Some(size)) = committed_size(&self.store, job_id, plan, stage, partition) {
+                return done(0, 0, size, None);
+            }
         }
         let data = StoreData {
             store: &self.store,
@@ -180,15 +211,15 @@ impl Worker {
         match outcome {
             Ok(committed) => {
                 let (rows, bytes) = *counter.0.lock().unwrap_or_else(|p| p.into_inner());
-                let result = match committed {
-                    Committed::Inline(result) => Some(result),
-                    Committed::Written { key } => {
+                let (stored, result) = match committed {
+                    Committed::Inline(result) => (0, Some(result)),
+                    Committed::Written { key, bytes } => {
                         self.unless_ended(control, job_id, &key);
-                        None
+                        (bytes, None)
                     }
-                    Committed::Earlier => None,
+                    Committed::Earlier => (0, None),
                 };
-                done(rows, bytes, result)
+                done(rows, bytes, stored, result)
             }
             Err(err) => Outcome::Failed {
                 kind: err.kind(),
@@ -197,47 +228,80 @@ impl Worker {
         }
     }
 
-    /// The job's plan, rebuilt from its spec in Redis. `Ok(None)`: the job
-    /// no longer exists. `Err`: it exists but cannot be planned here.
+    /// The job's plan, rebuilt from its spec in Redis (once per job), or
+    /// what to report instead: skipped when the job is gone, a retryable
+    /// failure when Redis cannot say, a fatal one when this worker cannot
+    /// plan it.
     fn load_job(
         &self,
         control: &mut Control,
         job_id: &str,
         jobs: &Jobs,
-    ) -> Result<Option<Arc<LoadedJob>>, String> {
-        if let Some(job) = jobs.lock().unwrap_or_else(|p| p.into_inner()).get(job_id) {
-            return Ok(Some(job.clone()));
+    ) -> Result<Arc<LoadedJob>, Outcome> {
+        if let Some(known) = jobs.lock().unwrap_or_else(|p| p.into_inner()).get(job_id) {
+            return known.clone().map_err(fatal);
         }
-        let spec: Option<String> = control
-            .run("HGET spec", Duration::ZERO, |c| {
-                redis::cmd("HGET")
+        let (spec, fingerprint): (Option<String>, Option<String>) = control
+            .run("HMGET spec", Duration::ZERO, |c| {
+                redis::cmd("HMGET")
                     .arg(keys::job(job_id))
                     .arg("spec")
+                    .arg("fingerprint")
                     .query(c)
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Outcome::Failed {
+                kind: TaskErrorKind::Retryable,
+                message: format!(
+                    "worker {} could not read job {job_id}: {e}",
+                    self.config.name
+                ),
+            })?;
         let Some(spec) = spec else {
-            return Ok(None);
+            return Err(Outcome::Skipped);
         };
-        let spec: JobSpec =
-            serde_json::from_str(&spec).map_err(|e| format!("job {job_id}: bad spec: {e}"))?;
-        let plan = self
-            .registry
-            .get(&spec.job)
-            .and_then(|job| job.plan(&spec.params))
-            .map_err(|e| format!("worker {} cannot plan job {job_id}: {e}", self.config.name))?;
-        let loaded = Arc::new(LoadedJob {
-            name: spec.job.clone(),
-            plan,
-            liveness: Liveness::new(),
-            results: ResultsCache::default(),
-        });
+        let loaded = self.plan_job(job_id, &spec, fingerprint.as_deref());
         let mut jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
         if jobs.len() > 64 {
             jobs.clear();
         }
         jobs.insert(job_id.to_string(), loaded.clone());
-        Ok(Some(loaded))
+        loaded.map_err(fatal)
+    }
+
+    /// Plans job `job_id` from its spec, checking that this worker holds
+    /// the version the driver ran (`fingerprint`, absent from drivers that
+    /// predate routing).
+    fn plan_job(
+        &self,
+        job_id: &str,
+        spec: &str,
+        fingerprint: Option<&str>,
+    ) -> Result<Arc<LoadedJob>, String> {
+        let name = &self.config.name;
+        let spec: JobSpec =
+            serde_json::from_str(spec).map_err(|e| format!("job {job_id}: bad spec: {e}"))?;
+        let job = self
+            .registry
+            .get(&spec.job)
+            .map_err(|e| format!("worker {name} cannot run job {job_id}: {e}"))?;
+        let ours = shoal_core::fingerprint(job.as_ref());
+        if let Some(theirs) = fingerprint.filter(|theirs| *theirs != ours) {
+            return Err(format!(
+                "worker {name} runs {ours}, but job {job_id} is {theirs}: its task reached the wrong stream"
+            ));
+        }
+        let plan = job.plan(&spec.params).map_err(|e| {
+            format!(
+                "worker {name} cannot plan job {job_id} ({ours}), which its driver planned: {e} \
+                 (every build that offers {ours} must plan it alike; one that differs must declare another Job::version)"
+            )
+        })?;
+        Ok(Arc::new(LoadedJob {
+            name: spec.job.clone(),
+            plan,
+            liveness: Liveness::new(),
+            results: ResultsCache::default(),
+        }))
     }
 
     /// The job may have ended between our last liveness check and our

@@ -43,7 +43,7 @@ use parking_lot::RwLock;
 use redis::aio::ConnectionManager;
 use redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
 
-use crate::coordinator::CoordConfig;
+use crate::config::CoordConfig;
 use crate::error::{CoordError, Result};
 use crate::lease::{LeaseKind, OwnerId};
 use crate::url::RedisTarget;

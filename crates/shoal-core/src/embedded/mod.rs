@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::retry::{Decision, RetryPolicy, TaskAttempts};
 use crate::{
     install_quiet_panic_hook, run_attempt, Executor, JobError, JobOutput, JobRun, MemoryPool,
     MemoryStats, ProgressEvent, ProgressSink, SpillSpace, StageData, StageRef, TaskContext,
-    TaskErrorKind,
 };
 use outputs::JobOutputs;
 
@@ -130,13 +130,14 @@ impl EmbeddedExecutor {
         }
     }
 
-    /// Runs one partition's attempts until one commits or attempts run out.
+    /// Runs one partition's attempts until one commits or the retry
+    /// policy gives up (`retry.rs`).
     fn run_task(&self, state: &RunState<'_>, stage: usize, partition: u32) -> Result<(), JobError> {
         let plan = &state.run.plan;
         let task = plan.stages()[stage].task();
-        let mut attempts = Vec::new();
-        let mut kind = TaskErrorKind::Retryable;
-        for attempt in 0..self.config.max_attempts {
+        let policy = RetryPolicy::new(self.config.max_attempts);
+        let mut failed = TaskAttempts::default();
+        for attempt in 0.. {
             let mut ctx = TaskContext::new(
                 &state.run.id,
                 plan,
@@ -167,10 +168,11 @@ impl EmbeddedExecutor {
                 }
                 Err(error) => error,
             };
-            kind = error.kind();
-            let will_retry = error.is_retryable()
-                && attempt + 1 < self.config.max_attempts
-                && !state.cancelled.load(Ordering::Relaxed);
+            let decision = failed.failed(&policy, attempt, None, error.kind(), error.chain());
+            // A cancelled job starts no new attempt; a retryable failure
+            // then is the cancellation's doing, not the task's.
+            let cancelled = state.cancelled.load(Ordering::Relaxed);
+            let will_retry = decision == Decision::Retry && !cancelled;
             state.progress.event(&ProgressEvent::TaskFailed {
                 stage: stage as u32,
                 partition,
@@ -178,32 +180,22 @@ impl EmbeddedExecutor {
                 error: &error,
                 will_retry,
             });
-            attempts.push(format!("attempt {}: {}", attempt + 1, error.chain()));
-            if !will_retry {
-                if state.cancelled.load(Ordering::Relaxed) && error.is_retryable() {
-                    return Err(JobError::Cancelled {
-                        job_id: state.run.id.clone(),
-                    });
-                }
-                break;
+            if will_retry {
+                continue;
             }
-        }
-        if kind == TaskErrorKind::Input {
-            // Input errors are the user's to fix: show the task's own line.
-            if let Some(last) = attempts.last_mut() {
-                *last = last
-                    .split_once(": ")
-                    .map_or(last.clone(), |(_, m)| m.to_string());
+            if cancelled && error.is_retryable() {
+                return Err(JobError::Cancelled {
+                    job_id: state.run.id.clone(),
+                });
             }
+            break;
         }
-        Err(JobError::TaskFailed {
-            job_id: state.run.id.clone(),
-            stage: stage as u32,
-            stage_name: plan.stages()[stage].name().to_string(),
+        Err(failed.into_error(
+            &state.run.id,
+            stage as u32,
+            plan.stages()[stage].name(),
             partition,
-            attempts,
-            kind,
-        })
+        ))
     }
 }
 

@@ -208,3 +208,28 @@ impl StageData for JobOutputs<'_> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Stage;
+
+    /// Two attempts of one partition both commit: the first stands (the
+    /// embedded executor runs attempts of a partition one after the other,
+    /// but the rule is the same as the cluster's store).
+    #[test]
+    fn the_first_commit_wins_and_a_later_one_changes_nothing() {
+        let mut plan = Plan::new();
+        let results = plan.add_stage(Stage::new("results", 1, |_| Ok(())));
+        let pool = MemoryPool::new(1 << 20, 1);
+        let spill = SpillSpace::new(std::env::temp_dir(), pool.clone());
+        let outputs = JobOutputs::new(&plan, pool, spill);
+        let output = |text: &'static str| TaskOutput {
+            result: Some(Bytes::from_static(text.as_bytes())),
+            ..TaskOutput::default()
+        };
+        outputs.commit(0, 0, output("first")).unwrap();
+        assert_eq!(outputs.commit(0, 0, output("later")).unwrap(), 0);
+        assert_eq!(outputs.results_of(results).unwrap(), ["first"]);
+    }
+}

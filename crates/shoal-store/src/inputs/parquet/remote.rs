@@ -1,23 +1,18 @@
 //! Parquet files in object stores: a `ChunkReader` over ranged requests.
 //!
-//! Reading is footer-first: opening fetches the file's last 64 KiB (the
-//! footer and, usually, all metadata) in one request. Before decoding a
-//! split, [`RemoteFile::prefetch`] fetches exactly the column chunks the
-//! decoder will touch — the projected columns of the split's row groups —
-//! as concurrent, coalesced ranged requests. Other columns and row groups
-//! are never transferred. The sync Parquet reader then decodes from
-//! memory; anything not prefetched is fetched on demand. Row groups are
-//! fetched one ahead of decoding ([`RemoteFile::fetch_ahead`]), so the
-//! network and the decoder work at the same time.
+//! Opening fetches the file's last 64 KiB (the footer and, usually, all
+//! metadata) in one request. Before a row group is decoded, its projected
+//! column chunks are fetched ([`RemoteFile::fetch_ahead`]) as concurrent,
+//! coalesced ranged requests; the sync Parquet reader then decodes from
+//! memory, and anything not prefetched is fetched on demand.
 
 use std::ops::Range;
 
 use bytes::{Buf, Bytes};
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
-use shoal_store::Store;
 
-use crate::error::InputError;
+use crate::{RangesAhead, Store, StoreError};
 
 /// Bytes fetched from the end when opening: enough for the footer and
 /// the metadata of typical files, so planning costs one request per file.
@@ -29,17 +24,17 @@ const WINDOW: u64 = 1 << 20;
 /// One Parquet object in a store, with the byte ranges fetched so far.
 /// Clones share the fetched bytes.
 #[derive(Clone)]
-pub(crate) struct RemoteFile {
+pub(super) struct RemoteFile {
     store: Store,
     key: String,
     size: u64,
-    /// Fetched regions: (start offset, bytes).
+    /// Fetched regions: (start offset, bytes); the tail first.
     cached: Vec<(u64, Bytes)>,
 }
 
 impl RemoteFile {
     /// Opens `key`, fetching its size and tail in one request.
-    pub(crate) fn open(store: &Store, key: &str) -> Result<RemoteFile, InputError> {
+    pub(super) fn open(store: &Store, key: &str) -> Result<RemoteFile, StoreError> {
         let (tail, size) = store.get_tail(key, TAIL)?;
         let tail_start = size - tail.len() as u64;
         Ok(RemoteFile {
@@ -51,7 +46,7 @@ impl RemoteFile {
     }
 
     /// Starts fetching `ranges` (concurrently, nearby ones merged).
-    pub(crate) fn fetch_ahead(&self, ranges: Vec<Range<u64>>) -> Pending {
+    pub(super) fn fetch_ahead(&self, ranges: Vec<Range<u64>>) -> Pending {
         Pending {
             starts: ranges.iter().map(|r| r.start).collect(),
             fetch: self.store.get_ranges_ahead(&self.key, ranges),
@@ -60,7 +55,7 @@ impl RemoteFile {
 
     /// This file with the bytes of `pending` available to the decoder
     /// (and only the tail besides, so memory stays per row group).
-    pub(crate) fn with(&self, pending: Pending) -> Result<RemoteFile, InputError> {
+    pub(super) fn with(&self, pending: Pending) -> Result<RemoteFile, StoreError> {
         let mut file = self.clone();
         file.cached.truncate(1);
         let fetched = pending.fetch.wait()?;
@@ -84,9 +79,9 @@ impl RemoteFile {
 }
 
 /// Column chunks being fetched in the background.
-pub(crate) struct Pending {
+pub(super) struct Pending {
     starts: Vec<u64>,
-    fetch: shoal_store::RangesAhead,
+    fetch: RangesAhead,
 }
 
 impl Length for RemoteFile {

@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// the job fails after the worker timeout.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub wait_for_workers: Option<std::time::Duration>,
+    /// On a cluster: how long the job's record (for `shoal status` and
+    /// `shoal ui`) stays after it ends.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub history: std::time::Duration,
     /// Serve this run's live dashboard while it runs: `--ui` on
     /// 127.0.0.1:4040 (or a free port when taken), `--ui=ADDR` elsewhere.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
@@ -99,6 +103,7 @@ impl RunArgs {
         config.max_attempts = self.max_attempts;
         config.worker_timeout = self.worker_timeout;
         config.wait_for_workers = self.wait_for_workers;
+        config.history = self.history;
         Ok(Some(config))
     }
 

@@ -28,6 +28,23 @@ pub fn worker(name: &str) -> String {
     format!("shoal:worker:{name}")
 }
 
+/// The consumer that holds the task entries a worker named `name` left
+/// pending when it was restarted under that name (`worker/handover.rs`):
+/// no worker registers under it, so drivers reclaim them as from a lost
+/// worker.
+pub fn predecessor(name: &str) -> String {
+    format!("{name}{PREDECESSOR_SUFFIX}")
+}
+
+/// What [`predecessor`] appends to a worker's name.
+const PREDECESSOR_SUFFIX: &str = " (restarted)";
+
+/// The worker whose predecessor's entries consumer `consumer` holds, if it
+/// is such a consumer.
+pub fn restarted_worker(consumer: &str) -> Option<&str> {
+    consumer.strip_suffix(PREDECESSOR_SUFFIX)
+}
+
 /// Hash describing a job: spec, state, stage progress, error.
 pub fn job(id: &str) -> String {
     format!("shoal:job:{id}")

@@ -35,6 +35,7 @@ pub mod dashboard;
 mod data;
 mod driver;
 mod error;
+mod history;
 mod keys;
 pub mod protocol;
 mod queue;

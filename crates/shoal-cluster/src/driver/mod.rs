@@ -48,6 +48,9 @@ pub struct ClusterConfig {
     pub wait_for_workers: Option<Duration>,
     /// Run a second attempt of stragglers.
     pub speculation: bool,
+    /// How long the job's record (hash and trace, for `shoal status` and
+    /// `shoal ui`) stays after it ends; see `history.rs`.
+    pub history: Duration,
     /// Setting this flag cancels the job as `shoal cancel` would (the
     /// driver's Ctrl-C): workers stop its tasks and the run ends
     /// Cancelled.
@@ -56,7 +59,8 @@ pub struct ClusterConfig {
 
 impl ClusterConfig {
     /// Defaults: 3 attempts, 10 s worker timeout, 30 s outage limit, a
-    /// worker timeout's wait for a worker that runs the job, speculation on.
+    /// worker timeout's wait for a worker that runs the job, speculation on,
+    /// records kept 24 h.
     pub fn new(coord_url: &str, store_url: &str) -> Self {
         ClusterConfig {
             coord_url: coord_url.to_string(),
@@ -66,6 +70,7 @@ impl ClusterConfig {
             outage_timeout: Duration::from_secs(30),
             wait_for_workers: None,
             speculation: true,
+            history: Duration::from_secs(HISTORY_SECONDS),
             cancel: None,
         }
     }
@@ -213,7 +218,14 @@ impl Drive<'_> {
         let tasks = self.tasks.clone();
         self.control.ensure_group(&tasks).map_err(executor_error)?;
         self.run_id = self.control.run_id().map_err(executor_error)?;
-        self.publish_job().map_err(executor_error)
+        self.publish_job().map_err(executor_error)?;
+        // Housekeeping for every job's record, not ours: it must not fail ours.
+        if let Err(err) =
+            crate::history::prune_jobs(&mut self.control, self.config.history, now_ms())
+        {
+            tracing::warn!("could not prune the job index: {err}");
+        }
+        Ok(())
     }
 
     fn publish_job(&mut self) -> Result<(), ClusterError> {
@@ -260,7 +272,8 @@ impl Drive<'_> {
         // The final record, kept as long as the job's hash.
         let mut pipe = redis::pipe();
         self.record.touch();
-        self.record.flush(&mut pipe, &id, Some(HISTORY_SECONDS));
+        let history_ms = self.config.history.as_millis() as u64;
+        self.record.flush(&mut pipe, &id, Some(history_ms));
         pipe.cmd("HSET")
             .arg(keys::job(&id))
             .arg("state")
@@ -274,9 +287,9 @@ impl Drive<'_> {
             .arg(keys::job(&id))
             .arg("spec")
             .ignore()
-            .cmd("EXPIRE")
+            .cmd("PEXPIRE")
             .arg(keys::job(&id))
-            .arg(HISTORY_SECONDS)
+            .arg(history_ms)
             .ignore()
             .cmd("DEL")
             .arg(keys::job_alive(&id))
@@ -471,7 +484,8 @@ impl Drive<'_> {
 }
 
 /// How long a finished job's records (hash, trace) stay for `shoal status`
-/// and the dashboard.
+/// and the dashboard, unless its driver says otherwise
+/// ([`ClusterConfig::history`]), and an abandoned job's hash.
 pub(crate) const HISTORY_SECONDS: u64 = 86_400;
 
 /// The plan's stages as the record lists them: name and tasks.

@@ -135,7 +135,8 @@ impl Drive<'_> {
         self.resubmit(stage, &unfinished, tracker)
     }
 
-    /// Tasks held by workers whose heartbeat key expired run again elsewhere.
+    /// Tasks held by workers whose heartbeat key expired, or by the
+    /// predecessor of a restarted worker (`worker/handover.rs`), run again.
     fn reclaim_from_lost_workers(
         &mut self,
         stage: u32,
@@ -182,12 +183,16 @@ impl Drive<'_> {
                 continue;
             }
             crate::sweep::retire_entries(&mut self.control, &self.tasks, &acked)?;
+            let why = match keys::restarted_worker(&consumer) {
+                Some(worker) => format!("worker {worker} was restarted while it held the task"),
+                None => format!("worker {consumer} stopped heartbeating"),
+            };
             for p in &ours {
                 self.progress.event(&ProgressEvent::TaskFailed {
                     stage,
                     partition: *p,
                     attempt: tracker.attempt[*p as usize],
-                    error: &TaskError::new(format!("worker {consumer} stopped heartbeating")),
+                    error: &TaskError::new(why.clone()),
                     will_retry: true,
                 });
             }

@@ -10,11 +10,14 @@
 //!   reports to the jobs' event streams plus one XACK and XDEL per batch;
 //! - the **heartbeat** renews the worker's registration every second;
 //!   the key expires when heartbeats stop, which is how drivers and
-//!   `shoal status` learn that a worker is gone.
+//!   `shoal status` learn that a worker is gone. A worker restarted under
+//!   the same name before that first hands its predecessor's tasks back
+//!   (`handover.rs`).
 
 mod activity;
 mod claim;
 mod fetch;
+mod handover;
 mod liveness;
 mod report;
 mod task;
@@ -162,6 +165,9 @@ impl Worker {
         })?;
         let mut claimer = Claimer::new(&self.offers);
         self.ensure_groups(&mut control, &claimer)?;
+        // Before claiming anything: what is pending under our name now is
+        // a predecessor's.
+        self.hand_over_predecessors_tasks(&mut control, claimer.streams())?;
         self.heartbeat(&mut control)?;
         // Unbounded: the fetch loop bounds what it claims (see fetch.rs).
         let (task_tx, task_rx) = crossbeam_channel::unbounded::<Assignment>();

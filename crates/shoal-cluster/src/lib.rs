@@ -29,6 +29,7 @@
 //! report of a committed partition wins and later ones are ignored.
 #![deny(missing_docs)]
 
+mod abandoned;
 mod clock;
 mod control;
 pub mod dashboard;

@@ -15,6 +15,7 @@ use shoal_core::retry::TaskAttempts;
 use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput};
 use shoal_store::Store;
 
+mod bound;
 mod capable;
 mod events;
 mod record;
@@ -91,17 +92,6 @@ impl ClusterExecutor {
     }
 }
 
-/// The command that (re)sets the key telling workers this job's driver is
-/// alive; it expires `ttl_ms` after the driver's last renewal.
-fn renew_alive(job_id: &str, ttl_ms: u64) -> redis::Cmd {
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(keys::job_alive(job_id))
-        .arg(1)
-        .arg("PX")
-        .arg(ttl_ms);
-    cmd
-}
-
 fn executor_error(err: ClusterError) -> JobError {
     match err {
         ClusterError::Store(err) => JobError::Store(err),
@@ -166,6 +156,9 @@ struct Drive<'a> {
     events_from: String,
     run_id: String,
     last_upkeep: Instant,
+    /// When the last renewal of the job's liveness that succeeded was sent
+    /// (see `bound.rs`).
+    renewed_at: Instant,
     /// Result locations of the last finished results stage.
     last_results: Vec<ResultSlot>,
     /// When a live worker running this job was last seen (at first, the
@@ -196,6 +189,7 @@ impl Executor for ClusterExecutor {
             events_from: "0-0".into(),
             run_id: String::new(),
             last_upkeep: Instant::now(),
+            renewed_at: Instant::now(),
             last_results: Vec::new(),
             capable_seen: Instant::now(),
             record: Record::new(&run.spec.job, &stage_list(run), now_ms()),
@@ -207,8 +201,7 @@ impl Executor for ClusterExecutor {
             Err(err) => ("failed", err.to_string()),
         };
         drive.finish(state, &error);
-        // Intermediate and result objects are not needed once results are read.
-        let _ = store.delete_prefix(&keys::job_prefix(&run.id));
+        drive.clean_up(&store);
         outcome
     }
 }
@@ -235,7 +228,9 @@ impl Drive<'_> {
             detail: e.to_string(),
         })?;
         let stages = self.run.plan.stages().len();
-        let ttl = self.config.worker_timeout.as_millis() as u64;
+        let bound = self.config.outage_timeout.as_millis() as u64;
+        // First the state, atomically: a job a sweep gave up stays given up.
+        self.claim()?;
         self.control.run("publish job", Duration::ZERO, |c| {
             let mut pipe = redis::pipe();
             pipe.cmd("HSET")
@@ -246,18 +241,20 @@ impl Drive<'_> {
                 .arg(&self.run.spec.job)
                 .arg("fingerprint")
                 .arg(&self.fingerprint)
-                .arg("state")
-                .arg("running")
                 .arg("stages")
                 .arg(stages)
                 .arg("started_ms")
                 .arg(now_ms())
-                .ignore()
-                .add_command(renew_alive(id, ttl))
+                .arg(crate::abandoned::BOUND_FIELD)
+                .arg(bound)
                 .ignore()
                 .cmd("ZADD")
                 .arg(keys::JOBS)
                 .arg(now_ms())
+                .arg(id)
+                .ignore()
+                .cmd("SADD")
+                .arg(keys::UNSWEPT)
                 .arg(id)
                 .ignore();
             // Workers report with NOMKSTREAM, so the stream must exist.

@@ -8,6 +8,14 @@ pub const QUEUES: &str = "shoal:queues";
 pub const WORKERS: &str = "shoal:workers";
 /// Sorted set of job ids by start time.
 pub const JOBS: &str = "shoal:jobs";
+/// Set of published jobs whose store objects may remain (see
+/// `abandoned.rs`).
+pub const UNSWEPT: &str = "shoal:unswept";
+/// Set once the store's `jobs/` were matched against [`UNSWEPT`]; missing
+/// when Redis lost its data (see `abandoned.rs`).
+pub const STORE_SCANNED: &str = "shoal:unswept:scanned";
+/// Held (with a TTL) by the worker whose turn it is to sweep.
+pub const SWEEPER: &str = "shoal:sweeper";
 
 /// The task stream of the job with `fingerprint` (`name@version`): only
 /// workers holding that job read it.

@@ -30,8 +30,12 @@ fn has_run(token: &str, partition: u32, attempt: u32) -> bool {
     ran.contains(&(token.to_string(), partition, attempt))
 }
 
+/// Ends the tasks of jobs run with `hold`.
+static RELEASED: AtomicBool = AtomicBool::new(false);
+
 /// `tasks` tasks of `task_ms` each; with `straggler`, partition 0's first
-/// attempt runs until its second attempt has run (at most 30 s). With
+/// attempt runs until its second attempt has run (at most 30 s); with
+/// `hold`, every task runs until [`RELEASED`] (at most 30 s). With
 /// `sizes`, one task per size, each returning a result of that many bytes.
 struct SleepyJob;
 
@@ -62,6 +66,7 @@ impl Job for SleepyJob {
         };
         let task_ms = params["task_ms"].as_u64().unwrap_or(0);
         let straggler = params["straggler"].as_bool().unwrap_or(false);
+        let hold = params["hold"].as_bool().unwrap_or(false);
         let mut plan = Plan::new();
         plan.add_stage(Stage::new("sleep", tasks, move |ctx| {
             let (p, attempt) = (ctx.partition(), ctx.attempt());
@@ -69,7 +74,12 @@ impl Job for SleepyJob {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert((token.clone(), p, attempt));
-            if straggler && p == 0 && attempt == 0 {
+            if hold {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !RELEASED.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            } else if straggler && p == 0 && attempt == 0 {
                 let deadline = Instant::now() + Duration::from_secs(30);
                 while !has_run(&token, 0, 1) && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(10));
@@ -135,18 +145,31 @@ impl Cluster {
         let token = format!("run-{}", NEXT.fetch_add(1, Ordering::Relaxed));
         let mut params = params;
         params["token"] = json!(token);
-        let mut config = ClusterConfig::new(&self.redis.url(), self.store.path().to_str().unwrap());
-        config.worker_timeout = Duration::from_secs(5);
-        config.speculation = true;
-        let executor = ClusterExecutor::new(config).unwrap();
-        let spec = JobSpec::new("sleepy", params);
-        let output = run_job(&executor, &registry(), spec, &NoProgress).expect("the job succeeds");
+        let output_id = self.run_kept(params, Duration::from_secs(86_400));
         let mut reader = DashboardReader::open(&self.redis.url()).unwrap();
         let jobs = reader
-            .jobs(std::slice::from_ref(&output.job_id), &|_| true)
+            .jobs(std::slice::from_ref(&output_id), &|_| true)
             .unwrap();
         let trace = jobs[0].trace.clone().expect("the driver wrote a trace");
         (trace, token)
+    }
+
+    /// Runs a sleepy job (speculation on) whose record is kept `history`
+    /// after it ends; its id.
+    fn run_kept(&self, params: Value, history: Duration) -> String {
+        let mut config = ClusterConfig::new(&self.redis.url(), self.store.path().to_str().unwrap());
+        config.worker_timeout = Duration::from_secs(5);
+        config.speculation = true;
+        config.history = history;
+        let executor = ClusterExecutor::new(config).unwrap();
+        let spec = JobSpec::new("sleepy", params);
+        let output = run_job(&executor, &registry(), spec, &NoProgress).expect("the job succeeds");
+        output.job_id
+    }
+
+    fn redis(&self) -> redis::Connection {
+        let client = redis::Client::open(self.redis.url()).unwrap();
+        client.get_connection().unwrap()
     }
 }
 
@@ -197,4 +220,78 @@ fn the_record_sizes_every_task_output_inline_or_stored() {
         trace.stages[0].bytes_out,
         sizes.iter().sum::<usize>() as u64
     );
+}
+
+/// Whether job `id` is in the job index.
+fn listed(redis: &mut redis::Connection, id: &str) -> bool {
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg("shoal:jobs")
+        .arg(id)
+        .query(redis)
+        .unwrap();
+    score.is_some()
+}
+
+fn exists(redis: &mut redis::Connection, key: &str) -> bool {
+    redis::cmd("EXISTS").arg(key).query(redis).unwrap()
+}
+
+/// A finished job leaves the job index, and its trace, once its record
+/// has expired (1 s here): the next job's start prunes it. A job still
+/// running stays, however long ago it started.
+#[test]
+fn a_finished_job_leaves_the_job_index_after_its_retention_and_a_running_one_stays() {
+    let cluster = Cluster::start(2);
+    let mut redis = cluster.redis();
+    let retention = Duration::from_secs(1);
+    let finished = cluster.run_kept(json!({"tasks": 2}), retention);
+    assert!(listed(&mut redis, &finished));
+    std::thread::scope(|scope| {
+        let long = scope.spawn(|| cluster.run_kept(json!({"tasks": 1, "hold": true}), retention));
+        eventually(
+            Duration::from_secs(30),
+            "the finished job's record to expire and the running one to be older than that",
+            || {
+                let ids: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                    .arg("shoal:jobs")
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query(&mut redis)
+                    .unwrap();
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as f64;
+                let running_long = ids
+                    .iter()
+                    .any(|(id, started)| *id != finished && now_ms - started > 1500.0);
+                let expired = !exists(&mut redis, &format!("shoal:job:{finished}"));
+                if running_long && expired {
+                    Ok(())
+                } else {
+                    Err(ids)
+                }
+            },
+        );
+        let next = cluster.run_kept(json!({"tasks": 1}), retention);
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg("shoal:jobs")
+            .arg(0)
+            .arg(-1)
+            .query(&mut redis)
+            .unwrap();
+        RELEASED.store(true, Ordering::Relaxed);
+        let long = long.join().unwrap();
+        assert!(
+            !ids.contains(&finished),
+            "the expired job is still listed: {ids:?}"
+        );
+        assert!(!exists(&mut redis, &format!("shoal:job:{finished}:trace")));
+        assert!(
+            ids.contains(&long),
+            "the running job left the index: {ids:?}"
+        );
+        assert!(ids.contains(&next), "{ids:?}");
+    });
 }

@@ -89,14 +89,14 @@ impl Record {
     }
 
     /// Appends the trace (when changed) and the counters' increments to
-    /// `pipe`, and starts counting afresh. `ttl_s` bounds the trace's life
+    /// `pipe`, and starts counting afresh. `ttl_ms` bounds the trace's life
     /// (`None`: until the job ends).
-    pub(crate) fn flush(&mut self, pipe: &mut redis::Pipeline, job_id: &str, ttl_s: Option<u64>) {
+    pub(crate) fn flush(&mut self, pipe: &mut redis::Pipeline, job_id: &str, ttl_ms: Option<u64>) {
         if self.dirty {
             let mut set = redis::cmd("SET");
             set.arg(keys::job_trace(job_id)).arg(self.trace.to_json());
-            if let Some(ttl) = ttl_s {
-                set.arg("EX").arg(ttl);
+            if let Some(ttl) = ttl_ms {
+                set.arg("PX").arg(ttl);
             }
             pipe.add_command(set).ignore();
             self.dirty = false;

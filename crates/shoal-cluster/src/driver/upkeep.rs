@@ -10,7 +10,7 @@ use std::time::Duration;
 use shoal_core::retry::TaskAttempts;
 use shoal_core::{JobError, ProgressEvent, TaskError};
 
-use super::{renew_alive, Drive, Failure, StageTracker};
+use super::{Drive, Failure, StageTracker};
 use crate::reply::{pending_consumers, pending_ids};
 use crate::{keys, ClusterError};
 
@@ -25,7 +25,6 @@ impl Drive<'_> {
         let total = tracker.done.len();
         let done = total - tracker.remaining as usize;
         let failures: usize = tracker.failures.iter().map(TaskAttempts::failures).sum();
-        let ttl = self.config.worker_timeout.as_millis() as u64;
         // The record rides along: no round trip of its own.
         let mut pipe = redis::pipe();
         self.record.flush(&mut pipe, id, None);
@@ -41,11 +40,9 @@ impl Drive<'_> {
             .arg(total)
             .arg("failures")
             .arg(failures)
-            .ignore()
-            .add_command(renew_alive(id, ttl))
             .ignore();
-        self.control
-            .run("job progress", Duration::ZERO, |c| pipe.query::<()>(c))
+        self.add_renewal(&mut pipe);
+        self.run_renewing("job progress", &pipe)
     }
 
     /// Twice a second: liveness, cancellation, restarts, lost workers, stragglers.
@@ -68,6 +65,7 @@ impl Drive<'_> {
                 job_id: self.run.id.clone(),
             }));
         }
+        self.check_not_ended(state.as_deref())?;
         let run_id = self.control.run_id()?;
         let lost = if run_id != self.run_id || state.is_none() {
             Some("restarted")
@@ -129,6 +127,10 @@ impl Drive<'_> {
         self.control.ensure_group(&tasks)?;
         self.publish_job()?;
         self.events_from = "0-0".into();
+        // The workers' registrations went with the old server (a restart,
+        // a failover): they get a full wait to register again before the
+        // job counts as having no live worker that runs it.
+        self.capable_seen = std::time::Instant::now();
         let unfinished: Vec<u32> = (0..tracker.done.len() as u32)
             .filter(|&p| !tracker.done[p as usize])
             .collect();

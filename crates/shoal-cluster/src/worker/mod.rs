@@ -12,7 +12,9 @@
 //!   the key expires when heartbeats stop, which is how drivers and
 //!   `shoal status` learn that a worker is gone. A worker restarted under
 //!   the same name before that first hands its predecessor's tasks back
-//!   (`handover.rs`).
+//!   (`handover.rs`);
+//! - the **sweeper** (`sweeper.rs`) deletes the objects of jobs whose
+//!   driver is gone for good, or whose own cleanup failed.
 
 mod activity;
 mod claim;
@@ -20,6 +22,7 @@ mod fetch;
 mod handover;
 mod liveness;
 mod report;
+mod sweeper;
 mod task;
 mod watch;
 
@@ -183,6 +186,7 @@ impl Worker {
         std::thread::scope(|scope| {
             scope.spawn(in_span(&span, || self.heartbeat_loop()));
             scope.spawn(in_span(&span, || self.watch_loop(&slots_done)));
+            scope.spawn(in_span(&span, || self.sweep_loop()));
             let reporter = scope.spawn(in_span(&span, || self.report_loop(report_rx)));
             let slots: Vec<_> = (0..self.config.slots)
                 .map(|_| {

@@ -7,13 +7,22 @@
 #     contending clients (8 processes on each side);
 #   lock_and_get+set_and_unlock: the same read-modify-write through Shoal's
 #     two-round-trip API, against the same redis-py figures;
-#   bank transfers/s with 8 clients (transactions) and embedded uncontended
-#     lock/unlock cycles/s (no peer).
+#   bank transfers/s with 8 clients: Shoal transactions (both balances read
+#     in one step, then the commit) against redis-py's WATCH/GET/GET/MULTI/
+#     EXEC in 8 processes; the target is 2x the 6,000/s Shoal measured
+#     before (12,000/s);
+#   embedded uncontended lock/unlock cycles/s (no peer).
 #
 # Shoal and redis-py runs alternate; each figure is the median of RUNS runs
 # of RUN_SECONDS seconds. p50/p99 cycle latencies (all runs pooled) follow
 # the table. The Redis round trip (redis-benchmark -c 1, PING) is printed
 # too: four round trips per cycle cannot go faster than a quarter of it.
+#
+# CPU per cycle (all runs pooled) follows: the clients' CPU time (user +
+# system, every process) and the redis-server's, each divided by the
+# cycles done, next to redis-benchmark's CPU per PING. On a loaded machine
+# wall rates mostly measure waiting for a core; CPU per cycle says where a
+# cycle's time goes whatever the load.
 #
 #   bench/coord.sh                          # RUNS=3 RUN_SECONDS=3
 #   RUNS=5 RUN_SECONDS=5 bench/coord.sh
@@ -47,6 +56,32 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 URL="redis://127.0.0.1:$PORT"
+TICKS=$(getconf CLK_TCK)
+# CPU seconds (user + system) redis-server has used so far.
+server_cpu() { awk -v t="$TICKS" '{ print ($14 + $15) / t }' "/proc/$REDIS_PID/stat"; }
+# timed FILE COMMAND...: runs COMMAND, appending its CPU seconds (user +
+# system, children included) to FILE.
+timed() {
+    local file=$1 one; shift
+    one=$(mktemp "$WORK/time.XXXXXX")
+    /usr/bin/time -f "%U %S" -o "$one" "$@"
+    awk '{ print $1 + $2 }' "$one" >> "$file"
+    rm -f "$one"
+}
+# account NAME CLIENT_CPU_FILE SERVER_BEFORE CYCLES: appends "client server
+# cycles" of one run to $WORK/cpu-NAME.
+account() {
+    local client
+    client=$(awk '{ s += $1 } END { print s + 0 }' "$2")
+    echo "$client $(awk -v a="$3" -v b="$(server_cpu)" 'BEGIN { print b - a }') $4" >> "$WORK/cpu-$1"
+    rm -f "$2"
+}
+# cpu_line NAME: "client X µs + server Y µs" per cycle over all runs of NAME.
+cpu_line() {
+    awk '{ c += $1; s += $2; n += $3 } END {
+        if (n == 0) { print "-"; exit }
+        printf "client %5.1f µs + server %5.1f µs", c / n * 1e6, s / n * 1e6 }' "$WORK/cpu-$1"
+}
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # p50 and p99 of the latencies (µs, one a line) in the given files.
@@ -63,10 +98,11 @@ percentiles() {
 # MODE: lock or two-trips. Latencies go to $WORK/lat-NAME-RUN-*.
 shoal_procs() { # mode clients name run
     local mode=$1 clients=$2 name=$3 run=$4
-    local start_at=$(( $(date +%s%3N) + 1000 )) pids=() i total counted cycles
+    local start_at=$(( $(date +%s%3N) + 1000 )) pids=() i total counted cycles before
+    before=$(server_cpu)
     for i in $(seq "$clients"); do
         SHOAL_BENCH_LATENCIES="$WORK/lat-$name-$run-$i" \
-            "$BENCH" "$mode" "$URL" 1 "$RUN_SECONDS" "$start_at" >"$WORK/rate-$i" &
+            timed "$WORK/client-cpu" "$BENCH" "$mode" "$URL" 1 "$RUN_SECONDS" "$start_at" >"$WORK/rate-$i" &
         pids+=($!)
     done
     for i in "${pids[@]}"; do wait "$i"; done
@@ -74,6 +110,7 @@ shoal_procs() { # mode clients name run
     total=$(cat "$WORK"/rate-* | awk '{s += $1} END {printf "%.0f", s}')
     counted=$(cat "$WORK"/rate-* | awk '{s += $2} END {printf "%.0f", s}')
     rm -f "$WORK"/rate-*
+    account "$name" "$WORK/client-cpu" "$before" "$counted"
     cycles=$(redis-cli -p "$PORT" hget shoal:kv:bench/value v)
     if [ "$cycles" != "$counted" ]; then
         echo "mutual exclusion broken: $counted cycles, value $cycles" >&2
@@ -81,9 +118,22 @@ shoal_procs() { # mode clients name run
     fi
     echo "$total"
 }
-peer_procs() { # clients name run
-    SHOAL_BENCH_LATENCIES="$WORK/lat-$2-$3" \
-        "$PY" bench/coord_peer.py "$URL" "$1" "$RUN_SECONDS"
+# peer_procs clients name run [bank]: redis-py's side; prints its rate.
+peer_procs() {
+    local before out
+    before=$(server_cpu)
+    out=$(SHOAL_BENCH_LATENCIES="$WORK/lat-$2-$3" \
+        timed "$WORK/client-cpu" "$PY" bench/coord_peer.py ${4:+"$4"} "$URL" "$1" "$RUN_SECONDS")
+    account "$2" "$WORK/client-cpu" "$before" "$(echo "$out" | awk '{print $2}')"
+    echo "$out" | awk '{print $1}'
+}
+# shoal_bank name: Shoal's bank transfers, 8 clients in one process.
+shoal_bank() {
+    local before out
+    before=$(server_cpu)
+    out=$(timed "$WORK/client-cpu" "$BENCH" bank "$URL" 8 "$RUN_SECONDS")
+    account "$1" "$WORK/client-cpu" "$before" "$(echo "$out" | awk '{print $2}')"
+    echo "$out" | awk '{print $1}'
 }
 
 # Runs the Shoal and redis-py sides of one workload alternately; sets
@@ -92,9 +142,17 @@ compare() { # mode clients name
     local mode=$1 clients=$2 name=$3 run shoal=() peer=()
     for run in $(seq "$RUNS"); do
         redis-cli -p "$PORT" flushall >/dev/null
-        shoal+=("$(shoal_procs "$mode" "$clients" "$name" "$run")")
+        if [ "$mode" = bank ]; then
+            shoal+=("$(shoal_bank "$name")")
+        else
+            shoal+=("$(shoal_procs "$mode" "$clients" "$name" "$run")")
+        fi
         redis-cli -p "$PORT" flushall >/dev/null
-        peer+=("$(peer_procs "$clients" "py-$name" "$run")")
+        if [ "$mode" = bank ]; then
+            peer+=("$(peer_procs "$clients" "py-$name" "$run" bank)")
+        else
+            peer+=("$(peer_procs "$clients" "py-$name" "$run")")
+        fi
     done
     SHOAL_RATE=$(printf '%s\n' "${shoal[@]}" | median)
     PEER_RATE=$(printf '%s\n' "${peer[@]}" | median)
@@ -117,10 +175,14 @@ row() { # workload shoal peer
 }
 
 echo "coordination benchmark: $RUNS runs x ${RUN_SECONDS}s, redis $(redis-server --version | awk '{print $3}'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+PING_CPU="-"
 if command -v redis-benchmark >/dev/null; then
-    ping=$(redis-benchmark -p "$PORT" -c 1 -n 50000 -t ping_mbulk -q 2>/dev/null |
+    before=$(server_cpu)
+    ping=$(timed "$WORK/ping-cpu" redis-benchmark -p "$PORT" -c 1 -n 50000 -t ping_mbulk -q 2>/dev/null |
         tr '\r' '\n' | awk '/requests per second/ {print $2}' | tail -1)
     echo "redis round trip, 1 client: ${ping:-?} PINGs/s (four round trips: at most $(awk -v p="${ping:-0}" 'BEGIN {printf "%.0f", p / 4}') cycles/s)"
+    account ping "$WORK/ping-cpu" "$before" 50000
+    PING_CPU=$(cpu_line ping)
 fi
 printf '%-44s %14s %14s %8s\n' "workload" "shoal" "redis-py" "ratio"
 
@@ -136,9 +198,17 @@ for clients in 1 8; do
     LATENCY+=("$(printf '%-44s shoal %s   redis-py %s' "lock_and_get+set_and_unlock, $clients client(s)" \
         "$(percentiles "$WORK"/lat-two$clients-*)" "$(percentiles "$WORK"/lat-py-two$clients-*)")")
 done
-row "bank transfers (transactions), 8 clients" "$(only_shoal "$BENCH" bank "$URL" 8 "$RUN_SECONDS")" "-"
+compare bank 8 bank
+row "bank transfers (transactions), 8 clients" "$SHOAL_RATE" "$PEER_RATE"
 row "embedded lock/unlock, uncontended" "$(only_shoal "$BENCH" embedded 5000000)" "-"
+echo "targets: lock+RMW+unlock 1 client >= 10,000/s; 8 clients >= 3.0x redis-py; bank >= 12,000/s (2x 6,000/s)"
 echo
 echo "cycle latency (all runs pooled):"
 printf '%s\n' "${LATENCY[@]}"
+echo
+echo "CPU per cycle (all runs pooled; PING: per request, x4 for a four-round-trip cycle):"
+printf '%-44s %s\n' "redis-benchmark PING, 1 client" "$PING_CPU"
+for name in lock1 two1 lock8 two8 bank; do
+    printf '%-44s shoal %s   redis-py %s\n' "$name" "$(cpu_line "$name")" "$(cpu_line "py-$name")"
+done
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,7 +4,8 @@
 # Installs what the tests need when it is missing (redis-server, openssl, iproute2,
 # jq, GlusterFS, Chromium and prometheus (promtool) from apt, s3s-fs with cargo install, DuckDB in a private
 # virtualenv for the analytics cross-check and the Parquet test), then runs formatting and lint checks and every
-# test in the workspace. The network-namespace tests (tests/netns) need root.
+# test in the workspace, and 3 minutes of the chaos harness (tests/chaos). The
+# network-namespace tests (tests/netns, tests/chaos) need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,3 +79,9 @@ say "cluster with each worker in its own network namespace, one cut off mid-job 
 
 say "GlusterFS volume in a network namespace: analyze and a cluster on its mounts (needs root)"
 ./tests/netns/gluster.sh
+
+# Last, so every other result is in: about 3 minutes of jobs and a bank
+# workload under faults, on a fixed seed (CI must not depend on a schedule
+# it has not seen before; a soak is `tests/chaos/run.sh --minutes 30 --seed random`).
+say "the nemesis: a cluster and a bank under seeded faults, 3 minutes (needs root)"
+./tests/chaos/run.sh --minutes 3

@@ -4,17 +4,19 @@
 //!
 //! `cargo bench -p shoal-array --bench reduce_by_key` (env:
 //! `SHOAL_BENCH_N`, `SHOAL_BENCH_KEYS`, `SHOAL_BENCH_RUNS`,
-//! `SHOAL_BENCH_PARTITIONS`). Prints medians, the ratio and the load.
+//! `SHOAL_BENCH_PARTITIONS`). Runs alternate between the peer and Shoal, so
+//! both see the same load; prints medians of wall and CPU time, the
+//! ratios and the load.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shoal_array::Session;
 mod common;
 
-use common::{env, load, median, StageTimes};
+use common::{cpu_time, env, load, median, StageTimes};
 use shoal_core::EmbeddedConfig;
 
 type Map = HashMap<u32, u64, ahash::RandomState>;
@@ -62,25 +64,11 @@ fn main() {
     let pairs: Vec<(u32, u64)> = (0..n)
         .map(|_| (rng.random_range(0..keys), rng.random_range(0..1000)))
         .collect();
-    println!("reduce_by_key: {n} (u32, u64) pairs, {keys} keys, 2 threads, median of {runs}");
+    println!("reduce_by_key: {n} (u32, u64) pairs, {keys} keys, median of {runs} (runs alternate peer / shoal)");
 
-    let mut times = Vec::new();
-    let mut want = (0, 0);
-    for _ in 0..runs {
-        let started = Instant::now();
-        let result = hand_written(&pairs, env("SHOAL_BENCH_THREADS", 2) as usize);
-        times.push(started.elapsed());
-        want = checksum(&result);
-    }
-    let peer = median(times);
-    println!(
-        "  hand-written 2-thread hash agg   {:>8.2?}   (load {})",
-        peer,
-        load()
-    );
-
+    let threads = env("SHOAL_BENCH_THREADS", 2) as usize;
     let session = Session::with_config(EmbeddedConfig {
-        threads: env("SHOAL_BENCH_THREADS", 2) as usize,
+        threads,
         max_attempts: 1,
         memory_budget: u64::MAX,
         ..EmbeddedConfig::default()
@@ -90,23 +78,39 @@ fn main() {
     } else {
         session
     };
-    let mut times = Vec::new();
+    let (mut peer_times, mut shoal_times) = (Vec::new(), Vec::new());
     for _ in 0..runs {
+        let (started, cpu) = (Instant::now(), cpu_time());
+        let want = checksum(&hand_written(&pairs, threads));
+        peer_times.push((started.elapsed(), cpu_time() - cpu));
+
         let input = pairs.clone();
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu_time());
         let result = session
             .from_vec(input, parts)
             .reduce_by_key(|a, b| a + b)
             .collect()
             .unwrap();
-        times.push(started.elapsed());
+        shoal_times.push((started.elapsed(), cpu_time() - cpu));
         assert_eq!(checksum(&result), want, "shoal and the peer disagree");
     }
-    let shoal = median(times);
+    let (peer, shoal) = (medians(peer_times), medians(shoal_times));
     println!(
-        "  shoal reduce_by_key ({parts:>3} parts)  {:>8.2?}   {:.2}x peer   (load {})",
-        shoal,
-        shoal.as_secs_f64() / peer.as_secs_f64(),
-        load()
+        "  hand-written {threads}-thread hash agg   {:>8.2?}   cpu {:>8.2?}",
+        peer.0, peer.1
     );
+    println!(
+        "  shoal reduce_by_key ({parts:>3} parts)  {:>8.2?}   cpu {:>8.2?}   {:.2}x peer (cpu {:.2}x)",
+        shoal.0,
+        shoal.1,
+        shoal.0.as_secs_f64() / peer.0.as_secs_f64(),
+        shoal.1.as_secs_f64() / peer.1.as_secs_f64(),
+    );
+    println!("  (load {})", load());
+}
+
+/// Median wall and CPU times of runs.
+fn medians(runs: Vec<(Duration, Duration)>) -> (Duration, Duration) {
+    let (wall, cpu) = runs.into_iter().unzip();
+    (median(wall), median(cpu))
 }

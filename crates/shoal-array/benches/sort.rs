@@ -17,26 +17,35 @@ use rayon::prelude::*;
 use shoal_array::Session;
 mod common;
 
-use common::{env, load, median, StageTimes};
+use common::{cpu_time, env, load, median, StageTimes};
 use shoal_core::EmbeddedConfig;
 
+/// Wall and CPU time of one run.
+type Times = (Duration, Duration);
+
 /// One timed Shoal sort of `data`, checked.
-fn shoal_sort(session: &Session, data: &[u64], parts: u32) -> Duration {
+fn shoal_sort(session: &Session, data: &[u64], parts: u32) -> Times {
     let input = data.to_vec();
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_time());
     let sorted = session.from_vec(input, parts).sort().collect().unwrap();
-    let took = started.elapsed();
+    let took = (started.elapsed(), cpu_time() - cpu);
     assert_eq!(sorted.len(), data.len());
     assert!(sorted.windows(2).all(|w| w[0] <= w[1]), "not sorted");
     took
 }
 
 /// One timed rayon sort of `data` on `pool`.
-fn rayon_sort(pool: &rayon::ThreadPool, data: &[u64]) -> Duration {
+fn rayon_sort(pool: &rayon::ThreadPool, data: &[u64]) -> Times {
     let mut v = data.to_vec();
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_time());
     pool.install(|| v.par_sort_unstable());
-    started.elapsed()
+    (started.elapsed(), cpu_time() - cpu)
+}
+
+/// Median wall and CPU times of runs.
+fn medians(runs: Vec<Times>) -> Times {
+    let (wall, cpu) = runs.into_iter().unzip();
+    (median(wall), median(cpu))
 }
 
 fn main() {
@@ -93,14 +102,19 @@ fn main() {
             times.push(shoal_sort(session, &data, parts));
         }
     }
-    let rayon = median(rayon_times);
-    println!("  {:<38} {:>8.2?}", "rayon par_sort_unstable", rayon);
+    let rayon = medians(rayon_times);
+    println!(
+        "  {:<38} {:>8.2?}   cpu {:>8.2?}",
+        "rayon par_sort_unstable", rayon.0, rayon.1
+    );
     for (times, (name, _)) in shoal_times.into_iter().zip(&sessions) {
-        let t = median(times);
+        let t = medians(times);
         println!(
-            "  {name:<38} {:>8.2?}   {:.2}x rayon",
-            t,
-            t.as_secs_f64() / rayon.as_secs_f64()
+            "  {name:<38} {:>8.2?}   cpu {:>8.2?}   {:.2}x rayon (cpu {:.2}x)",
+            t.0,
+            t.1,
+            t.0.as_secs_f64() / rayon.0.as_secs_f64(),
+            t.1.as_secs_f64() / rayon.1.as_secs_f64(),
         );
     }
     println!("  (load {})", load());

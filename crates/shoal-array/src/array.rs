@@ -12,11 +12,13 @@
 
 use std::sync::{Arc, OnceLock};
 
-use shoal_core::{Block, Bytes, Plan, ShuffleInput, Stage, StageRef, TaskContext, TaskError};
+use shoal_core::{Bytes, Plan, Stage, StageRef, TaskContext, TaskError};
 
-use crate::codec::{count_hint, decode_into, encode, encode_frame, Element};
-use crate::error::corrupt_task;
-use crate::part::Flow;
+use crate::codec::{
+    count_hint, decode_elements, decode_into, encode, encode_elements, encode_frame, fixed_width,
+    into_le_bytes, Element,
+};
+use crate::part::{Flow, Part};
 use crate::{Action, ArrayError, Session};
 
 /// Yields the elements of the running task's partition.
@@ -90,43 +92,82 @@ pub(crate) fn encode_blob<T: Element>(items: &[T]) -> Result<Bytes, TaskError> {
         .map_err(|e| TaskError::fatal(format!("encoding {}: {e}", std::any::type_name::<T>())))
 }
 
-/// Encodes a partition as a result blob, batch by batch (one frame each).
+/// Encodes a partition as a result blob ([`decode_partition_into`] reads
+/// it): plain numbers as their bytes, with no frame header, so that a
+/// partition owned in one vector becomes the blob without a copy; other
+/// types batch by batch, one frame each.
 pub(crate) fn encode_flow<T: Element>(flow: Flow<T>) -> Result<Bytes, TaskError> {
+    let failed = |e: postcard::Error| {
+        TaskError::fatal(format!("encoding {}: {e}", std::any::type_name::<T>()))
+    };
+    if fixed_width::<T>().is_some() {
+        let mut batches = match flow {
+            Flow::Ready(Part::Owned(items)) => return Ok(plain_blob(items)),
+            Flow::Ready(part) => {
+                let mut out = Vec::new();
+                encode_elements(part.as_slice(), &mut out).map_err(failed)?;
+                return Ok(Bytes::from(out));
+            }
+            Flow::Stream(batches) => batches,
+        };
+        let Some(first) = batches.next().transpose()? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = batches.next().transpose()? else {
+            return Ok(plain_blob(first));
+        };
+        let mut out = Vec::new();
+        for batch in [Ok(first), Ok(second)].into_iter().chain(batches) {
+            encode_elements(&batch?, &mut out).map_err(failed)?;
+        }
+        return Ok(Bytes::from(out));
+    }
     match flow {
         Flow::Ready(part) => encode_blob(part.as_slice()),
         Flow::Stream(batches) => {
             let mut out = Vec::new();
             for batch in batches {
-                encode_frame(&batch?, &mut out).map_err(|e| {
-                    TaskError::fatal(format!("encoding {}: {e}", std::any::type_name::<T>()))
-                })?;
+                encode_frame(&batch?, &mut out).map_err(failed)?;
             }
             Ok(Bytes::from(out))
         }
     }
 }
 
-/// Decodes every block of a shuffle input, in map order, reading one
-/// block at a time.
-pub(crate) fn decode_blocks<T: Element>(
-    input: &ShuffleInput,
-    what: &str,
-) -> Result<Vec<T>, TaskError> {
-    // One allocation when the blocks are in memory: growing by doubling
-    // would copy every element again.
-    let hint = input
-        .blocks()
-        .iter()
-        .map(|block| match block {
-            Block::Memory(bytes) => count_hint(bytes),
-            _ => 0,
-        })
-        .sum();
-    let mut out = Vec::with_capacity(hint);
-    for block in input.iter_bytes() {
-        decode_into(&block?, &mut out).map_err(|e| corrupt_task(what, e))?;
+/// Plain numbers as a blob of their bytes (a copy only on big-endian
+/// targets).
+fn plain_blob<T: Element>(items: Vec<T>) -> Bytes {
+    into_le_bytes(items).unwrap_or_else(|items| {
+        let mut out = Vec::new();
+        encode_elements(&items, &mut out).expect("plain numbers always encode");
+        Bytes::from(out)
+    })
+}
+
+/// Appends the elements of a blob [`encode_flow`] wrote to `out`.
+pub(crate) fn decode_partition_into<T: Element>(
+    blob: &[u8],
+    out: &mut Vec<T>,
+) -> Result<(), String> {
+    match fixed_width::<T>() {
+        Some(width) if !blob.len().is_multiple_of(width) => Err(format!(
+            "{} bytes are not a whole number of {width}-byte elements",
+            blob.len()
+        )),
+        Some(width) => decode_elements(blob, blob.len() / width, out),
+        None => decode_into(blob, out),
     }
-    Ok(out)
+}
+
+/// How many elements a blob [`encode_flow`] wrote holds (a hint).
+fn partition_len_hint<T: Element>(blob: &[u8]) -> usize {
+    fixed_width::<T>().map_or_else(|| count_hint(blob), |width| blob.len() / width)
+}
+
+/// Bytes a task reads of a shuffle block at a time: a sixteenth of its
+/// memory floor, within 4 KiB..4 MiB.
+pub(crate) fn read_chunk(ctx: &TaskContext<'_>) -> u64 {
+    (ctx.memory().pool().task_floor() / 16).clamp(4 << 10, 4 << 20)
 }
 
 /// Decodes the result blob of partition `index` on the driver.
@@ -263,9 +304,10 @@ impl<T: Element> DistArray<T> {
             "collect",
             |ctx, compute| encode_flow(compute(ctx)?),
             |results| {
-                let mut out = Vec::with_capacity(results.iter().map(|b| count_hint(b)).sum());
+                let hint = results.iter().map(|b| partition_len_hint::<T>(b)).sum();
+                let mut out = Vec::with_capacity(hint);
                 for (index, blob) in results.iter().enumerate() {
-                    decode_into(blob, &mut out).map_err(|e| {
+                    decode_partition_into(blob, &mut out).map_err(|e| {
                         ArrayError::corrupt(format!("result of partition {index}"), e)
                     })?;
                 }
@@ -288,7 +330,13 @@ impl<T: Element> DistArray<T> {
                 results
                     .iter()
                     .enumerate()
-                    .map(|(index, blob)| decode_result(blob, index))
+                    .map(|(index, blob)| {
+                        let mut out = Vec::new();
+                        decode_partition_into(blob, &mut out).map_err(|e| {
+                            ArrayError::corrupt(format!("result of partition {index}"), e)
+                        })?;
+                        Ok(out)
+                    })
                     .collect()
             },
         );

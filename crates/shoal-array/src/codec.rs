@@ -234,6 +234,31 @@ pub(crate) fn decode_elements<T: Element>(
     }
 }
 
+/// `items` as their little-endian bytes without a copy, when `T` is a
+/// plain number whose memory is its encoding (little-endian targets);
+/// the vector back otherwise.
+pub(crate) fn into_le_bytes<T: Element>(items: Vec<T>) -> Result<bytes::Bytes, Vec<T>> {
+    /// A vector of plain numbers seen as its bytes; built only below,
+    /// after checking that `T` is one.
+    struct LeVec<T>(Vec<T>);
+    impl<T: Send + 'static> AsRef<[u8]> for LeVec<T> {
+        fn as_ref(&self) -> &[u8] {
+            // SAFETY: T is a plain number (checked before building LeVec):
+            // no padding, every byte initialised; u8 has alignment 1.
+            unsafe {
+                std::slice::from_raw_parts(
+                    self.0.as_ptr().cast::<u8>(),
+                    std::mem::size_of_val(&self.0[..]),
+                )
+            }
+        }
+    }
+    if cfg!(target_endian = "little") && fixed_width::<T>() == Some(std::mem::size_of::<T>()) {
+        return Ok(bytes::Bytes::from_owner(LeVec(items)));
+    }
+    Err(items)
+}
+
 /// One frame holding `items`, as a fresh buffer.
 pub fn encode<T: Element>(items: &[T]) -> Result<Vec<u8>, postcard::Error> {
     let mut out = Vec::with_capacity(8 + items.len() * std::mem::size_of::<T>().min(16));

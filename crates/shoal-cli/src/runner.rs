@@ -50,11 +50,20 @@ pub struct RunArgs {
     /// On a cluster: a worker silent this long has its tasks run elsewhere.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub worker_timeout: std::time::Duration,
+    /// On a cluster: how long the control plane may be unreachable (or
+    /// this driver stopped) before the job fails; a job whose driver stays
+    /// silent longer is given up for good and its objects swept.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub outage_timeout: std::time::Duration,
     /// On a cluster: how long the job may wait for a live worker that runs
     /// it (workers that join meanwhile pick its tasks up); without this,
     /// the job fails after the worker timeout.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub wait_for_workers: Option<std::time::Duration>,
+    /// On a cluster: how long the job's record (for `shoal status` and
+    /// `shoal ui`) stays after it ends.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub history: std::time::Duration,
     /// Serve this run's live dashboard while it runs: `--ui` on
     /// 127.0.0.1:4040 (or a free port when taken), `--ui=ADDR` elsewhere.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
@@ -98,7 +107,9 @@ impl RunArgs {
         let mut config = ClusterConfig::new(coord, store);
         config.max_attempts = self.max_attempts;
         config.worker_timeout = self.worker_timeout;
+        config.outage_timeout = self.outage_timeout;
         config.wait_for_workers = self.wait_for_workers;
+        config.history = self.history;
         Ok(Some(config))
     }
 

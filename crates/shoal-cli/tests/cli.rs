@@ -43,6 +43,17 @@ fn missing_input_is_one_line_exit_2() {
 }
 
 #[test]
+fn a_malformed_rust_log_is_one_line_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .arg("jobs")
+        .env("RUST_LOG", "shoal=loud")
+        .output()
+        .expect("run shoal");
+    assert_usage_error(&out, "RUST_LOG=\"shoal=loud\"");
+    assert!(out.stdout.is_empty(), "the command ran anyway");
+}
+
+#[test]
 fn help_and_version_succeed() {
     let help = shoal(&["--help"]);
     assert_eq!(help.status.code(), Some(0));

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{exited, processes_with, SHOAL};
-use shoal_testkit::{eventually, LocalCluster};
+use shoal_testkit::{eventually, LocalCluster, WorkerSpec};
 
 const MAPPER: &str =
     "import sys\nfor line in sys.stdin:\n    for w in line.split():\n        print(w + \"\\t1\")\n";
@@ -247,4 +247,37 @@ fn without_allow_exec_workers_the_driver_fails_at_once() {
         started.elapsed()
     );
     assert!(!cluster.path("o/_SUCCESS").exists());
+}
+
+#[test]
+fn a_worker_without_allow_exec_never_claims_a_map_task() {
+    let cluster = Cluster::start(1, true);
+    let embedded = cluster.run(false, &wordcount("local", "python3 mapper.py"));
+    assert_ok(&embedded, "embedded run");
+    // A worker beside it without --allow-exec, on the same Redis and store.
+    let inner = &cluster.inner;
+    let plain = WorkerSpec::new(SHOAL, inner.coord(), &inner.store(), inner.dir())
+        .args(["--heartbeat-ttl", "2s"]);
+    let mut child = plain.spawn("plain");
+    inner.wait_for("the plain worker to register", |s| {
+        s.workers.iter().any(|w| w.name == "plain")
+    });
+    let remote = cluster.run(true, &wordcount("remote", "python3 mapper.py"));
+    let plain_log = || std::fs::read_to_string(plain.log_path("plain")).unwrap();
+    assert!(
+        remote.status.success(),
+        "{}\nplain worker: {}",
+        String::from_utf8_lossy(&remote.stderr),
+        plain_log()
+    );
+    assert!(cluster.parts("remote") == cluster.parts("local"));
+    // Stopped, the plain worker says what it claimed: no map task.
+    shoal_testkit::signal(child.id(), "-TERM");
+    eventually(Duration::from_secs(20), "the plain worker to stop", || {
+        exited(child.id())
+    });
+    let _ = child.wait();
+    let log = plain_log();
+    assert!(log.contains("tasks claimed:"), "{log}");
+    assert!(!log.contains("map@"), "{log}");
 }

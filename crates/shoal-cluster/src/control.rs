@@ -137,15 +137,17 @@ impl Control {
     }
 
     /// Runs `command`, reconnecting and retrying through transient faults
-    /// for up to the outage limit. `blocking` is how long the command may
-    /// legitimately block server-side (XREAD BLOCK), added to the read timeout.
+    /// for up to the outage limit, counted from the first failure (a
+    /// process stopped mid-command and resumed sees one failure, not an
+    /// outage). `blocking` is how long the command may legitimately block
+    /// server-side (XREAD BLOCK), added to the read timeout.
     pub fn run<T>(
         &mut self,
         op: &'static str,
         blocking: Duration,
         mut command: impl FnMut(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, ClusterError> {
-        let started = Instant::now();
+        let mut failing_since: Option<Instant> = None;
         let mut delay = Duration::from_millis(20);
         loop {
             let outcome = self.connection(blocking).and_then(&mut command);
@@ -153,6 +155,7 @@ impl Control {
                 Ok(value) => return Ok(value),
                 Err(err) if is_transient(&err) => {
                     self.conn = None;
+                    let started = *failing_since.get_or_insert_with(Instant::now);
                     if started.elapsed() >= self.outage {
                         return Err(ClusterError::Unreachable {
                             server: self.server.clone(),

@@ -77,17 +77,17 @@ pub(crate) fn output_key(job_id: &str, plan: &Plan, stage: u32, partition: u32) 
     }
 }
 
-/// Whether (stage, partition) already has a committed output.
-pub(crate) fn is_committed(
+/// The size of (stage, partition)'s committed output object, if it has one.
+pub(crate) fn committed_size(
     store: &Store,
     job_id: &str,
     plan: &Plan,
     stage: u32,
     partition: u32,
-) -> Result<bool, StoreError> {
+) -> Result<Option<u64>, StoreError> {
     match store.size(&output_key(job_id, plan, stage, partition)) {
-        Ok(_) => Ok(true),
-        Err(StoreError::NotFound { .. }) => Ok(false),
+        Ok(size) => Ok(Some(size)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
         Err(err) => Err(err),
     }
 }
@@ -98,6 +98,8 @@ pub(crate) enum Committed {
     Written {
         /// Where.
         key: String,
+        /// How many bytes.
+        bytes: u64,
     },
     /// Another attempt had committed first, which is correct too: both
     /// computed the same thing.
@@ -135,8 +137,9 @@ pub(crate) fn commit(
             partition::encode(written)
         }
     };
+    let bytes = parts.iter().map(|part| part.len() as u64).sum();
     Ok(match store.put_if_absent_parts(&key, parts)? {
-        true => Committed::Written { key },
+        true => Committed::Written { key, bytes },
         false => Committed::Earlier,
     })
 }

@@ -30,6 +30,15 @@ pub enum ClusterError {
         /// Redis' error.
         message: String,
     },
+    /// The job was given up for good: its driver could not renew its
+    /// liveness for longer than its outage timeout, or a sweep ended it.
+    #[error("job {job_id} was given up: {reason}")]
+    GivenUp {
+        /// The job.
+        job_id: String,
+        /// Why.
+        reason: String,
+    },
     /// No live worker runs the job (holds its fingerprint), and none has
     /// for as long as the driver waits.
     #[error(

@@ -8,6 +8,14 @@ pub const QUEUES: &str = "shoal:queues";
 pub const WORKERS: &str = "shoal:workers";
 /// Sorted set of job ids by start time.
 pub const JOBS: &str = "shoal:jobs";
+/// Set of published jobs whose store objects may remain (see
+/// `abandoned.rs`).
+pub const UNSWEPT: &str = "shoal:unswept";
+/// Set once the store's `jobs/` were matched against [`UNSWEPT`]; missing
+/// when Redis lost its data (see `abandoned.rs`).
+pub const STORE_SCANNED: &str = "shoal:unswept:scanned";
+/// Held (with a TTL) by the worker whose turn it is to sweep.
+pub const SWEEPER: &str = "shoal:sweeper";
 
 /// The task stream of the job with `fingerprint` (`name@version`): only
 /// workers holding that job read it.
@@ -26,6 +34,23 @@ pub fn fingerprint_of_tasks(key: &str) -> &str {
 /// Hash describing a live worker; expires unless heartbeats renew it.
 pub fn worker(name: &str) -> String {
     format!("shoal:worker:{name}")
+}
+
+/// The consumer that holds the task entries a worker named `name` left
+/// pending when it was restarted under that name (`worker/handover.rs`):
+/// no worker registers under it, so drivers reclaim them as from a lost
+/// worker.
+pub fn predecessor(name: &str) -> String {
+    format!("{name}{PREDECESSOR_SUFFIX}")
+}
+
+/// What [`predecessor`] appends to a worker's name.
+const PREDECESSOR_SUFFIX: &str = " (restarted)";
+
+/// The worker whose predecessor's entries consumer `consumer` holds, if it
+/// is such a consumer.
+pub fn restarted_worker(consumer: &str) -> Option<&str> {
+    consumer.strip_suffix(PREDECESSOR_SUFFIX)
 }
 
 /// Hash describing a job: spec, state, stage progress, error.

@@ -29,12 +29,14 @@
 //! report of a committed partition wins and later ones are ignored.
 #![deny(missing_docs)]
 
+mod abandoned;
 mod clock;
 mod control;
 pub mod dashboard;
 mod data;
 mod driver;
 mod error;
+mod history;
 mod keys;
 pub mod protocol;
 mod queue;

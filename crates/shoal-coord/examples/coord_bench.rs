@@ -10,7 +10,9 @@
 //!   read-modify-write with `lock_and_get` + `set_and_unlock` (two round
 //!   trips);
 //! - `bank URL CLIENTS SECONDS`: transfers between 10 accounts in
-//!   transactions; prints transfers/s (and checks money is preserved);
+//!   transactions (both balances read in one step, then the commit: two
+//!   round trips); prints transfers/s and transfers (and checks money is
+//!   preserved);
 //! - `embedded CYCLES`: uncontended embedded lock/unlock; prints cycles/s.
 //!
 //! With `SHOAL_BENCH_LATENCIES=FILE` in the environment, `lock` and
@@ -63,7 +65,7 @@ fn main() -> Result<(), BoxError> {
             };
             runtime.block_on(locked_cycles(run, cycle))?
         }
-        "bank" => rate(runtime.block_on(bank(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?))?),
+        "bank" => runtime.block_on(bank(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?))?,
         "embedded" => rate(runtime.block_on(embedded(arg(1)?.parse()?))?),
         other => return Err(format!("unknown mode {other:?}; {USAGE}").into()),
     };
@@ -173,7 +175,7 @@ async fn two_trips(coord: &Coordinator, opts: &LockOptions) -> Result<(), CoordE
         .await
 }
 
-async fn bank(url: &str, n: usize, seconds: f64) -> Result<f64, BoxError> {
+async fn bank(url: &str, n: usize, seconds: f64) -> Result<String, BoxError> {
     const ACCOUNTS: u64 = 10;
     let all = clients(url, n).await?;
     for i in 0..ACCOUNTS {
@@ -215,7 +217,8 @@ async fn bank(url: &str, n: usize, seconds: f64) -> Result<f64, BoxError> {
     if total != 1000 * ACCOUNTS as i64 {
         return Err(format!("money not preserved: {total}").into());
     }
-    Ok(done.load(Ordering::Relaxed) as f64 / elapsed)
+    let done = done.load(Ordering::Relaxed);
+    Ok(format!("{} {done}", rate(done as f64 / elapsed)))
 }
 
 async fn transfer(coord: &Coordinator, from: u64, to: u64, amount: u64) -> Result<(), CoordError> {
@@ -231,8 +234,12 @@ async fn transfer(coord: &Coordinator, from: u64, to: u64, amount: u64) -> Resul
                     v.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
                         .unwrap_or(0)
                 };
-                let a = read(tx.get(&from).await?);
-                let b = read(tx.get(&to).await?);
+                let [a, b]: [Option<bytes::Bytes>; 2] = tx
+                    .get_many(&[&from, &to])
+                    .await?
+                    .try_into()
+                    .expect("two keys, two values");
+                let (a, b) = (read(a), read(b));
                 if a >= amount as i64 {
                     tx.put(&from, (a - amount as i64).to_string())?;
                     tx.put(&to, (b + amount as i64).to_string())?;

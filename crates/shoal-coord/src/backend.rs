@@ -128,6 +128,13 @@ pub trait CoordBackend: Send + Sync + 'static {
     /// Reads a key with its version.
     fn kv_get(&self, key: &str) -> impl Future<Output = Result<Option<Versioned>>> + Send;
 
+    /// Reads several keys with their versions, in the order of `keys`, in
+    /// one round trip (not atomically: each read is as of its own moment).
+    fn kv_get_many(
+        &self,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<Vec<Option<Versioned>>>> + Send;
+
     /// Writes a key; returns its new version.
     fn kv_put(
         &self,

@@ -97,6 +97,18 @@ impl Coordinator {
         on_backend!(self.inner, b => b.kv_get(key).await)
     }
 
+    /// Reads several keys with their versions (`None` for absent ones), in
+    /// the order of `keys`, in one round trip on Redis. The reads are not
+    /// one atomic snapshot; inside [`Coordinator::transact`] use
+    /// [`crate::Tx::get_many`], whose commit checks every version.
+    pub async fn get_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<Vec<Option<Versioned>>> {
+        let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
+        for key in &keys {
+            validate::name("key", key)?;
+        }
+        on_backend!(self.inner, b => b.kv_get_many(&keys).await)
+    }
+
     /// Writes `key` (no expiry); returns the new version.
     pub async fn put(&self, key: &str, value: impl Into<Bytes>) -> Result<u64> {
         self.put_inner(key, value.into(), None).await

@@ -66,33 +66,65 @@ struct TxState {
     prefetched: HashMap<String, Option<Versioned>>,
 }
 
+impl TxState {
+    /// What this attempt already knows of `key` — its own buffered write,
+    /// its first read, or the failed commit's snapshot (then recorded as
+    /// read) — or `None` if the key must be fetched.
+    fn known(&mut self, key: &str) -> Option<Option<Bytes>> {
+        if let Some(write) = self.writes.get(key) {
+            return Some(write.as_ref().map(|(v, _)| v.clone()));
+        }
+        if let Some((_, value)) = self.reads.get(key) {
+            return Some(value.clone());
+        }
+        let found = self.prefetched.remove(key)?;
+        let (version, value) = split(found);
+        self.reads.insert(key.to_owned(), (version, value.clone()));
+        Some(value)
+    }
+}
+
 impl Tx {
     /// Reads `key`: this transaction's own buffered write if any, otherwise
     /// the stored value (recording its version for the commit check).
     /// Repeated reads of a key return the first value seen.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        validate::name("key", key)?;
+        Ok(self.get_many(&[key]).await?.pop().flatten())
+    }
+
+    /// Reads several keys like [`Tx::get`], in the order of `keys`; those
+    /// not known to this attempt yet are fetched together, in one round
+    /// trip on Redis.
+    pub async fn get_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>> {
+        let mut values = Vec::with_capacity(keys.len());
+        let mut missing: Vec<&str> = Vec::new();
         {
             let mut state = self.state.lock();
-            if let Some(write) = state.writes.get(key) {
-                return Ok(write.as_ref().map(|(v, _)| v.clone()));
-            }
-            if let Some((_, value)) = state.reads.get(key) {
-                return Ok(value.clone());
-            }
-            if let Some(found) = state.prefetched.remove(key) {
-                let (version, value) = split(found);
-                state.reads.insert(key.to_owned(), (version, value.clone()));
-                return Ok(value);
+            for key in keys {
+                let key = key.as_ref();
+                validate::name("key", key)?;
+                let known = state.known(key);
+                if known.is_none() && !missing.contains(&key) {
+                    missing.push(key);
+                }
+                values.push(known);
             }
         }
-        let (version, value) = split(self.coord.get(key).await?);
+        if missing.is_empty() {
+            return Ok(values.into_iter().map(Option::unwrap_or_default).collect());
+        }
+        let fetched = self.coord.get_many(&missing).await?;
         let mut state = self.state.lock();
-        let entry = state
-            .reads
-            .entry(key.to_owned())
-            .or_insert((version, value));
-        Ok(entry.1.clone())
+        for (key, found) in missing.into_iter().zip(fetched) {
+            // A concurrent read through a clone of this handle may have
+            // recorded the key meanwhile: the first value seen stays.
+            state.reads.entry(key.to_owned()).or_insert(split(found));
+        }
+        Ok(keys
+            .iter()
+            .zip(values)
+            .map(|(key, known)| known.unwrap_or_else(|| state.known(key.as_ref()).flatten()))
+            .collect())
     }
 
     /// Buffers a write of `key` (no expiry).

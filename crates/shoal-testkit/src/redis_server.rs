@@ -220,13 +220,18 @@ impl RedisServer {
     /// (and data directory, if durable), as a replica of the server on
     /// port `primary` or, with `None`, as a primary — after a failover the
     /// roles are no longer those it was started with. Later restarts keep
-    /// the new role.
+    /// the new role. A replica is waited for until its link to the
+    /// primary is up.
     ///
     /// # Panics
-    /// When it does not come back within the startup deadline.
+    /// When it does not come back, or sync, within the startup deadline.
     pub fn restart_replica_of(&mut self, primary: Option<u16>) {
         self.launch.replica_of = primary;
         self.restart();
+        if let Some(primary) = primary {
+            let what = format!("replica {} to sync with {primary}", self.port);
+            eventually(STARTUP_DEADLINE, &what, || self.link_is_up());
+        }
     }
 
     /// Kills the server (SIGKILL) and starts it again on the same port

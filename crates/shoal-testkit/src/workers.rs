@@ -3,7 +3,8 @@
 //! The binary is a parameter: `shoal` itself (`env!("CARGO_BIN_EXE_shoal")`)
 //! or a user's own binary built on the Shoal CLI library, as long as it
 //! has the same `worker` subcommand. Every worker logs to `NAME.log` in
-//! the spec's log directory, which tests print when something fails.
+//! the spec's log directory (appended to by a worker started again under
+//! the same name), which tests print when something fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,6 +25,7 @@ pub struct WorkerSpec {
     slots: u32,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    launcher: Vec<String>,
     log_dir: PathBuf,
 }
 
@@ -38,6 +40,7 @@ impl WorkerSpec {
             slots: 2,
             args: Vec::new(),
             env: Vec::new(),
+            launcher: Vec::new(),
             log_dir: log_dir.to_path_buf(),
         }
     }
@@ -67,6 +70,17 @@ impl WorkerSpec {
         self
     }
 
+    /// Runs the binary through this command and its arguments, e.g.
+    /// `ip netns exec NAMESPACE`; the command must exec the binary in its
+    /// place, so the child's pid is the worker's.
+    pub fn launcher<S: AsRef<str>>(mut self, command: impl IntoIterator<Item = S>) -> Self {
+        self.launcher = command
+            .into_iter()
+            .map(|a| a.as_ref().to_string())
+            .collect();
+        self
+    }
+
     /// The `--coord` URL.
     pub fn coord(&self) -> &str {
         &self.coord
@@ -83,9 +97,22 @@ impl WorkerSpec {
     /// When the binary cannot be run or the log cannot be created.
     pub fn spawn(&self, name: &str) -> Child {
         let log = self.log_path(name);
-        let log = std::fs::File::create(&log)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
-        Command::new(&self.binary)
+        // Appended: a worker started again under its name keeps its
+        // predecessor's lines (what it said before it was killed).
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", log.display()));
+        let mut command = match self.launcher.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
+        command
             .args(["worker", "--coord", &self.coord, "--store", &self.store])
             .args(["--slots", &self.slots.to_string(), "--name", name])
             .args(&self.args)

@@ -174,9 +174,11 @@ impl ProgressSink for LocalJob {
                     .pending_bytes
                     .remove(&std::thread::current().id())
                     .unwrap_or(0);
+                // Progress events do not size outputs: the trace says so.
                 let done = AttemptOutcome::Done {
                     rows: 0,
                     bytes,
+                    bytes_out: 0,
                     first: true,
                 };
                 s.record(self.lanes, (stage, partition, attempt), done);

@@ -17,11 +17,12 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use shoal_core::{Bytes, ShuffleInput, TaskContext, TaskError};
+use shoal_core::{Bytes, Reservation, ShuffleInput, TaskContext, TaskError};
 
 use super::sample::{boundaries, Sample, Sampler};
 use super::sorter;
-use crate::codec::{encode_gather, fixed_width, Element};
+use crate::codec::{encode_gather, fixed_width, is_plain_integer, Element};
+use crate::error::corrupt_task;
 use crate::part::{Flow, BATCH};
 use crate::radix;
 use crate::runs::{frame_parts, BlockFrames};
@@ -95,10 +96,7 @@ impl<'b, T: Element, C: Fn(&T, &T) -> Ordering> Router<'b, T, C> {
         self.ids.clear();
         self.keys.clear();
         if let (Some(bounds), true) = (&self.bound_keys, radix::keys_of(items, &mut self.keys)) {
-            let ids = self
-                .keys
-                .iter()
-                .map(|&x| bounds.partition_point(|&b| b < x));
+            let ids = self.keys.iter().map(|&x| bucket_of_key(bounds, x));
             self.ids.extend(ids.map(|b| b as u32));
             return;
         }
@@ -115,6 +113,17 @@ impl<'b, T: Element, C: Fn(&T, &T) -> Ordering> Router<'b, T, C> {
         self.counts.iter_mut().for_each(|c| *c = 0);
         for &id in &self.ids {
             self.counts[id as usize] += 1;
+        }
+        if cfg!(target_endian = "little") && fixed_width::<T>() == Some(std::mem::size_of::<T>()) {
+            let scatter = match std::mem::size_of::<T>() {
+                1 => Self::scatter::<1>,
+                2 => Self::scatter::<2>,
+                4 => Self::scatter::<4>,
+                8 => Self::scatter::<8>,
+                _ => Self::scatter::<16>,
+            };
+            scatter(self, items, buckets);
+            return Ok(());
         }
         let mut starts = Vec::with_capacity(self.counts.len() + 1);
         let mut at = 0u32;
@@ -146,6 +155,57 @@ impl<'b, T: Element, C: Fn(&T, &T) -> Ordering> Router<'b, T, C> {
         }
         Ok(())
     }
+
+    /// [`Router::route`] for plain numbers of `W` bytes (on a
+    /// little-endian target their memory is their encoding): each frame's
+    /// room is reserved, then every element is copied straight to its
+    /// bucket in one pass — no index, no gather.
+    fn scatter<const W: usize>(&self, items: &[T], buckets: &mut [Vec<u8>]) {
+        assert_eq!(std::mem::size_of::<T>(), W, "element width");
+        let mut next: Vec<*mut u8> = Vec::with_capacity(buckets.len());
+        for (out, &count) in buckets.iter_mut().zip(&self.counts) {
+            let bytes = count as usize * W;
+            if count > 0 {
+                out.reserve(16 + bytes);
+                out.extend_from_slice(&(8 + bytes as u64).to_le_bytes());
+                out.extend_from_slice(&u64::from(count).to_le_bytes());
+            }
+            // SAFETY: the spare capacity holds `bytes` more bytes.
+            next.push(unsafe { out.as_mut_ptr().add(out.len()) });
+        }
+        for (item, &id) in items.iter().zip(&self.ids) {
+            let at = &mut next[id as usize];
+            // SAFETY: T is a plain number of W bytes (every byte
+            // initialised); bucket `id` was given room for `counts[id]`
+            // elements, and exactly that many have id `id`.
+            unsafe {
+                let value = std::ptr::from_ref(item).cast::<[u8; W]>().read_unaligned();
+                at.cast::<[u8; W]>().write_unaligned(value);
+                *at = at.add(W);
+            }
+        }
+        for (out, &count) in buckets.iter_mut().zip(&self.counts) {
+            // SAFETY: the loop above wrote exactly these bytes.
+            unsafe { out.set_len(out.len() + count as usize * W) };
+        }
+    }
+}
+
+/// How many of the sorted `bounds` are below `x` — a binary search
+/// without branches (the comparisons of random keys are unpredictable).
+fn bucket_of_key(bounds: &[u64], x: u64) -> usize {
+    if bounds.is_empty() {
+        return 0;
+    }
+    // Everything below `base` is below x; the answer is at most base + size.
+    let (mut base, mut size) = (0usize, bounds.len());
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = std::hint::select_unpredictable(bounds[mid] < x, mid, base);
+        size -= half;
+    }
+    base + usize::from(bounds[base] < x)
 }
 
 /// Routes the partition to the buckets the boundaries assign.
@@ -159,6 +219,9 @@ pub(super) fn route<T: Element, C: Fn(&T, &T) -> Ordering>(
     match items {
         // Borrowed, batch by batch: nothing is copied but into the buckets.
         Flow::Ready(part) => {
+            if let Some(width) = fixed_width::<T>() {
+                presize(ctx, part.len(), width);
+            }
             for batch in part.as_slice().chunks(BATCH) {
                 router.route(batch, ctx.buckets())?;
                 ctx.spill_output_if_needed()?;
@@ -174,6 +237,20 @@ pub(super) fn route<T: Element, C: Fn(&T, &T) -> Ordering>(
     Ok(())
 }
 
+/// Gives each bucket room for its even share of `len` elements of
+/// `width` bytes and a quarter more, when the task's memory allows:
+/// growing by doubling would copy every bucket again and again.
+fn presize(ctx: &mut TaskContext<'_>, len: usize, width: usize) {
+    let buckets = ctx.buckets();
+    let frames = 16 * (len / BATCH + 1);
+    let each = len * width / buckets.len() * 5 / 4 + frames;
+    let mut probe = ctx.memory().reservation();
+    if probe.try_grow((each * ctx.buckets().len()) as u64) {
+        drop(probe);
+        ctx.buckets().iter_mut().for_each(|b| b.reserve(each));
+    }
+}
+
 /// The reader's partition: its pieces, in map order, sorted — in memory
 /// when they fit the task's memory, else in runs on disk merged k-way.
 pub(super) fn sort_pieces<T: Element, C>(
@@ -185,6 +262,11 @@ pub(super) fn sort_pieces<T: Element, C>(
 where
     C: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
 {
+    if natural {
+        if let Some(sorted) = radix_in_memory::<T>(ctx, &input)? {
+            return Ok(sorted);
+        }
+    }
     let mut sorter = sorter(ctx, cmp, natural);
     if let Some(width) = fixed_width::<T>() {
         sorter.reserve((input.len() / width as u64) as usize);
@@ -205,4 +287,79 @@ where
     // In memory the stream is one batch, which holds the sorter's memory
     // reservation until its consumer is done with it.
     Ok(Flow::Stream(Box::new(sorter.finish()?)))
+}
+
+/// The reader's pieces radix sorted straight from their bytes, when they
+/// are plain integers in memory and the task's memory has room for the
+/// sorted copy (`None` otherwise: the external sorter takes them). No
+/// copy before the sort, one pass writing the output.
+fn radix_in_memory<T: Element>(
+    ctx: &TaskContext<'_>,
+    input: &ShuffleInput,
+) -> Result<Option<Flow<T>>, TaskError> {
+    let Some(width) = fixed_width::<T>().filter(|_| is_plain_integer::<T>()) else {
+        return Ok(None);
+    };
+    if !input.blocks().iter().all(|b| b.is_in_memory()) {
+        return Ok(None);
+    }
+    let mut held = ctx.memory().reservation();
+    if !held.try_grow(input.len()) {
+        return Ok(None);
+    }
+    let mut frames = Vec::new();
+    for block in input.blocks() {
+        let mut reader = BlockFrames::<T>::new(block, block.len().max(1));
+        while let Some(frame) = reader.next_frame()? {
+            let (count, body) = frame_parts::<T>(&frame)?;
+            if count.checked_mul(width) != Some(body.len()) {
+                return Err(corrupt_task("sort piece", "count does not match its bytes"));
+            }
+            frames.push(frame.slice(8..));
+        }
+    }
+    let bodies: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+    let Some(sorted) = radix::sorted_from_le::<T>(&bodies) else {
+        return Ok(None);
+    };
+    drop(frames);
+    Ok(Some(Flow::Stream(Box::new(HeldBatch {
+        batch: Some(sorted),
+        _held: held,
+    }))))
+}
+
+/// One batch, whose memory stays reserved until its consumer drops the
+/// stream.
+struct HeldBatch<T> {
+    batch: Option<Vec<T>>,
+    _held: Reservation,
+}
+
+impl<T> Iterator for HeldBatch<T> {
+    type Item = Result<Vec<T>, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.batch.take().map(Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket_of_key;
+
+    #[test]
+    fn bucket_of_key_counts_the_bounds_below() {
+        for len in 0..20u64 {
+            let bounds: Vec<u64> = (0..len).map(|i| i * 10).collect();
+            for x in 0..len * 10 + 12 {
+                assert_eq!(
+                    bucket_of_key(&bounds, x),
+                    bounds.partition_point(|&b| b < x)
+                );
+            }
+        }
+        assert_eq!(bucket_of_key(&[5, 5, 5], 5), 0);
+        assert_eq!(bucket_of_key(&[5, 5, 5], 6), 3);
+    }
 }

@@ -30,8 +30,8 @@ pub struct UiArgs {
     /// and cancelling uses a random token made at start.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Jobs started this long ago or less are listed (finished jobs' records
-    /// are kept 24h).
+    /// Jobs started this long ago or less are listed (a finished job's
+    /// record stays as long as its run's --history said, 24h by default).
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub history: Duration,
     /// Another name this server is reached by (a reverse proxy's, a DNS

@@ -40,6 +40,7 @@ impl Drive<'_> {
                 rows,
                 bytes,
                 result,
+                ..
             } => {
                 tracker.done[p as usize] = true;
                 tracker.results[p as usize] = Some(match result {

@@ -15,6 +15,7 @@ use shoal_core::retry::TaskAttempts;
 use shoal_core::{Executor, JobError, JobOutput, JobRun, ProgressEvent, ProgressSink, StageOutput};
 use shoal_store::Store;
 
+mod bound;
 mod capable;
 mod events;
 mod record;
@@ -48,6 +49,9 @@ pub struct ClusterConfig {
     pub wait_for_workers: Option<Duration>,
     /// Run a second attempt of stragglers.
     pub speculation: bool,
+    /// How long the job's record (hash and trace, for `shoal status` and
+    /// `shoal ui`) stays after it ends; see `history.rs`.
+    pub history: Duration,
     /// Setting this flag cancels the job as `shoal cancel` would (the
     /// driver's Ctrl-C): workers stop its tasks and the run ends
     /// Cancelled.
@@ -56,7 +60,8 @@ pub struct ClusterConfig {
 
 impl ClusterConfig {
     /// Defaults: 3 attempts, 10 s worker timeout, 30 s outage limit, a
-    /// worker timeout's wait for a worker that runs the job, speculation on.
+    /// worker timeout's wait for a worker that runs the job, speculation on,
+    /// records kept 24 h.
     pub fn new(coord_url: &str, store_url: &str) -> Self {
         ClusterConfig {
             coord_url: coord_url.to_string(),
@@ -66,6 +71,7 @@ impl ClusterConfig {
             outage_timeout: Duration::from_secs(30),
             wait_for_workers: None,
             speculation: true,
+            history: Duration::from_secs(HISTORY_SECONDS),
             cancel: None,
         }
     }
@@ -84,17 +90,6 @@ impl ClusterExecutor {
         Store::open(&config.store_url)?;
         Ok(ClusterExecutor { config })
     }
-}
-
-/// The command that (re)sets the key telling workers this job's driver is
-/// alive; it expires `ttl_ms` after the driver's last renewal.
-fn renew_alive(job_id: &str, ttl_ms: u64) -> redis::Cmd {
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(keys::job_alive(job_id))
-        .arg(1)
-        .arg("PX")
-        .arg(ttl_ms);
-    cmd
 }
 
 fn executor_error(err: ClusterError) -> JobError {
@@ -161,6 +156,9 @@ struct Drive<'a> {
     events_from: String,
     run_id: String,
     last_upkeep: Instant,
+    /// When the last renewal of the job's liveness that succeeded was sent
+    /// (see `bound.rs`).
+    renewed_at: Instant,
     /// Result locations of the last finished results stage.
     last_results: Vec<ResultSlot>,
     /// When a live worker running this job was last seen (at first, the
@@ -191,6 +189,7 @@ impl Executor for ClusterExecutor {
             events_from: "0-0".into(),
             run_id: String::new(),
             last_upkeep: Instant::now(),
+            renewed_at: Instant::now(),
             last_results: Vec::new(),
             capable_seen: Instant::now(),
             record: Record::new(&run.spec.job, &stage_list(run), now_ms()),
@@ -202,8 +201,7 @@ impl Executor for ClusterExecutor {
             Err(err) => ("failed", err.to_string()),
         };
         drive.finish(state, &error);
-        // Intermediate and result objects are not needed once results are read.
-        let _ = store.delete_prefix(&keys::job_prefix(&run.id));
+        drive.clean_up(&store);
         outcome
     }
 }
@@ -213,7 +211,14 @@ impl Drive<'_> {
         let tasks = self.tasks.clone();
         self.control.ensure_group(&tasks).map_err(executor_error)?;
         self.run_id = self.control.run_id().map_err(executor_error)?;
-        self.publish_job().map_err(executor_error)
+        self.publish_job().map_err(executor_error)?;
+        // Housekeeping for every job's record, not ours: it must not fail ours.
+        if let Err(err) =
+            crate::history::prune_jobs(&mut self.control, self.config.history, now_ms())
+        {
+            tracing::warn!("could not prune the job index: {err}");
+        }
+        Ok(())
     }
 
     fn publish_job(&mut self) -> Result<(), ClusterError> {
@@ -223,7 +228,9 @@ impl Drive<'_> {
             detail: e.to_string(),
         })?;
         let stages = self.run.plan.stages().len();
-        let ttl = self.config.worker_timeout.as_millis() as u64;
+        let bound = self.config.outage_timeout.as_millis() as u64;
+        // First the state, atomically: a job a sweep gave up stays given up.
+        self.claim()?;
         self.control.run("publish job", Duration::ZERO, |c| {
             let mut pipe = redis::pipe();
             pipe.cmd("HSET")
@@ -234,18 +241,20 @@ impl Drive<'_> {
                 .arg(&self.run.spec.job)
                 .arg("fingerprint")
                 .arg(&self.fingerprint)
-                .arg("state")
-                .arg("running")
                 .arg("stages")
                 .arg(stages)
                 .arg("started_ms")
                 .arg(now_ms())
-                .ignore()
-                .add_command(renew_alive(id, ttl))
+                .arg(crate::abandoned::BOUND_FIELD)
+                .arg(bound)
                 .ignore()
                 .cmd("ZADD")
                 .arg(keys::JOBS)
                 .arg(now_ms())
+                .arg(id)
+                .ignore()
+                .cmd("SADD")
+                .arg(keys::UNSWEPT)
                 .arg(id)
                 .ignore();
             // Workers report with NOMKSTREAM, so the stream must exist.
@@ -260,7 +269,8 @@ impl Drive<'_> {
         // The final record, kept as long as the job's hash.
         let mut pipe = redis::pipe();
         self.record.touch();
-        self.record.flush(&mut pipe, &id, Some(HISTORY_SECONDS));
+        let history_ms = self.config.history.as_millis() as u64;
+        self.record.flush(&mut pipe, &id, Some(history_ms));
         pipe.cmd("HSET")
             .arg(keys::job(&id))
             .arg("state")
@@ -274,9 +284,9 @@ impl Drive<'_> {
             .arg(keys::job(&id))
             .arg("spec")
             .ignore()
-            .cmd("EXPIRE")
+            .cmd("PEXPIRE")
             .arg(keys::job(&id))
-            .arg(HISTORY_SECONDS)
+            .arg(history_ms)
             .ignore()
             .cmd("DEL")
             .arg(keys::job_alive(&id))
@@ -471,7 +481,8 @@ impl Drive<'_> {
 }
 
 /// How long a finished job's records (hash, trace) stay for `shoal status`
-/// and the dashboard.
+/// and the dashboard, unless its driver says otherwise
+/// ([`ClusterConfig::history`]), and an abandoned job's hash.
 pub(crate) const HISTORY_SECONDS: u64 = 86_400;
 
 /// The plan's stages as the record lists them: name and tasks.

@@ -38,7 +38,8 @@ impl Record {
         Record {
             job: job.to_string(),
             stage_names: stages.iter().map(|(name, _)| name.clone()).collect(),
-            trace: JobTrace::new(origin_ms, stages),
+            // Workers' reports size each task's output.
+            trace: JobTrace::new(origin_ms, stages).with_output_sizes(),
             dirty: true,
             counts: vec![[0; 4]; stages.len()],
             durations: DurationHistogram::default(),
@@ -52,6 +53,7 @@ impl Record {
             Outcome::Done { rows, bytes, .. } => AttemptOutcome::Done {
                 rows: *rows,
                 bytes: *bytes,
+                bytes_out: report.outcome.output_bytes(),
                 first,
             },
             Outcome::Failed { message, .. } => AttemptOutcome::Failed { error: message },
@@ -87,14 +89,14 @@ impl Record {
     }
 
     /// Appends the trace (when changed) and the counters' increments to
-    /// `pipe`, and starts counting afresh. `ttl_s` bounds the trace's life
+    /// `pipe`, and starts counting afresh. `ttl_ms` bounds the trace's life
     /// (`None`: until the job ends).
-    pub(crate) fn flush(&mut self, pipe: &mut redis::Pipeline, job_id: &str, ttl_s: Option<u64>) {
+    pub(crate) fn flush(&mut self, pipe: &mut redis::Pipeline, job_id: &str, ttl_ms: Option<u64>) {
         if self.dirty {
             let mut set = redis::cmd("SET");
             set.arg(keys::job_trace(job_id)).arg(self.trace.to_json());
-            if let Some(ttl) = ttl_s {
-                set.arg("EX").arg(ttl);
+            if let Some(ttl) = ttl_ms {
+                set.arg("PX").arg(ttl);
             }
             pipe.add_command(set).ignore();
             self.dirty = false;

@@ -4,12 +4,13 @@
 //! heartbeating, rescue tasks that vanished (`vanished.rs`), and
 //! speculate on stragglers.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use shoal_core::retry::TaskAttempts;
 use shoal_core::{JobError, ProgressEvent, TaskError};
 
-use super::{renew_alive, Drive, Failure, StageTracker};
+use super::{Drive, Failure, StageTracker};
 use crate::reply::{pending_consumers, pending_ids};
 use crate::{keys, ClusterError};
 
@@ -24,7 +25,6 @@ impl Drive<'_> {
         let total = tracker.done.len();
         let done = total - tracker.remaining as usize;
         let failures: usize = tracker.failures.iter().map(TaskAttempts::failures).sum();
-        let ttl = self.config.worker_timeout.as_millis() as u64;
         // The record rides along: no round trip of its own.
         let mut pipe = redis::pipe();
         self.record.flush(&mut pipe, id, None);
@@ -40,11 +40,9 @@ impl Drive<'_> {
             .arg(total)
             .arg("failures")
             .arg(failures)
-            .ignore()
-            .add_command(renew_alive(id, ttl))
             .ignore();
-        self.control
-            .run("job progress", Duration::ZERO, |c| pipe.query::<()>(c))
+        self.add_renewal(&mut pipe);
+        self.run_renewing("job progress", &pipe)
     }
 
     /// Twice a second: liveness, cancellation, restarts, lost workers, stragglers.
@@ -67,6 +65,7 @@ impl Drive<'_> {
                 job_id: self.run.id.clone(),
             }));
         }
+        self.check_not_ended(state.as_deref())?;
         let run_id = self.control.run_id()?;
         let lost = if run_id != self.run_id || state.is_none() {
             Some("restarted")
@@ -128,13 +127,18 @@ impl Drive<'_> {
         self.control.ensure_group(&tasks)?;
         self.publish_job()?;
         self.events_from = "0-0".into();
+        // The workers' registrations went with the old server (a restart,
+        // a failover): they get a full wait to register again before the
+        // job counts as having no live worker that runs it.
+        self.capable_seen = std::time::Instant::now();
         let unfinished: Vec<u32> = (0..tracker.done.len() as u32)
             .filter(|&p| !tracker.done[p as usize])
             .collect();
         self.resubmit(stage, &unfinished, tracker)
     }
 
-    /// Tasks held by workers whose heartbeat key expired run again elsewhere.
+    /// Tasks held by workers whose heartbeat key expired, or by the
+    /// predecessor of a restarted worker (`worker/handover.rs`), run again.
     fn reclaim_from_lost_workers(
         &mut self,
         stage: u32,
@@ -181,12 +185,16 @@ impl Drive<'_> {
                 continue;
             }
             crate::sweep::retire_entries(&mut self.control, &self.tasks, &acked)?;
+            let why = match keys::restarted_worker(&consumer) {
+                Some(worker) => format!("worker {worker} was restarted while it held the task"),
+                None => format!("worker {consumer} stopped heartbeating"),
+            };
             for p in &ours {
                 self.progress.event(&ProgressEvent::TaskFailed {
                     stage,
                     partition: *p,
                     attempt: tracker.attempt[*p as usize],
-                    error: &TaskError::new(format!("worker {consumer} stopped heartbeating")),
+                    error: &TaskError::new(why.clone()),
                     will_retry: true,
                 });
             }
@@ -195,8 +203,16 @@ impl Drive<'_> {
         Ok(())
     }
 
-    /// Once most of a stage is done, a task outstanding far longer than
-    /// the median gets one more attempt; the first commit wins.
+    /// Once most of a stage is done, a task *running* far longer than the
+    /// median gets one more attempt; the first commit wins.
+    ///
+    /// Running, not outstanding: a task that waited in the queue for a
+    /// slot is not slow, and a copy of it would only queue behind it.
+    /// Nothing but Redis knows when a worker took an entry up — it is the
+    /// idle time of the entry in the group's pending list — so the
+    /// pending list is read, but only when some task has been outstanding
+    /// long enough to be a straggler at all (it runs no longer than it has
+    /// been submitted), which on a stage going well is never.
     fn speculate(&mut self, stage: u32, tracker: &mut StageTracker) -> Result<(), ClusterError> {
         let total = tracker.done.len();
         if total < 2 || (tracker.remaining as usize) * 4 > total {
@@ -206,13 +222,21 @@ impl Drive<'_> {
         durations.sort_unstable();
         let median = Duration::from_millis(durations[durations.len() / 2]);
         let threshold = (median * 4).max(Duration::from_secs(2));
-        let stragglers: Vec<u32> = (0..total as u32)
+        let outstanding: Vec<u32> = (0..total as u32)
             .filter(|&p| {
                 let i = p as usize;
                 !tracker.done[i]
                     && !tracker.speculated[i]
                     && tracker.submitted_at[i].elapsed() > threshold
             })
+            .collect();
+        if outstanding.is_empty() {
+            return Ok(());
+        }
+        let running = self.running_longer_than(threshold, tracker)?;
+        let stragglers: Vec<u32> = outstanding
+            .into_iter()
+            .filter(|p| running.contains(p))
             .collect();
         for &p in &stragglers {
             tracker.speculated[p as usize] = true;
@@ -221,5 +245,30 @@ impl Drive<'_> {
             return Ok(());
         }
         self.resubmit(stage, &stragglers, tracker)
+    }
+
+    /// Partitions of this stage with an entry a worker has held for at
+    /// least `threshold` (`XPENDING … IDLE`: idle time counts from delivery).
+    fn running_longer_than(
+        &mut self,
+        threshold: Duration,
+        tracker: &StageTracker,
+    ) -> Result<HashSet<u32>, ClusterError> {
+        let stream = &self.tasks;
+        let pending: redis::Value = self.control.run("XPENDING idle", Duration::ZERO, |c| {
+            redis::cmd("XPENDING")
+                .arg(stream)
+                .arg(keys::GROUP)
+                .arg("IDLE")
+                .arg(threshold.as_millis() as u64)
+                .arg("-")
+                .arg("+")
+                .arg(10_000)
+                .query(c)
+        })?;
+        Ok(pending_ids(&pending)
+            .iter()
+            .filter_map(|id| tracker.entries.get(id).copied())
+            .collect())
     }
 }

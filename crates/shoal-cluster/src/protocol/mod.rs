@@ -45,6 +45,7 @@ mod field {
     pub const ENDED: &str = "t1";
     pub const ROWS: &str = "rows";
     pub const BYTES: &str = "bytes";
+    pub const STORED: &str = "out";
     pub const RESULT: &str = "r";
     pub const FAILURE: &str = "kind";
     pub const ERROR: &str = "e";

@@ -38,6 +38,10 @@ pub enum Outcome {
         rows: u64,
         /// Input bytes the task processed.
         bytes: u64,
+        /// Bytes this attempt wrote to the store: its shuffle file or a
+        /// result too large to travel inline (0 when another attempt had
+        /// committed first). With `result`'s length, its output.
+        stored_bytes: u64,
         /// The inline result.
         result: Option<Bytes>,
     },
@@ -50,6 +54,20 @@ pub enum Outcome {
     },
     /// Not run: the worker found the job gone or not running.
     Skipped,
+}
+
+impl Outcome {
+    /// Output bytes of a committed attempt (stored or inline), else 0.
+    pub fn output_bytes(&self) -> u64 {
+        match self {
+            Outcome::Done {
+                stored_bytes,
+                result,
+                ..
+            } => stored_bytes + result.as_ref().map_or(0, |r| r.len() as u64),
+            _ => 0,
+        }
+    }
 }
 
 /// An entry of a job's event stream.
@@ -85,14 +103,19 @@ impl Report {
             Outcome::Done {
                 rows,
                 bytes,
+                stored_bytes,
                 result,
             } => {
-                // Omitted when zero (most tiny tasks): readers take absent as 0.
+                // Omitted when zero (most tiny tasks): readers take absent as
+                // 0. An inline result's size is its length: not sent twice.
                 if *rows > 0 {
                     out.field(field::ROWS, rows);
                 }
                 if *bytes > 0 {
                     out.field(field::BYTES, bytes);
+                }
+                if *stored_bytes > 0 {
+                    out.field(field::STORED, stored_bytes);
                 }
                 if let Some(result) = result {
                     out.field(field::RESULT, result.as_ref());
@@ -139,10 +162,12 @@ impl Event {
             DONE => {
                 let rows = fields.num_or_zero(field::ROWS)?;
                 let bytes = fields.num_or_zero(field::BYTES)?;
+                let stored_bytes = fields.num_or_zero(field::STORED)?;
                 let result = take_field(entry, field::RESULT).map(Bytes::from);
                 Outcome::Done {
                     rows,
                     bytes,
+                    stored_bytes,
                     result,
                 }
             }

@@ -47,11 +47,19 @@ fn every_event_round_trips_with_binary_results_intact() {
         report(Outcome::Done {
             rows: 10,
             bytes: 2048,
+            stored_bytes: 0,
             result: Some(Bytes::from_static(&[0, 0xff, b'\n', 0xfe])),
         }),
         report(Outcome::Done {
             rows: 0,
             bytes: 0,
+            stored_bytes: 0,
+            result: None,
+        }),
+        report(Outcome::Done {
+            rows: 3,
+            bytes: 300,
+            stored_bytes: 1 << 40,
             result: None,
         }),
         report(Outcome::Failed {
@@ -68,6 +76,35 @@ fn every_event_round_trips_with_binary_results_intact() {
         let got = Event::decode("events", entry("5-1", |f| sent.encode(f))).unwrap();
         assert_eq!(got, sent);
     }
+}
+
+#[test]
+fn a_done_report_sends_no_zero_counts_and_sizes_its_output() {
+    let tiny = report(Outcome::Done {
+        rows: 0,
+        bytes: 0,
+        stored_bytes: 0,
+        result: Some(Bytes::new()),
+    });
+    let fields = entry("5-2", |f| tiny.encode(f)).fields;
+    let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["k", "s", "p", "a", "w", "t0", "t1", "r"]);
+
+    let inline = Outcome::Done {
+        rows: 0,
+        bytes: 0,
+        stored_bytes: 0,
+        result: Some(Bytes::from_static(b"12345")),
+    };
+    assert_eq!(inline.output_bytes(), 5);
+    let stored = Outcome::Done {
+        rows: 0,
+        bytes: 0,
+        stored_bytes: 4096,
+        result: None,
+    };
+    assert_eq!(stored.output_bytes(), 4096);
+    assert_eq!(Outcome::Skipped.output_bytes(), 0);
 }
 
 #[test]

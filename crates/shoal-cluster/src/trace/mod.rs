@@ -16,7 +16,7 @@
 //! trace.record(&Attempt {
 //!     worker: "w1", stage: 0, partition: 0, attempt: 0,
 //!     started_us: 1_700_000_000_000_000, ended_us: 1_700_000_000_020_000,
-//!     outcome: AttemptOutcome::Done { rows: 10, bytes: 100, first: true },
+//!     outcome: AttemptOutcome::Done { rows: 10, bytes: 100, bytes_out: 40, first: true },
 //! });
 //! assert_eq!(trace.stages[0].done, 1);
 //! assert_eq!(trace.timeline.lanes["w1"].ended, vec![1]);
@@ -52,6 +52,11 @@ pub struct JobTrace {
     pub failures: Vec<FailureRecord>,
     /// Failed attempts beyond those kept.
     pub failures_dropped: u64,
+    /// Whether attempts report their output bytes (a cluster's workers
+    /// do; an embedded run's progress events do not, nor did older
+    /// drivers): without, a stage's output is unknown, not zero.
+    #[serde(default)]
+    pub output_sizes: bool,
 }
 
 /// One stage's counts.
@@ -199,6 +204,8 @@ pub enum AttemptOutcome<'a> {
         rows: u64,
         /// Input bytes.
         bytes: u64,
+        /// Output bytes.
+        bytes_out: u64,
         /// Whether this is the task's first commit (the one that counts).
         first: bool,
     },
@@ -228,7 +235,14 @@ impl JobTrace {
             recent: VecDeque::new(),
             failures: Vec::new(),
             failures_dropped: 0,
+            output_sizes: false,
         }
+    }
+
+    /// The same, saying that attempts report their output bytes.
+    pub fn with_output_sizes(mut self) -> Self {
+        self.output_sizes = true;
+        self
     }
 
     fn stage_mut(&mut self, stage: u32) -> Option<&mut StageTrace> {
@@ -261,13 +275,6 @@ impl JobTrace {
         }
     }
 
-    /// Output bytes a committed task of `stage` wrote.
-    pub fn add_output(&mut self, stage: u32, bytes: u64) {
-        if let Some(s) = self.stage_mut(stage) {
-            s.bytes_out += bytes;
-        }
-    }
-
     /// Folds one attempt's report in.
     pub fn record(&mut self, attempt: &Attempt<'_>) {
         let duration_us = attempt.ended_us.saturating_sub(attempt.started_us);
@@ -280,13 +287,19 @@ impl JobTrace {
             failed,
         );
         let outcome = match attempt.outcome {
-            AttemptOutcome::Done { rows, bytes, first } => {
+            AttemptOutcome::Done {
+                rows,
+                bytes,
+                bytes_out,
+                first,
+            } => {
                 if first {
                     self.timeline.add_done(attempt.ended_us, bytes);
                     if let Some(s) = self.stage_mut(attempt.stage) {
                         s.done += 1;
                         s.rows += rows;
                         s.bytes_in += bytes;
+                        s.bytes_out += bytes_out;
                         s.durations.observe_us(duration_us);
                     }
                     SampleOutcome::Done
@@ -382,12 +395,14 @@ mod tests {
         let done = |first| AttemptOutcome::Done {
             rows: 3,
             bytes: 30,
+            bytes_out: 7,
             first,
         };
         trace.record(&attempt(0, 0, done(true)));
         trace.record(&attempt(0, 1, done(false)));
         let s = &trace.stages[0];
         assert_eq!((s.done, s.duplicates, s.rows, s.bytes_in), (1, 1, 3, 30));
+        assert_eq!(s.bytes_out, 7, "only the first commit's output counts");
         assert_eq!(s.durations.count(), 1);
         assert_eq!(trace.timeline.done.iter().sum::<u64>(), 1);
         assert_eq!(trace.recent.len(), 2);
@@ -424,6 +439,7 @@ mod tests {
                 outcome: AttemptOutcome::Done {
                     rows: 0,
                     bytes: 0,
+                    bytes_out: 0,
                     first: true,
                 },
             });

@@ -265,6 +265,7 @@ mod tests {
         let done = Outcome::Done {
             rows: 0,
             bytes: 0,
+            stored_bytes: 0,
             result: None,
         };
         activity.ended("noop-1", "noop", "run", &report(0, done));

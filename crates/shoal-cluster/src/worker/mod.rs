@@ -10,13 +10,19 @@
 //!   reports to the jobs' event streams plus one XACK and XDEL per batch;
 //! - the **heartbeat** renews the worker's registration every second;
 //!   the key expires when heartbeats stop, which is how drivers and
-//!   `shoal status` learn that a worker is gone.
+//!   `shoal status` learn that a worker is gone. A worker restarted under
+//!   the same name before that first hands its predecessor's tasks back
+//!   (`handover.rs`);
+//! - the **sweeper** (`sweeper.rs`) deletes the objects of jobs whose
+//!   driver is gone for good, or whose own cleanup failed.
 
 mod activity;
 mod claim;
 mod fetch;
+mod handover;
 mod liveness;
 mod report;
+mod sweeper;
 mod task;
 mod watch;
 
@@ -162,6 +168,9 @@ impl Worker {
         })?;
         let mut claimer = Claimer::new(&self.offers);
         self.ensure_groups(&mut control, &claimer)?;
+        // Before claiming anything: what is pending under our name now is
+        // a predecessor's.
+        self.hand_over_predecessors_tasks(&mut control, claimer.streams())?;
         self.heartbeat(&mut control)?;
         // Unbounded: the fetch loop bounds what it claims (see fetch.rs).
         let (task_tx, task_rx) = crossbeam_channel::unbounded::<Assignment>();
@@ -177,6 +186,7 @@ impl Worker {
         std::thread::scope(|scope| {
             scope.spawn(in_span(&span, || self.heartbeat_loop()));
             scope.spawn(in_span(&span, || self.watch_loop(&slots_done)));
+            scope.spawn(in_span(&span, || self.sweep_loop()));
             let reporter = scope.spawn(in_span(&span, || self.report_loop(report_rx)));
             let slots: Vec<_> = (0..self.config.slots)
                 .map(|_| {

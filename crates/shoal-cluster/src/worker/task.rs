@@ -16,7 +16,7 @@ use super::liveness::{self, Liveness};
 use super::Worker;
 use crate::clock::now_us;
 use crate::control::Control;
-use crate::data::{commit, is_committed, Committed, ResultsCache, StoreData};
+use crate::data::{commit, committed_size, Committed, ResultsCache, StoreData};
 use crate::keys;
 use crate::protocol::{Outcome, Report, TaskEntry, TaskRef};
 
@@ -161,16 +161,19 @@ impl Worker {
         {
             return fatal(format!("no task s{stage}/p{partition} in this plan"));
         }
-        let done = |rows, bytes, result| Outcome::Done {
+        let done = |rows, bytes, stored_bytes, result| Outcome::Done {
             rows,
             bytes,
+            stored_bytes,
             result,
         };
         // A resubmitted task may already be committed (its first worker
-        // was only slow): report it done without running it again.
-        if attempt > 0 && is_committed(&self.store, job_id, plan, stage, partition).unwrap_or(false)
-        {
-            return done(0, 0, None);
+        // was only slow): report it done without running it again (its
+        // output's size, in case the first report never arrived).
+        if attempt > 0 {
+            if let Ok(Some(size)) = committed_size(&self.store, job_id, plan, stage, partition) {
+                return done(0, 0, size, None);
+            }
         }
         let data = StoreData {
             store: &self.store,
@@ -208,15 +211,15 @@ impl Worker {
         match outcome {
             Ok(committed) => {
                 let (rows, bytes) = *counter.0.lock().unwrap_or_else(|p| p.into_inner());
-                let result = match committed {
-                    Committed::Inline(result) => Some(result),
-                    Committed::Written { key } => {
+                let (stored, result) = match committed {
+                    Committed::Inline(result) => (0, Some(result)),
+                    Committed::Written { key, bytes } => {
                         self.unless_ended(control, job_id, &key);
-                        None
+                        (bytes, None)
                     }
-                    Committed::Earlier => None,
+                    Committed::Earlier => (0, None),
                 };
-                done(rows, bytes, result)
+                done(rows, bytes, stored, result)
             }
             Err(err) => Outcome::Failed {
                 kind: err.kind(),

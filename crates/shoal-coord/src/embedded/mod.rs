@@ -130,6 +130,11 @@ impl CoordBackend for EmbeddedBackend {
         Ok(self.kv.lock().get(key))
     }
 
+    async fn kv_get_many(&self, keys: &[&str]) -> Result<Vec<Option<Versioned>>> {
+        let mut kv = self.kv.lock();
+        Ok(keys.iter().map(|key| kv.get(key)).collect())
+    }
+
     async fn kv_put(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<u64> {
         Ok(self.kv.lock().put(key, value, ttl))
     }

@@ -17,6 +17,20 @@ use crate::kv::{CasOutcome, Versioned};
 use crate::lease::{Acquire, LeaseKind, OwnerId};
 use crate::validate::millis;
 
+/// A key-value hash's `HMGET v n` reply.
+type StoredPair = (Option<Vec<u8>>, Option<u64>);
+
+/// The entry behind an `HMGET v n` reply; `None` if absent.
+fn stored((value, version): StoredPair) -> Option<Versioned> {
+    match (value, version) {
+        (Some(value), Some(version)) => Some(Versioned {
+            value: Bytes::from(value),
+            version,
+        }),
+        _ => None,
+    }
+}
+
 impl CoordBackend for RedisBackend {
     async fn acquire(&self, attempt: &Attempt<'_>) -> Result<Acquire> {
         self.acquire_lease(attempt).await
@@ -60,16 +74,30 @@ impl CoordBackend for RedisBackend {
     async fn kv_get(&self, key: &str) -> Result<Option<Versioned>> {
         let mut conn = self.conn();
         let rkey = kv_key(key);
-        let (value, version): (Option<Vec<u8>>, Option<u64>) = self
+        let found: StoredPair = self
             .run("kv get", &[], conn.hmget(&rkey, &["v", "n"]))
             .await?;
-        Ok(match (value, version) {
-            (Some(value), Some(version)) => Some(Versioned {
-                value: Bytes::from(value),
-                version,
-            }),
-            _ => None,
-        })
+        Ok(stored(found))
+    }
+
+    async fn kv_get_many(&self, keys: &[&str]) -> Result<Vec<Option<Versioned>>> {
+        match keys {
+            [] => return Ok(Vec::new()),
+            [key] => return Ok(vec![self.kv_get(key).await?]),
+            _ => {}
+        }
+        let mut conn = self.conn();
+        // A pipeline, not a script: plain reads cost the server far less
+        // than a Lua call, and callers that need the reads to agree
+        // (transactions) check their versions when they commit.
+        let mut reads = redis::pipe();
+        for key in keys {
+            reads.hmget(kv_key(key), &["v", "n"]);
+        }
+        let found: Vec<StoredPair> = self
+            .run("kv get", &[], reads.query_async(&mut conn))
+            .await?;
+        Ok(found.into_iter().map(stored).collect())
     }
 
     async fn kv_put(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<u64> {

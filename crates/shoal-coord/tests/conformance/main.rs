@@ -51,6 +51,7 @@ conformance! {
     kv::transaction_conflicts_give_up,
     kv::transaction_retry_sees_the_new_values,
     kv::transaction_aborts_on_consistent_reads,
+    kv::get_many_reads_keys_in_order,
     two_trips::lock_and_get_then_set_and_unlock,
     two_trips::set_and_unlock_refuses_a_lost_lease,
     two_trips::set_and_unlock_respects_newer_fences,

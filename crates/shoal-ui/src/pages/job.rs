@@ -69,6 +69,7 @@ pub fn job_page(detail: &JobDetail, now_ms: u64) -> Page {
     main.push_str(&stages_table(
         &trace.stages,
         detail.running.filter(|_| running),
+        trace.output_sizes,
     ));
     main.push_str(&charts(detail, now_ms));
     main.push_str(&failures(
@@ -85,7 +86,8 @@ pub fn job_page(detail: &JobDetail, now_ms: u64) -> Page {
     }
 }
 
-fn stages_table(stages: &[StageTrace], running: Option<u64>) -> String {
+/// `output_sizes`: whether the stages' output bytes are known.
+fn stages_table(stages: &[StageTrace], running: Option<u64>, output_sizes: bool) -> String {
     let mut out = String::from(
         "<section id=\"stages\">\n<h2>Stages</h2>\n<table class=\"stages\">\n<thead><tr><th>#</th>\
          <th>stage</th><th>progress</th><th>running</th><th>failed</th><th>retried</th>\
@@ -127,8 +129,8 @@ fn stages_table(stages: &[StageTrace], running: Option<u64>) -> String {
             spec = s.speculative,
             rows = count(s.rows as f64, ""),
             bin = bytes(s.bytes_in),
-            // Reports do not carry output sizes yet: unknown, not zero.
-            bout = if s.bytes_out > 0 { bytes(s.bytes_out) } else { "—".into() },
+            // An embedded run's events do not size outputs: unknown, not zero.
+            bout = if output_sizes { bytes(s.bytes_out) } else { "—".into() },
             p50 = quantile(0.5),
             p95 = quantile(0.95),
         );
@@ -275,4 +277,48 @@ fn recent(detail: &JobDetail) -> String {
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_cluster::trace::JobTrace;
+
+    use super::*;
+    use crate::model::JobRow;
+
+    /// The output cell of the first stage's row on the page of a job whose
+    /// one stage wrote `bytes_out`.
+    fn output_cell(trace: JobTrace, bytes_out: u64) -> String {
+        let mut trace = trace;
+        trace.stages[0].bytes_out = bytes_out;
+        let detail = JobDetail {
+            row: JobRow {
+                id: "j1".into(),
+                name: "j".into(),
+                state: "succeeded".into(),
+                ..JobRow::default()
+            },
+            trace,
+            lane_slots: Vec::new(),
+            running: None,
+            cancellable: false,
+        };
+        let main = job_page(&detail, 0).main;
+        let row = main
+            .split("<tr class=\"stage\">")
+            .nth(1)
+            .expect("a stage row");
+        let cells: Vec<&str> = row.split("<td").skip(1).collect();
+        let cell = cells[9];
+        cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()].to_string()
+    }
+
+    #[test]
+    fn a_stage_shows_its_output_bytes_when_reports_size_them_and_unknown_otherwise() {
+        let stages = [("map".to_string(), 4)];
+        let sized = JobTrace::new(0, &stages).with_output_sizes();
+        assert_eq!(output_cell(sized.clone(), 3 << 20), bytes(3 << 20));
+        assert_eq!(output_cell(sized, 0), bytes(0), "known to be empty");
+        assert_eq!(output_cell(JobTrace::new(0, &stages), 0), "—");
+    }
 }

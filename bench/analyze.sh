@@ -7,19 +7,25 @@
 #   bench/analyze.sh                 # 10M events, CSV (~465 MB) and Parquet
 #   bench/analyze.sh --runs 5        # more repetitions (default 3)
 #   bench/analyze.sh --scale 100M    # also 100M events CSV (~4.6 GB; Shoal
-#                                    # only unless --peer-at-scale)
+#                                    # only unless --peer-at-scale); any
+#                                    # count with a K or M suffix works
+#   bench/analyze.sh --small 1M --scale 2M   # a quick check of the script
+# The issue's target at 100M: Shoal's peak RSS at most 1 GB (1024 MB) at
+# default settings (memory budget 512MiB), and no slower than before.
 # Data is kept in bench/data (gitignored) and reused.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 runs=3
 scale=""
+small=10M
 peer_at_scale=0
 threads=2
 while [ $# -gt 0 ]; do
     case $1 in
         --runs) runs=$2; shift 2 ;;
         --scale) scale=$2; shift 2 ;;
+        --small) small=$2; shift 2 ;;
         --peer-at-scale) peer_at_scale=1; shift ;;
         --threads) threads=$2; shift 2 ;;
         *) echo "unknown flag $1" >&2; exit 2 ;;
@@ -77,13 +83,24 @@ bench() { # label dir glob with_peer
     fi
 }
 
-gen "$data/analyze-10M-csv" 10000000 csv
-gen "$data/analyze-10M-parquet" 10000000 parquet
-bench "10M csv" "$data/analyze-10M-csv" '*.csv' 1
-bench "10M parquet" "$data/analyze-10M-parquet" '*.parquet' 1
-if [ "$scale" = "100M" ]; then
-    gen "$data/analyze-100M-csv" 100000000 csv
-    runs=1 bench "100M csv" "$data/analyze-100M-csv" '*.csv' "$peer_at_scale"
+# events COUNT: 10M -> 10000000, 500K -> 500000.
+events() {
+    case $1 in
+        *M) echo $(( ${1%M} * 1000000 )) ;;
+        *K) echo $(( ${1%K} * 1000 )) ;;
+        *[!0-9]*|"") echo "bad event count $1 (want e.g. 10M or 500K)" >&2; exit 2 ;;
+        *) echo "$1" ;;
+    esac
+}
+small_n=$(events "$small")
+gen "$data/analyze-$small-csv" "$small_n" csv
+gen "$data/analyze-$small-parquet" "$small_n" parquet
+bench "$small csv" "$data/analyze-$small-csv" '*.csv' 1
+bench "$small parquet" "$data/analyze-$small-parquet" '*.parquet' 1
+if [ -n "$scale" ]; then
+    scale_n=$(events "$scale")
+    gen "$data/analyze-$scale-csv" "$scale_n" csv
+    runs=1 bench "$scale csv" "$data/analyze-$scale-csv" '*.csv' "$peer_at_scale"
 fi
 
 echo

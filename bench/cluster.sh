@@ -44,7 +44,7 @@ URL=redis://127.0.0.1:$PORT
 rcli() { redis-cli -p "$PORT" "$@"; }
 for _ in $(seq 50); do rcli ping >/dev/null 2>&1 && break; sleep 0.1; done
 STORE=$OUT/store
-rm -rf "$STORE"
+rm -rf "$STORE" "$OUT/peers.txt"
 
 # start_workers BIN NAME...: one worker of BIN per name, registered on return.
 start_workers() {
@@ -106,11 +106,22 @@ echo "shoal embedded (this build): $(jq -r '"\(.tasks) tasks in \(.wall_seconds 
 if [ -z "${SKIP_PEERS:-}" ]; then
     source tests/crosscheck/peers_env.sh
     if shoal_peers_python distributed ray; then
-        "$PY" bench/peers_tasks.py 20000 || true
+        "$PY" bench/peers_tasks.py 20000 | tee "$OUT/peers.txt" || true
     else
         echo "(peer install failed; continuing)"
     fi
 fi
+# Side by side: this build, the baseline and the peers, with ratios.
+peer_rate() { { sed -n "s/^$1 .* = \([0-9,]*\) tasks\/s$/\1/p" "$OUT/peers.txt" 2>/dev/null || true; } | tr -d ,; }
+SHOAL_RATE=$(median "${NEW[@]}")
+echo "== no-op tasks/s side by side (load: $(uptime | sed 's/.*load/load/'))"
+printf '%-22s %10s %s\n' "shoal (this build)" "$SHOAL_RATE" ""
+[ -z "$BASELINE" ] || printf '%-22s %10s %s\n' "shoal (baseline)" "$(median "${OLD[@]}")" \
+    "this build / baseline $(ratio "$SHOAL_RATE" "$(median "${OLD[@]}")")"
+for peer in dask ray; do
+    r=$(peer_rate "$peer")
+    if [ -n "$r" ]; then printf '%-22s %10s %s\n' "$peer" "$r" "shoal / $peer $(ratio "$SHOAL_RATE" "$r")"; fi
+done
 
 if [ -z "${SKIP_ROUTING:-}" ]; then
     # The third binary: the custom-job example when the workspace has it.

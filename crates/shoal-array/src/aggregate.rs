@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::array::{decode_result, encode_blob};
 use crate::codec::Element;
+use crate::part::BATCH;
 use crate::{Action, ArrayError, DistArray};
 
 /// Plain numbers: what `sum`, `min`, `max`, `mean` and `histogram` need.
@@ -141,11 +142,23 @@ impl<T: Element + Ord> DistArray<T> {
         let action = self.action(
             "top_k",
             move |ctx, compute| {
-                let mut items = compute(ctx)?.part()?.into_vec();
-                if items.len() > k && k > 0 {
-                    items.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
-                    items.truncate(k);
-                }
+                // Batch by batch, keeping at most about 2k candidates.
+                let keep = |items: &mut Vec<T>| {
+                    if items.len() > k {
+                        if k > 0 {
+                            items.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+                        }
+                        items.truncate(k);
+                    }
+                };
+                let mut items = Vec::new();
+                compute(ctx)?.for_each(|x| {
+                    items.push(x);
+                    if items.len() >= k.max(BATCH).saturating_mul(2) {
+                        keep(&mut items);
+                    }
+                })?;
+                keep(&mut items);
                 desc(&mut items);
                 encode_blob(&items)
             },

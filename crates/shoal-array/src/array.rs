@@ -12,13 +12,12 @@
 
 use std::sync::{Arc, OnceLock};
 
-use shoal_core::{Block, Bytes, Plan, ShuffleInput, Stage, StageRef, TaskContext, TaskError};
+use shoal_core::{Bytes, Plan, Stage, StageRef, TaskContext, TaskError};
 
 use crate::codec::{
     count_hint, decode_elements, decode_into, encode, encode_elements, encode_frame, fixed_width,
     into_le_bytes, Element,
 };
-use crate::error::corrupt_task;
 use crate::part::{Flow, Part};
 use crate::{Action, ArrayError, Session};
 
@@ -165,27 +164,10 @@ fn partition_len_hint<T: Element>(blob: &[u8]) -> usize {
     fixed_width::<T>().map_or_else(|| count_hint(blob), |width| blob.len() / width)
 }
 
-/// Decodes every block of a shuffle input, in map order, reading one
-/// block at a time.
-pub(crate) fn decode_blocks<T: Element>(
-    input: &ShuffleInput,
-    what: &str,
-) -> Result<Vec<T>, TaskError> {
-    // One allocation when the blocks are in memory: growing by doubling
-    // would copy every element again.
-    let hint = input
-        .blocks()
-        .iter()
-        .map(|block| match block {
-            Block::Memory(bytes) => count_hint(bytes),
-            _ => 0,
-        })
-        .sum();
-    let mut out = Vec::with_capacity(hint);
-    for block in input.iter_bytes() {
-        decode_into(&block?, &mut out).map_err(|e| corrupt_task(what, e))?;
-    }
-    Ok(out)
+/// Bytes a task reads of a shuffle block at a time: a sixteenth of its
+/// memory floor, within 4 KiB..4 MiB.
+pub(crate) fn read_chunk(ctx: &TaskContext<'_>) -> u64 {
+    (ctx.memory().pool().task_floor() / 16).clamp(4 << 10, 4 << 20)
 }
 
 /// Decodes the result blob of partition `index` on the driver.

@@ -17,13 +17,14 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use shoal_core::route::{bucket_of, stable_hash};
-use shoal_core::{Plan, Stage, TaskError};
+use shoal_core::{Plan, Stage};
 
-use crate::array::{decode_blocks, Lower, Lowered};
-use crate::codec::{encode_frame, Element};
+use crate::array::{read_chunk, Lower, Lowered};
+use crate::codec::Element;
 use crate::hashagg::{aggregate, Concat, Keep, Mode, Reduce};
 use crate::join::{hash_join, Emit};
-use crate::part::{Flow, Part};
+use crate::part::Flow;
+use crate::runs::{push_frame, stream_frames};
 use crate::DistArray;
 
 /// The routing hash of a key: FNV-1a of its postcard bytes.
@@ -57,8 +58,7 @@ impl<T: Element> DistArray<T> {
                     }
                     for (bucket, items) in ctx.buckets().iter_mut().zip(&mut routed) {
                         if !items.is_empty() {
-                            encode_frame(items, bucket)
-                                .map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+                            push_frame(items, bucket)?;
                             items.clear();
                         }
                     }
@@ -73,8 +73,8 @@ impl<T: Element> DistArray<T> {
                 reads: vec![map],
                 in_memory: false,
                 compute: Arc::new(move |ctx| {
-                    decode_blocks(&ctx.shuffle_input(map)?, "hash shuffle")
-                        .map(|items| Flow::Ready(Part::Owned(items)))
+                    let chunk = read_chunk(ctx);
+                    Ok(Flow::Stream(stream_frames(ctx.shuffle_input(map)?, chunk)))
                 }),
             }
         });

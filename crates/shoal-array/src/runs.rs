@@ -6,10 +6,13 @@
 use std::marker::PhantomData;
 
 use shoal_core::extsort::{BatchSource, RunCodec};
-use shoal_core::{Block, BlockChunks, Bytes, TaskError};
+use shoal_core::{Block, BlockChunks, Bytes, ShuffleInput, TaskError};
 
-use crate::codec::{decode_elements, decode_into, encode_elements, heap_estimate, Element};
+use crate::codec::{
+    decode_elements, decode_into, encode_elements, encode_frame, heap_estimate, Element,
+};
 use crate::error::corrupt_task;
+use crate::part::Batches;
 
 /// Elements of `T` in run files: raw little-endian for plain numbers,
 /// postcard otherwise.
@@ -43,6 +46,35 @@ impl<T: Element> RunCodec for ArrayCodec<T> {
     fn heap_size(&self, item: &T) -> usize {
         heap_estimate(item) as usize
     }
+}
+
+/// Appends `items` as one length-prefixed frame (u64 bytes, then the
+/// codec's frame), the unit [`BlockFrames`] reads back one at a time.
+pub(crate) fn push_frame<T: Element>(items: &[T], out: &mut Vec<u8>) -> Result<(), TaskError> {
+    let at = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    encode_frame(items, out).map_err(|e| TaskError::fatal(format!("encoding: {e}")))?;
+    let len = (out.len() - at - 8) as u64;
+    out[at..at + 8].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
+/// A reduce task's input of length-prefixed frames as a stream of
+/// batches, one frame each, read `chunk` bytes at a time: never the
+/// whole partition at once.
+pub(crate) fn stream_frames<T: Element>(input: ShuffleInput, chunk: u64) -> Batches<T> {
+    let mut blocks = input.into_blocks().into_iter();
+    let mut current: Option<BlockFrames<T>> = None;
+    Box::new(std::iter::from_fn(move || loop {
+        if let Some(frames) = current.as_mut() {
+            match frames.next_batch() {
+                Ok(Some(batch)) => return Some(Ok(batch)),
+                Ok(None) => current = None,
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        current = Some(BlockFrames::new(&blocks.next()?, chunk));
+    }))
 }
 
 /// Reads the frames of one block a chunk at a time.

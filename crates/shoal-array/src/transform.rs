@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use shoal_core::{Plan, Stage};
+use shoal_core::{Plan, Stage, TaskError};
 
-use crate::array::{decode_blocks, starts, Lower, Lowered};
-use crate::codec::{encode_frame, Element};
-use crate::part::{Flow, Part};
+use crate::array::{read_chunk, starts, Lower, Lowered};
+use crate::codec::Element;
+use crate::part::{Batches, Flow, Part, BATCH};
+use crate::runs::{push_frame, stream_frames};
 use crate::sources::even_lengths;
 use crate::{ArrayError, DistArray};
 
@@ -104,8 +105,13 @@ impl<T: Element> DistArray<T> {
                 reads,
                 in_memory: false,
                 compute: Arc::new(move |ctx| {
-                    let (a, b) = (ca(ctx)?.part()?, cb(ctx)?.part()?);
-                    Ok(Flow::Ready(Part::Owned(a.into_iter().zip(b).collect())))
+                    let (a, b) = (ca(ctx)?.batches(), cb(ctx)?.batches());
+                    Ok(Flow::Stream(Box::new(ZipBatches {
+                        a,
+                        b,
+                        left: Vec::new().into_iter(),
+                        right: Vec::new().into_iter(),
+                    })))
                 }),
             }
         });
@@ -134,18 +140,21 @@ impl<T: Element> DistArray<T> {
             let compute = up.compute.clone();
             let (source, target_starts) = (source.clone(), target_starts.clone());
             let stage = Stage::new("realign", up.partitions, move |ctx| {
-                let part = compute(ctx)?.part()?;
-                let items = part.as_slice();
-                let first = source[ctx.partition() as usize];
-                let buckets = ctx.buckets();
-                let mut at = 0usize;
-                while at < items.len() {
-                    let global = first + at as u64;
-                    let bucket = target_starts.partition_point(|&s| s <= global) - 1;
-                    let end = ((target_starts[bucket + 1] - first) as usize).min(items.len());
-                    encode_frame(&items[at..end], &mut buckets[bucket])
-                        .map_err(|e| shoal_core::TaskError::fatal(format!("encoding: {e}")))?;
-                    at = end;
+                // Batch by batch: the partition is never whole in memory.
+                let mut at = source[ctx.partition() as usize];
+                match compute(ctx)? {
+                    Flow::Ready(part) => {
+                        for batch in part.as_slice().chunks(BATCH) {
+                            at = realign_batch(batch, at, &target_starts, ctx.buckets())?;
+                            ctx.spill_output_if_needed()?;
+                        }
+                    }
+                    stream => {
+                        for batch in stream.batches() {
+                            at = realign_batch(&batch?, at, &target_starts, ctx.buckets())?;
+                            ctx.spill_output_if_needed()?;
+                        }
+                    }
                 }
                 Ok(())
             })
@@ -156,8 +165,8 @@ impl<T: Element> DistArray<T> {
                 reads: vec![map],
                 in_memory: false,
                 compute: Arc::new(move |ctx| {
-                    decode_blocks(&ctx.shuffle_input(map)?, "realign")
-                        .map(|items| Flow::Ready(Part::Owned(items)))
+                    let chunk = read_chunk(ctx);
+                    Ok(Flow::Stream(stream_frames(ctx.shuffle_input(map)?, chunk)))
                 }),
             }
         });
@@ -167,5 +176,59 @@ impl<T: Element> DistArray<T> {
             Some(target),
             lower,
         ))
+    }
+}
+
+/// Frames `batch`, whose first element has global index `at`, into the
+/// buckets of the target partitions starting at `target_starts`; returns
+/// the global index after it.
+fn realign_batch<T: Element>(
+    batch: &[T],
+    at: u64,
+    target_starts: &[u64],
+    buckets: &mut [Vec<u8>],
+) -> Result<u64, TaskError> {
+    let mut done = 0usize;
+    while done < batch.len() {
+        let global = at + done as u64;
+        let bucket = target_starts.partition_point(|&s| s <= global) - 1;
+        let room = (target_starts[bucket + 1] - global) as usize;
+        let end = (done + room).min(batch.len());
+        push_frame(&batch[done..end], &mut buckets[bucket])?;
+        done = end;
+    }
+    Ok(at + batch.len() as u64)
+}
+
+/// Pairs two streams of batches element by element, whatever their
+/// batch sizes, ending with the shorter.
+struct ZipBatches<T, U> {
+    a: Batches<T>,
+    b: Batches<U>,
+    left: std::vec::IntoIter<T>,
+    right: std::vec::IntoIter<U>,
+}
+
+impl<T, U> Iterator for ZipBatches<T, U> {
+    type Item = Result<Vec<(T, U)>, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left.len() == 0 {
+            match self.a.next()? {
+                Ok(batch) => self.left = batch.into_iter(),
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        if self.right.len() == 0 {
+            match self.b.next()? {
+                Ok(batch) => self.right = batch.into_iter(),
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        let n = self.left.len().min(self.right.len());
+        Some(Ok((&mut self.left)
+            .take(n)
+            .zip((&mut self.right).take(n))
+            .collect()))
     }
 }

@@ -165,3 +165,31 @@ fn a_join_whose_build_side_outgrows_the_budget_partitions_both_sides_to_disk() {
     assert_eq!(got.0.len(), 6 * (4_000 * 9 + 1_000 * 8));
     assert!(stats.spill_files >= 16, "{stats:?}");
 }
+
+#[test]
+fn realign_zip_and_top_k_stream_many_batches_under_a_small_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 300_000u64;
+    let want: Vec<u64> = (0..n).map(|i| (i * 7_919) % n).collect();
+    for s in [
+        plain(2),
+        session(2, 128 << 10, dir.path().to_str().unwrap()),
+    ] {
+        // A streamed source, several batches per partition.
+        let arr = s.range(n, 3).map(move |i| (i * 7_919) % n);
+        assert_eq!(arr.repartition(2).unwrap().collect().unwrap(), want);
+        // Unaligned partitions: realigned by a shuffle, zipped batch by batch.
+        let zipped = arr.zip(&s.range(n, 5)).unwrap().collect().unwrap();
+        assert_eq!(zipped.len(), want.len());
+        assert!(zipped
+            .iter()
+            .zip(0..)
+            .all(|(&(x, i), j)| i == j && x == want[j as usize]));
+        assert_eq!(arr.top_k(3).unwrap(), vec![n - 1, n - 2, n - 3]);
+        let top = arr.top_k(200_000).unwrap();
+        assert_eq!(top, (n - 200_000..n).rev().collect::<Vec<_>>());
+        assert!(arr.top_k(0).unwrap().is_empty());
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -50,6 +50,7 @@ pub mod runner;
 pub mod signals;
 pub mod size;
 pub mod summary;
+mod table;
 
 use std::ffi::OsString;
 use std::path::Path;

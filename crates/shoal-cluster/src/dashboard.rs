@@ -192,6 +192,32 @@ impl DashboardReader {
         Ok(jobs)
     }
 
+    /// The state of each job with these ids that still exists — a
+    /// running one whose driver is gone is abandoned — reading one field
+    /// per job, not its hash: `/metrics` counts states of every job in its
+    /// window at each scrape.
+    pub fn job_states(&mut self, ids: &[String]) -> Result<Vec<String>, ClusterError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let states: Vec<Option<String>> = self.control.run("HGET states", Duration::ZERO, |c| {
+            let mut pipe = redis::pipe();
+            for id in ids {
+                pipe.cmd("HGET").arg(keys::job(id)).arg("state");
+            }
+            pipe.query(c)
+        })?;
+        let mut known = Vec::new();
+        for (id, state) in ids.iter().zip(states) {
+            let Some(mut state) = state else { continue };
+            if state == "running" && crate::status::abandon_if_driver_gone(&mut self.control, id)? {
+                state = crate::status::ABANDONED.into();
+            }
+            known.push(state);
+        }
+        Ok(known)
+    }
+
     /// A worker's most recent attempts (newest first).
     pub fn worker_recent(&mut self, name: &str) -> Result<Vec<WorkerAttempt>, ClusterError> {
         let text: Option<Vec<u8>> = self.control.run("GET worker recent", Duration::ZERO, |c| {

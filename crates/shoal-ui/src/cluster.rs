@@ -233,17 +233,14 @@ impl Source for ClusterSource {
 
     fn metrics(&self) -> Result<MetricsSnapshot, UiError> {
         let since = self.since_ms();
-        let (workers, counters, queues, states) = self.read(|r, cache| {
+        let (workers, counters, queues, states) = self.read(|r, _| {
             let workers = r.workers()?;
             let counters = r.task_counters()?;
             let queues = r.queues()?;
             let ids = r.job_ids(since, METRIC_JOBS)?;
-            // States only: no trace needed beyond what is cached.
-            let jobs = r.jobs(&ids, &|_| false)?;
-            let _ = cache;
             let mut states: HashMap<String, u64> = HashMap::new();
-            for job in jobs {
-                *states.entry(job.state).or_default() += 1;
+            for state in r.job_states(&ids)? {
+                *states.entry(state).or_default() += 1;
             }
             Ok((workers, counters, queues, states))
         })?;

@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use shoal_cluster::{cancel_job, cluster_status, ClusterError};
+use shoal_cluster::{cancel_job, cluster_status, ClusterError, ClusterStatus};
 
+use crate::table::{self, Align};
 use crate::CliError;
 
 /// Show live workers and recent jobs.
@@ -49,61 +50,111 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("workers ({} live)", status.workers.len());
-    println!(
-        "  {:<24} {:<16} {:>5} {:>7} {:>10}  JOBS",
-        "NAME", "HOST", "SLOTS", "RUNNING", "HEARTBEAT"
-    );
-    for w in &status.workers {
-        println!(
-            "  {:<24} {:<16} {:>5} {:>7} {:>8}ms  {}",
-            w.name,
-            w.host,
-            w.slots,
-            w.running,
-            w.last_heartbeat_ms,
-            w.jobs.join(" ")
-        );
-    }
-    for name in &status.gone {
-        println!("  {name:<24} gone (no heartbeat)");
-    }
+    print_workers(&status);
     if !status.queues.is_empty() {
         println!("queues");
-        println!(
-            "  {:<32} {:>8} {:>8} {:>8}",
-            "JOB", "QUEUED", "HELD", "WORKERS"
-        );
-    }
-    for q in &status.queues {
-        println!(
-            "  {:<32} {:>8} {:>8} {:>8}",
-            q.job, q.queued, q.held, q.workers
-        );
+        print_queues(&status);
     }
     println!("jobs");
-    println!(
-        "  {:<34} {:<10} {:<10} {:<18} {:>12} {:>8}",
-        "ID", "JOB", "STATE", "STAGE", "TASKS", "FAILURES"
-    );
-    for j in &status.jobs {
-        println!(
-            "  {:<34} {:<10} {:<10} {:<18} {:>12} {:>8}",
-            j.id,
-            if j.fingerprint.is_empty() {
+    print_jobs(&status);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each live worker with the jobs it runs (`name@version`), then the
+/// workers that stopped heartbeating.
+fn print_workers(status: &ClusterStatus) {
+    let columns = [
+        ("NAME", Align::Left),
+        ("HOST", Align::Left),
+        ("SLOTS", Align::Right),
+        ("RUNNING", Align::Right),
+        ("HEARTBEAT", Align::Right),
+        ("JOBS", Align::Left),
+    ];
+    let rows: Vec<Vec<String>> = status
+        .workers
+        .iter()
+        .map(|w| {
+            vec![
+                w.name.clone(),
+                w.host.clone(),
+                w.slots.to_string(),
+                w.running.to_string(),
+                format!("{}ms", w.last_heartbeat_ms),
+                w.jobs.join(" "),
+            ]
+        })
+        .collect();
+    for line in table::render(&columns, &rows) {
+        println!("{line}");
+    }
+    for name in &status.gone {
+        println!("  {name} gone (no heartbeat)");
+    }
+}
+
+/// The task queue of each job fingerprint.
+fn print_queues(status: &ClusterStatus) {
+    let columns = [
+        ("JOB", Align::Left),
+        ("QUEUED", Align::Right),
+        ("HELD", Align::Right),
+        ("WORKERS", Align::Right),
+    ];
+    let rows: Vec<Vec<String>> = status
+        .queues
+        .iter()
+        .map(|q| {
+            vec![
+                q.job.clone(),
+                q.queued.to_string(),
+                q.held.to_string(),
+                q.workers.to_string(),
+            ]
+        })
+        .collect();
+    for line in table::render(&columns, &rows) {
+        println!("{line}");
+    }
+}
+
+/// Recent jobs, each failed one followed by its error.
+fn print_jobs(status: &ClusterStatus) {
+    let columns = [
+        ("ID", Align::Left),
+        ("JOB", Align::Left),
+        ("STATE", Align::Left),
+        ("STAGE", Align::Left),
+        ("TASKS", Align::Right),
+        ("FAILURES", Align::Right),
+    ];
+    let rows: Vec<Vec<String>> = status
+        .jobs
+        .iter()
+        .map(|j| {
+            let job = if j.fingerprint.is_empty() {
                 &j.job
             } else {
                 &j.fingerprint
-            },
-            j.state,
-            format!("{}/{}", j.stage, j.stages),
-            format!("{}/{}", j.done, j.total),
-            j.failures
-        );
-        if !j.error.is_empty() {
-            println!("    error: {}", j.error);
+            };
+            vec![
+                j.id.clone(),
+                job.clone(),
+                j.state.clone(),
+                format!("{}/{}", j.stage, j.stages),
+                format!("{}/{}", j.done, j.total),
+                j.failures.to_string(),
+            ]
+        })
+        .collect();
+    let lines = table::render(&columns, &rows);
+    println!("{}", lines[0]);
+    for (line, job) in lines[1..].iter().zip(&status.jobs) {
+        println!("{line}");
+        if !job.error.is_empty() {
+            println!("    error: {}", job.error);
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Cancels a job; exit 2 when it is not running.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use shoal_cluster::{ClusterConfig, ClusterExecutor};
 use shoal_core::{
-    run_job, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec, Registry,
+    run_job_as, EmbeddedConfig, EmbeddedExecutor, Executor, JobError, JobOutput, JobSpec, Registry,
 };
 
 use crate::dashboard::{RunDashboard, Tee};
@@ -118,19 +118,22 @@ impl RunArgs {
     /// run's statistics on stderr and writes them to `--stats FILE`. The
     /// caller prints the result.
     pub fn run_job(&self, registry: &Registry, spec: JobSpec) -> Result<JobOutput, CliError> {
-        self.run(registry, spec, None)
+        self.run(registry, spec, None, None)
     }
 
     /// [`RunArgs::run_job`] for jobs that can stop early: setting `cancel`
     /// (say, on Ctrl-C) cancels the job — tasks see it, a cluster job is
     /// cancelled for its workers too — and the run fails as cancelled.
+    /// With `id` (from [`shoal_core::new_job_id`]) the job runs under that
+    /// id, for drivers that put objects under its prefix beforehand.
     pub fn run_job_with_cancel(
         &self,
         registry: &Registry,
         spec: JobSpec,
         cancel: Arc<AtomicBool>,
+        id: Option<String>,
     ) -> Result<JobOutput, CliError> {
-        self.run(registry, spec, Some(cancel))
+        self.run(registry, spec, Some(cancel), id)
     }
 
     fn run(
@@ -138,6 +141,7 @@ impl RunArgs {
         registry: &Registry,
         spec: JobSpec,
         cancel: Option<Arc<AtomicBool>>,
+        id: Option<String>,
     ) -> Result<JobOutput, CliError> {
         let executor: Box<dyn Executor> = match self.cluster_config()? {
             Some(mut config) => {
@@ -163,13 +167,14 @@ impl RunArgs {
             None => None,
         };
         let result = match &dashboard {
-            Some(ui) => run_job(
+            Some(ui) => run_job_as(
                 executor.as_ref(),
                 registry,
                 spec,
+                id,
                 &Tee(&progress, ui.sink()),
             ),
-            None => run_job(executor.as_ref(), registry, spec, &progress),
+            None => run_job_as(executor.as_ref(), registry, spec, id, &progress),
         };
         progress.finish();
         if let Some(ui) = dashboard {

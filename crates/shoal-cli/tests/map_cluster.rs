@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,22 @@ fn wordcount<'a>(out: &'a str, mapper: &'a str) -> Vec<&'a str> {
     ]
 }
 
+/// Every file below `dir` (none when it does not exist).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            match path.is_dir() {
+                true => todo.push(path),
+                false => files.push(path),
+            }
+        }
+    }
+    files
+}
+
 fn stderr_of(child: &mut Child) -> (std::process::ExitStatus, String) {
     let mut err = String::new();
     if let Some(mut stderr) = child.stderr.take() {
@@ -135,10 +151,17 @@ fn two_allow_exec_workers_give_the_embedded_output_even_when_one_is_killed() {
     let reference = cluster.parts("local");
     assert!(reference.lines().count() == 113, "{reference}");
 
-    let remote = cluster.run(true, &wordcount("remote", "python3 mapper.py"));
+    // The shipped files are under the job's prefix while it runs (the
+    // mapper fails otherwise) and gone with the job's objects after it.
+    let store = cluster.inner.store();
+    let shipped_under_job =
+        format!("test -f '{store}/jobs/'\"$SHOAL_JOB_ID\"/ship/mapper.py && python3 mapper.py");
+    let remote = cluster.run(true, &wordcount("remote", &shipped_under_job));
     assert_ok(&remote, "cluster run");
     assert!(cluster.parts("remote") == reference);
     assert!(cluster.path("remote/_SUCCESS").exists());
+    let left = files_under(Path::new(&store));
+    assert!(left.is_empty(), "objects left in the store: {left:?}");
     // Counters are the same too: one committed attempt per task.
     let counters = |o: &Output| {
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["counters"].clone()

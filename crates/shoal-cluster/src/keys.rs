@@ -83,7 +83,9 @@ pub fn results_index(job_id: &str, stage: u32) -> String {
     format!("jobs/{job_id}/s{stage}/results")
 }
 
-/// Store prefix of everything a job wrote.
+/// Store prefix of everything a job wrote — its tasks' outputs and what
+/// its driver uploaded for it (`shoal map`'s shipped files): deleted when
+/// the job ends, or by the workers' sweep when its driver is gone.
 pub fn job_prefix(job_id: &str) -> String {
     format!("jobs/{job_id}")
 }

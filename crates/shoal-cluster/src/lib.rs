@@ -51,6 +51,7 @@ mod worker;
 pub use control::Control;
 pub use driver::{ClusterConfig, ClusterExecutor};
 pub use error::{ClusterError, WorkerOffer};
+pub use keys::job_prefix;
 pub use queue::{queued_tasks, QueuedTask};
 pub use status::{cancel_job, cluster_status, ClusterStatus, JobStatus, QueueStatus, WorkerStatus};
 pub use worker::{Activity, ActivitySnapshot, StageCounts, Worker, WorkerConfig};

@@ -87,8 +87,11 @@ pub trait Executor {
     fn execute(&self, run: &JobRun, progress: &dyn ProgressSink) -> Result<JobOutput, JobError>;
 }
 
-/// A run id: the job name plus a value unique across processes and time.
-fn new_job_id(job: &str) -> String {
+/// A fresh run id for `job`: the job name plus a value unique across
+/// processes and time. A driver that must name a run's store objects before
+/// the run starts (files it uploads under the job's prefix, so they are
+/// cleaned up with it) takes one here and runs with [`run_job_as`].
+pub fn new_job_id(job: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -107,17 +110,36 @@ pub fn run_job(
     spec: JobSpec,
     progress: &dyn ProgressSink,
 ) -> Result<JobOutput, JobError> {
+    run_job_as(executor, registry, spec, None, progress)
+}
+
+/// [`run_job`], its (first) run under `id` when given (from
+/// [`new_job_id`]). A corrected run ([`Job::review`]) gets a fresh id:
+/// what was put under the first run's prefix is gone with it by then.
+pub fn run_job_as(
+    executor: &dyn Executor,
+    registry: &Registry,
+    spec: JobSpec,
+    id: Option<String>,
+    progress: &dyn ProgressSink,
+) -> Result<JobOutput, JobError> {
     let started = Instant::now();
     let job = registry.get(&spec.job)?;
     let params = job.prepare(spec.params)?;
-    let (mut run, mut output) =
-        run_planned(executor, job.as_ref(), &spec.job, params, progress, started)?;
+    let (mut run, mut output) = run_planned(
+        executor,
+        job.as_ref(),
+        (&spec.job, id),
+        params,
+        progress,
+        started,
+    )?;
     if let Some(corrected) = job.review(&run.spec.params, &output.results)? {
         let first = output.stats;
         (run, output) = run_planned(
             executor,
             job.as_ref(),
-            &spec.job,
+            (&spec.job, None),
             corrected,
             progress,
             Instant::now(),
@@ -137,11 +159,12 @@ pub fn run_job(
 }
 
 /// Plans `job` from prepared `params` and runs it; the statistics count
-/// planning from `planning_started` and the stages of this run.
+/// planning from `planning_started` and the stages of this run. The run
+/// is `name`'s, under the id given or a fresh one.
 fn run_planned(
     executor: &dyn Executor,
     job: &dyn Job,
-    name: &str,
+    (name, id): (&str, Option<String>),
     params: serde_json::Value,
     progress: &dyn ProgressSink,
     planning_started: Instant,
@@ -151,7 +174,7 @@ fn run_planned(
     let planning = planning_started.elapsed();
     let names = plan.stages().iter().map(|s| s.name().to_string()).collect();
     let recorder = StatsRecorder::new(names, progress);
-    let run = JobRun::versioned(
+    let mut run = JobRun::versioned(
         JobSpec {
             job: name.to_string(),
             params,
@@ -159,6 +182,9 @@ fn run_planned(
         job.version(),
         plan,
     );
+    if let Some(id) = id {
+        run.id = id;
+    }
     let mut output = executor.execute(&run, &recorder)?;
     let recorded = recorder.stats();
     output.stats.set_stages(recorded.stages);

@@ -89,7 +89,7 @@ pub use attempt::{install_quiet_panic_hook, run_attempt};
 pub use block::{Block, BlockChunks, ShuffleInput};
 pub use embedded::{EmbeddedConfig, EmbeddedExecutor};
 pub use error::{JobError, TaskError, TaskErrorKind};
-pub use executor::{run_job, Executor, JobOutput, JobRun};
+pub use executor::{new_job_id, run_job, run_job_as, Executor, JobOutput, JobRun};
 pub use job::{fingerprint, Job, JobSpec, OutputFormat, Registry};
 pub use memory::{MemoryPool, MemoryStats, Reservation, TaskMemory};
 pub use plan::{Plan, Stage, StageOutput, StageRef, TaskFn};

@@ -1,10 +1,12 @@
 //! Shipped files (`--ship`): described and checksummed on the driver,
-//! uploaded once to the cluster's store, fetched and verified once per
+//! uploaded once to the cluster's store under the job's prefix (so they
+//! are deleted with the job's other objects, by its driver or by the
+//! workers' sweep when the driver is gone), fetched and verified once per
 //! process and job, then linked into every task directory.
 //!
 //! ```text
 //! driver: ShippedFile::local(path)  ─ sha256, size, mode ─┐
-//!         upload() (cluster only)  ─▶ STORE/shoal-ship/RUN/NAME
+//!         upload() (cluster only)  ─▶ STORE/jobs/JOB/ship/NAME
 //! task:   place() ─▶ ROOT/ship-JOB/NAME (fetched + verified once)
 //!                     └── hard link ─▶ ROOT/TASK-DIR/NAME
 //! ```
@@ -144,8 +146,9 @@ impl ShippedFile {
     }
 }
 
-/// Shipped files uploaded for one run; [`Uploaded::remove`] deletes them
-/// once the job is over.
+/// Shipped files uploaded for one job; [`Uploaded::remove`] deletes them
+/// once the job is over (the cluster's driver deletes the job's prefix
+/// too: this covers a job that never started).
 #[derive(Debug)]
 pub struct Uploaded {
     store: Store,
@@ -160,18 +163,20 @@ impl Uploaded {
     }
 }
 
-/// Uploads `files` to `store_url` under `shoal-ship/RUN/` and points their
-/// sources there, so workers on other machines can fetch them.
-pub fn upload(files: &mut [ShippedFile], store_url: &str) -> Result<Uploaded, ShipError> {
+/// Uploads `files` to `store_url` under `JOB_PREFIX/ship/` (the prefix of
+/// the job's objects, `jobs/ID`) and points their sources there, so
+/// workers on other machines can fetch them.
+pub fn upload(
+    files: &mut [ShippedFile],
+    store_url: &str,
+    job_prefix: &str,
+) -> Result<Uploaded, ShipError> {
     let failed = |name: &str, source| ShipError::Upload {
         name: name.to_string(),
         source: Box::new(source),
     };
     let store = Store::open(store_url).map_err(|e| failed("(store)", e))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let prefix = format!("shoal-ship/{}-{nanos:x}", std::process::id());
+    let prefix = format!("{}/ship", job_prefix.trim_end_matches('/'));
     for file in files.iter_mut() {
         let key = format!("{prefix}/{}", file.name);
         store

@@ -134,10 +134,17 @@ pub fn run(args: MapArgs, registry: &Registry) -> Result<ExitCode, CliError> {
     if args.reducers.is_none() && params.reducer.is_some() {
         params.reducers = slots.max(1);
     }
+    // Shipped files live under the job's prefix, so they go with its
+    // other objects: the run's id is taken before they are uploaded.
+    let id = shoal_core::new_job_id(JOB_NAME);
     let uploaded = match (&cluster, params.ship.is_empty()) {
         (Some(config), false) => Some(
-            ship::upload(&mut params.ship, &config.store_url)
-                .map_err(|e| CliError::Failed(anyhow::anyhow!(e)))?,
+            ship::upload(
+                &mut params.ship,
+                &config.store_url,
+                &shoal_cluster::job_prefix(&id),
+            )
+            .map_err(|e| CliError::Failed(anyhow::anyhow!(e)))?,
         ),
         _ => None,
     };
@@ -147,7 +154,9 @@ pub fn run(args: MapArgs, registry: &Registry) -> Result<ExitCode, CliError> {
         JOB_NAME,
         serde_json::to_value(&params).map_err(anyhow::Error::from)?,
     );
-    let result = args.run.run_job_with_cancel(&registry, spec, cancel);
+    let result = args
+        .run
+        .run_job_with_cancel(&registry, spec, cancel, Some(id));
     if let Some(uploaded) = uploaded {
         uploaded.remove();
     }

@@ -5,16 +5,22 @@
 #   shoal map DATA --mapper 'python3 mapper.py' --reducer 'python3 reducer.py' --threads 2
 #   cat FILES | python3 mapper.py | LC_ALL=C sort -S 1G --parallel=2 | python3 reducer.py
 #
-# over ~500 MB of generated text (8 files). Prints median wall times side
-# by side with the ratio (target: Shoal <= 0.6x the pipeline), checks that
-# both produce the same counts, and reports Shoal's own peak RSS (without
-# its child processes, from --stats).
+# over ~500 MB of generated text (8 files; the issue's figure). Prints
+# median wall times side by side with the ratio (target: Shoal <= 0.6x the
+# pipeline), checks that both produce the same counts, and reports Shoal's
+# own peak RSS (without its child processes, from --stats).
 #
-#   bench/map.sh                # ~500 MB, 3 runs each
+# Python runs with its default (block) buffering on both sides: the
+# environment's PYTHONUNBUFFERED is unset, since a write(2) per printed
+# word would make both sides measure the kernel's pipes rather than the
+# scripts (set MAP_BENCH_UNBUFFERED=1 to keep it and compare that way).
+#
+#   bench/map.sh                # ~500 MB, 3 runs each (about 15 minutes)
+#   bench/map.sh --quick        # ~200 MB, 1 run each: a check in a few minutes
 #   bench/map.sh --runs 5
 #   bench/map.sh --big          # also Shoal alone over ~5 GB (the same files
 #                               # ten times, as symlinks): peak RSS must stay < 1 GB
-#   bench/map.sh --mb 100       # a quick check on less text
+#   bench/map.sh --mb 100       # any other size
 #   bench/map.sh --keep-data    # keep the generated text for the next run
 # The text goes to bench/data (gitignored) and is deleted at the end unless
 # --keep-data (a kept copy is reused). Disk: the text, plus Shoal's spilled
@@ -33,6 +39,7 @@ while [ $# -gt 0 ]; do
         --big) big=1; shift ;;
         --threads) threads=$2; shift 2 ;;
         --mb) mb=$2; shift 2 ;;
+        --quick) mb=200; runs=1; shift ;;
         --keep-data) keep=1; shift ;;
         *) echo "unknown flag $1" >&2; exit 2 ;;
     esac
@@ -48,6 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "load at start: $(uptime)" >&2
+if [ "${MAP_BENCH_UNBUFFERED:-0}" != 1 ]; then unset PYTHONUNBUFFERED; fi
 
 cat > "$work/mapper.py" <<'EOF'
 import sys
@@ -131,7 +139,8 @@ s=$(printf '%s\n' "${shoal_walls[@]}" | median)
 p=$(printf '%s\n' "${pipe_walls[@]}" | median)
 r=$(printf '%s\n' "${rss[@]}" | median)
 echo
-echo "word count, python mapper + reducer, $(du -sh "$data" | cut -f1) of text, median of $runs runs ($(uptime | sed 's/.*load/load/'))"
+buffering=block; if [ -n "${PYTHONUNBUFFERED:-}" ]; then buffering=unbuffered; fi
+echo "word count, python mapper + reducer ($buffering stdout), $(du -sh "$data" | cut -f1) of text, median of $runs runs ($(uptime | sed 's/.*load/load/'))"
 printf '%-44s %10s %10s\n' "" "wall s" "ratio"
 printf '%-44s %10.2f %10.3f  (target <= 0.6)\n' "shoal map --threads $threads" "$s" "$(ratio "$s" "$p")"
 printf '%-44s %10.2f %10s\n' "cat | mapper | sort --parallel=2 | reducer" "$p" "1.000"

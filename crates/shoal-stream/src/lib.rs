@@ -25,6 +25,7 @@
 
 mod counters;
 mod job;
+mod keysort;
 mod map_task;
 mod output;
 mod params;

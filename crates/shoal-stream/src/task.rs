@@ -57,7 +57,8 @@ pub(crate) fn deadline(params: &MapParams, started: Instant) -> Option<Instant> 
 /// Sorts records by key, stably, spilling runs beyond the task's memory.
 pub(crate) type KeySorter = ExternalSorter<Record, RecordCodec, fn(&Record, &Record) -> KeyOrder>;
 
-/// A new external sorter of records by key, on the task's memory.
+/// A new external sorter of records by key, on the task's memory (its
+/// buffers sorted by [`crate::keysort`]).
 pub(crate) fn sorter(ctx: &TaskContext<'_>, keys: &KeySpec) -> KeySorter {
     ExternalSorter::new(
         RecordCodec {
@@ -68,6 +69,7 @@ pub(crate) fn sorter(ctx: &TaskContext<'_>, keys: &KeySpec) -> KeySorter {
         ctx.spill_space(),
         SortOptions::default(),
     )
+    .with_in_memory_sort(crate::keysort::sort_records)
 }
 
 /// Cuts a program's stdout into records and pushes them into `sorter`;

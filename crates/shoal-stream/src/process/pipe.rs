@@ -6,13 +6,39 @@
 //! could keep one open forever, and the task's thread would hang with it.
 //! So every read and write waits with `poll(2)` in short slices and gives
 //! up once the runner sets the shared `abandon` flag.
+//!
+//! Programs often write one short line per `write(2)` (Python with
+//! `PYTHONUNBUFFERED`, `grep --line-buffered`, anything that flushes per
+//! line). Waking up for each would cost a `poll` and a `read` per line,
+//! on the cores the programs need: so the pipes are enlarged and a read
+//! that found only a little waits a moment before the next, letting the
+//! program fill the pipe meanwhile. A fast writer fills it beyond that
+//! little within the moment, and is then read without waiting.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// How long one `poll` waits before the abandon flag is checked again.
 const SLICE_MS: libc::c_int = 100;
+/// Bytes a pipe holds (the default is 64 KiB; Linux lets an unprivileged
+/// process go up to `/proc/sys/fs/pipe-max-size`, 1 MiB by default).
+const PIPE_BYTES: libc::c_int = 1 << 20;
+/// A read of fewer bytes than this waits [`COALESCE`] before the next.
+const SMALL_READ: usize = 16 << 10;
+/// How long to let a slow writer fill the pipe: what it writes meanwhile
+/// fits the pipe unless it writes faster than `SMALL_READ` per moment,
+/// and then reads are not small.
+const COALESCE: Duration = Duration::from_millis(1);
+
+/// Enlarges a pipe (best effort: a refusal leaves the default size).
+fn enlarge(fd: &OwnedFd) {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES);
+    }
+}
 
 /// Puts our end of a pipe in non-blocking mode: a blocking write of a
 /// large buffer would otherwise wait inside the kernel until the program
@@ -57,23 +83,34 @@ fn wait_ready(fd: &OwnedFd, events: libc::c_short, abandon: &AtomicBool) -> io::
 pub struct PipeReader<'a> {
     fd: OwnedFd,
     abandon: &'a AtomicBool,
+    /// Whether the last read was small (see the module docs).
+    last_small: bool,
 }
 
 impl<'a> PipeReader<'a> {
     pub(crate) fn new(fd: impl Into<OwnedFd>, abandon: &'a AtomicBool) -> Self {
         let fd = fd.into();
         set_nonblocking(&fd);
-        PipeReader { fd, abandon }
+        enlarge(&fd);
+        PipeReader {
+            fd,
+            abandon,
+            last_small: false,
+        }
     }
 }
 
 impl Read for PipeReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.last_small && buf.len() > SMALL_READ {
+            std::thread::sleep(COALESCE);
+        }
         loop {
             wait_ready(&self.fd, libc::POLLIN, self.abandon)?;
             // SAFETY: buf is valid for buf.len() bytes.
             let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n >= 0 {
+                self.last_small = (n as usize) < SMALL_READ;
                 return Ok(n as usize);
             }
             let err = io::Error::last_os_error();
@@ -101,6 +138,7 @@ impl<'a> PipeWriter<'a> {
     pub(crate) fn new(fd: Option<OwnedFd>, abandon: &'a AtomicBool) -> Self {
         if let Some(fd) = &fd {
             set_nonblocking(fd);
+            enlarge(fd);
         }
         PipeWriter {
             fd,

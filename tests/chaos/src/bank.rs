@@ -266,11 +266,7 @@ async fn workload(
     let acked_at = lock(&shared.ledger.acked_at).clone();
     final_check(&coord, shared.ledger.take(), &mut report).await;
     let lost_at = report.lost_ids.iter().filter_map(|id| acked_at.get(id));
-    report.lost_window = lost_at
-        .clone()
-        .min()
-        .copied()
-        .zip(lost_at.max().copied());
+    report.lost_window = lost_at.clone().min().copied().zip(lost_at.max().copied());
     report
 }
 

@@ -35,6 +35,7 @@ impl Drive<'_> {
             return Ok(());
         }
         let duration_ms = report.duration_us() / 1000;
+        let bytes_out = report.outcome.output_bytes();
         match report.outcome {
             Outcome::Done {
                 rows,
@@ -57,9 +58,13 @@ impl Drive<'_> {
                     stage,
                     partition: p,
                     attempt: a,
+                    bytes_out,
                 });
                 Ok(())
             }
+            // A report re-sent after its reply was lost, or a duplicate
+            // entry of one attempt failing too: one failure, counted once.
+            Outcome::Failed { .. } if tracker.failures[p as usize].has_failed(a) => Ok(()),
             Outcome::Failed { kind, message } => {
                 let attempt = Attempt {
                     task: report.task,

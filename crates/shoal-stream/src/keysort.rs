@@ -20,9 +20,11 @@ use crate::record::Record;
 /// Grouping is abandoned when more than this share of the records seen
 /// have distinct keys (1/DISTINCT_SHARE): it would save little, and its
 /// tables (per key) would grow large.
-const DISTINCT_SHARE: usize = 4;
-/// How often (in records) the share of distinct keys is judged.
-const SAMPLE: usize = 4096;
+const DISTINCT_SHARE: usize = 2;
+/// How often (in records) the share of distinct keys is judged: often
+/// enough to bound the tables, seldom enough that the first records of a
+/// skewed distribution (many keys seen once so far) do not decide.
+const SAMPLE: usize = 1 << 16;
 
 /// Sorts `records` by key bytes, equal keys keeping their order.
 pub(crate) fn sort_records(records: &mut Vec<Record>) {
@@ -161,6 +163,21 @@ mod tests {
         let repeated = sample(10_000, 50);
         let refs: Vec<&str> = repeated.iter().map(String::as_str).collect();
         assert!(group_ids(&records(&refs)).is_some());
+        // Skewed, as words are: a quarter of the records spread over many
+        // keys, from the first records on.
+        let skewed: Vec<String> = sample(150_000, 1 << 40)
+            .iter()
+            .zip(sample(150_000, 10))
+            .enumerate()
+            .map(|(i, (wide, narrow))| if i % 4 == 0 { wide.clone() } else { narrow })
+            .collect();
+        let refs: Vec<&str> = skewed.iter().map(String::as_str).collect();
+        let mut ours = records(&refs);
+        assert!(group_ids(&ours).is_some());
+        sort_records(&mut ours);
+        let mut reference = records(&refs);
+        reference.sort_by(Record::cmp_keys);
+        assert_eq!(lines(&ours), lines(&reference));
         let distinct = sample(10_000, 1 << 40);
         let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
         assert!(group_ids(&records(&refs)).is_none());

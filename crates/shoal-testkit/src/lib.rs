@@ -13,6 +13,8 @@
 //! - [`S3Server`]: `s3s-fs`, a real S3-protocol server over a directory.
 //! - [`live_processes`] and [`exited`]: processes seen through `/proc`, for
 //!   tests that must leave none behind.
+//! - [`ReplyDropper`]: a proxy in front of Redis that loses one chosen
+//!   reply, as a dropped connection or a SIGSTOPped reader would.
 //! - With feature `cluster`: [`Workers`], worker processes of any Shoal
 //!   binary (`shoal` or a user's own), and [`LocalCluster`] — Redis, a
 //!   store directory and workers together.
@@ -33,6 +35,7 @@ mod certs;
 mod cluster;
 mod poll;
 mod processes;
+mod proxy;
 mod redis_server;
 mod s3;
 mod scratch;
@@ -45,6 +48,7 @@ pub use certs::TestCerts;
 pub use cluster::{wait_for_status, LocalCluster};
 pub use poll::{eventually, eventually_async, try_eventually, Outcome, TimedOut};
 pub use processes::{exited, live_processes};
+pub use proxy::{contains_bytes, ReplyDropper};
 pub use redis_server::{RedisOptions, RedisServer};
 pub use s3::{S3Server, ACCESS_KEY, SECRET_KEY};
 pub use scratch::free_port;

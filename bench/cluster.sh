@@ -127,8 +127,8 @@ if [ -z "${SKIP_ROUTING:-}" ]; then
     # The third binary: the custom-job example when the workspace has it.
     THIRD=""
     if cargo metadata --no-deps --format-version 1 | grep -q '"name":"shoal-example-custom-job"'; then
-        # Only the example itself: its test fixtures (stock-shoal, custom-job-v2)
-        # are two more release builds the benchmark does not use.
+        # Only the example's own binary: its test fixtures (stock-shoal,
+        # custom-job-v2) are two more release links the benchmark never runs.
         cargo build --release -q -p shoal-example-custom-job --bin custom-job
         THIRD=$PWD/target/release/custom-job
     elif [ -n "$BASELINE" ]; then

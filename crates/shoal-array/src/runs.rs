@@ -63,7 +63,7 @@ pub(crate) fn push_frame<T: Element>(items: &[T], out: &mut Vec<u8>) -> Result<(
 /// batches, one frame each, read `chunk` bytes at a time: never the
 /// whole partition at once.
 pub(crate) fn stream_frames<T: Element>(input: ShuffleInput, chunk: u64) -> Batches<T> {
-    let mut blocks = input.into_blocks().into_iter();
+    let mut blocks = input.into_blocks().into_iter().enumerate();
     let mut current: Option<BlockFrames<T>> = None;
     Box::new(std::iter::from_fn(move || loop {
         if let Some(frames) = current.as_mut() {
@@ -73,12 +73,17 @@ pub(crate) fn stream_frames<T: Element>(input: ShuffleInput, chunk: u64) -> Batc
                 Err(err) => return Some(Err(err)),
             }
         }
-        current = Some(BlockFrames::new(&blocks.next()?, chunk));
+        let (map_task, block) = blocks.next()?;
+        current = Some(BlockFrames::new(&block, chunk).of_map_task(map_task));
     }))
 }
 
 /// Reads the frames of one block a chunk at a time.
 pub(crate) struct BlockFrames<T> {
+    /// The block itself (a cheap clone), named by errors about its frames.
+    block: Block,
+    /// Which map task's bucket the block is, when it is one.
+    map_task: Option<usize>,
     chunks: BlockChunks,
     /// Bytes read but not decoded yet.
     carry: Vec<u8>,
@@ -89,11 +94,28 @@ pub(crate) struct BlockFrames<T> {
 impl<T> BlockFrames<T> {
     pub(crate) fn new(block: &Block, chunk: u64) -> Self {
         BlockFrames {
+            block: block.clone(),
+            map_task: None,
             chunks: block.chunks(chunk),
             carry: Vec::new(),
             current: Bytes::new(),
             _type: PhantomData,
         }
+    }
+
+    /// Says in errors that the block is map task `map_task`'s bucket.
+    pub(crate) fn of_map_task(mut self, map_task: usize) -> Self {
+        self.map_task = Some(map_task);
+        self
+    }
+
+    /// A corrupt frame of this block, named by where it lies.
+    fn corrupt(&self, reason: impl std::fmt::Display) -> TaskError {
+        let what = match self.map_task {
+            Some(map_task) => format!("a frame of map task {map_task}'s bucket ({})", self.block),
+            None => format!("a frame of {}", self.block),
+        };
+        corrupt_task(&what, reason)
     }
 }
 
@@ -139,29 +161,29 @@ impl<T: Element> BlockFrames<T> {
             if self.carry.is_empty() && self.current.is_empty() {
                 return Ok(None);
             }
-            return Err(corrupt_task("sort run", "frame header cut short"));
+            return Err(self.corrupt("its length cut short at the end"));
         }
         let header = self.take(8);
         let len = u64::from_le_bytes(header[..8].try_into().expect("8 bytes")) as usize;
         if !self.fill(len)? {
-            return Err(corrupt_task("sort run", "frame cut short"));
+            return Err(self.corrupt(format!("{len} bytes announced, fewer left")));
         }
         Ok(Some(self.take(len)))
     }
-}
 
-/// A frame's element count and its elements' bytes. Every element that
-/// is not zero-sized takes at least one byte, so a count beyond that is
-/// corrupt (and must not size an allocation).
-pub(crate) fn frame_parts<T>(frame: &[u8]) -> Result<(usize, &[u8]), TaskError> {
-    let (count, body) = frame
-        .split_first_chunk::<8>()
-        .ok_or_else(|| corrupt_task("sort run", "frame without a count"))?;
-    let count = usize::try_from(u64::from_le_bytes(*count))
-        .ok()
-        .filter(|&c| std::mem::size_of::<T>() == 0 || c <= body.len())
-        .ok_or_else(|| corrupt_task("sort run", "more elements than bytes"))?;
-    Ok((count, body))
+    /// A frame's element count and its elements' bytes. Every element
+    /// that is not zero-sized takes at least one byte, so a count beyond
+    /// that is corrupt (and must not size an allocation).
+    pub(crate) fn parts<'f>(&self, frame: &'f [u8]) -> Result<(usize, &'f [u8]), TaskError> {
+        let (count, body) = frame
+            .split_first_chunk::<8>()
+            .ok_or_else(|| self.corrupt("no element count"))?;
+        let count = usize::try_from(u64::from_le_bytes(*count))
+            .ok()
+            .filter(|&c| std::mem::size_of::<T>() == 0 || c <= body.len())
+            .ok_or_else(|| self.corrupt("more elements than bytes"))?;
+        Ok((count, body))
+    }
 }
 
 impl<T: Element> BatchSource<T> for BlockFrames<T> {
@@ -170,7 +192,32 @@ impl<T: Element> BatchSource<T> for BlockFrames<T> {
             return Ok(None);
         };
         let mut out = Vec::new();
-        decode_into(&frame, &mut out).map_err(|e| corrupt_task("sort run", e))?;
+        decode_into(&frame, &mut out).map_err(|e| self.corrupt(e))?;
         Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corrupt_frame_names_the_map_task_and_where_its_bytes_lie() {
+        let mut whole = Vec::new();
+        push_frame(&[1u64, 2, 3], &mut whole).unwrap();
+        let good = Block::Memory(Bytes::from(whole.clone()));
+        // The second map task's bucket loses its last byte.
+        let cut = Block::Memory(Bytes::from(whole[..whole.len() - 1].to_vec()));
+        let input = ShuffleInput::new(vec![good, cut]);
+        // Readers stop at the first error (the stream repeats it).
+        let batches: Vec<_> = stream_frames::<u64>(input, 4).take(2).collect();
+        assert_eq!(batches[0].as_ref().unwrap(), &vec![1, 2, 3]);
+        let err = batches[1].as_ref().unwrap_err().to_string();
+        assert!(
+            err.contains("frame of map task 1's bucket")
+                && err.contains(&format!("{} bytes in memory", whole.len() - 1))
+                && !err.contains("sort run"),
+            "{err}"
+        );
     }
 }

@@ -17,6 +17,8 @@ use common::SHOAL;
 
 /// The driver's outage timeout: the bound after which its job is given up.
 const OUTAGE: &str = "3s";
+/// The driver's `--history`: how long a given-up job's record stays too.
+const HISTORY: &str = "1h";
 /// Long enough for the sweep (a worker timeout, the bound and a sweep
 /// period; for a job Redis forgot, the default bound of 30 s) on a loaded
 /// machine.
@@ -53,6 +55,8 @@ fn spawn_driver(cluster: &LocalCluster, corpus: &Path) -> Child {
             "1s",
             "--outage-timeout",
             OUTAGE,
+            "--history",
+            HISTORY,
             "--quiet",
         ])
         .stdout(Stdio::null())
@@ -118,6 +122,13 @@ fn a_killed_drivers_objects_are_swept_once_its_outage_timeout_passed() {
     cluster.wait_for("the job to show as failed", |s| {
         s.jobs[0].state == "failed" && s.jobs[0].error.contains("silent")
     });
+    // Its record stays as long as its driver's --history says.
+    let hash = format!("shoal:job:{}", cluster.status().jobs[0].id);
+    let ttl: u64 = cluster.redis().cli(&["TTL", &hash])[0].parse().unwrap();
+    assert!(
+        (3000..=3600).contains(&ttl),
+        "{hash} expires in {ttl} s, not within --history {HISTORY}"
+    );
     // The worker is unharmed and runs the next job.
     let out = Command::new(SHOAL)
         .arg("wordcount")

@@ -391,20 +391,6 @@ fn a_worker_with_a_bad_redis_url_exits_with_a_clear_message() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
-/// `redis-cli` against the cluster's server; the reply's lines.
-fn redis_cli(cluster: &LocalCluster, args: &[&str]) -> Vec<String> {
-    let out = Command::new("redis-cli")
-        .args(["-p", &cluster.redis().port().to_string()])
-        .args(args)
-        .output()
-        .expect("run redis-cli");
-    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
     let mut cluster = cluster(3);
@@ -438,8 +424,10 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
     // The dead worker's pending entries of the abandoned job are cleared by
     // the next driver; nothing stays pending or queued.
     eventually(Duration::from_secs(20), "the task stream to clear", || {
-        let pending = redis_cli(&cluster, &["XPENDING", "shoal:tasks:noop@1", "workers"]);
-        let queued = redis_cli(&cluster, &["XLEN", "shoal:tasks:noop@1"]);
+        let pending = cluster
+            .redis()
+            .cli(&["XPENDING", "shoal:tasks:noop@1", "workers"]);
+        let queued = cluster.redis().cli(&["XLEN", "shoal:tasks:noop@1"]);
         if pending.first().map(String::as_str) == Some("0") && queued == ["0"] {
             return Ok(());
         }
@@ -470,12 +458,14 @@ fn a_task_deleted_from_the_queue_is_noticed_and_run_again() {
         }
     });
     let (stream, id) = (newest.stream.as_str(), newest.entry_id.as_str());
-    let pending = redis_cli(&cluster, &["XPENDING", stream, "workers", "-", "+", "100"]);
+    let pending = cluster
+        .redis()
+        .cli(&["XPENDING", stream, "workers", "-", "+", "100"]);
     assert!(
         !pending.iter().any(|p| p == id),
         "the worker already took {id}"
     );
-    assert_eq!(redis_cli(&cluster, &["XDEL", stream, id]), ["1"]);
+    assert_eq!(cluster.redis().cli(&["XDEL", stream, id]), ["1"]);
 
     let finished = try_eventually(Duration::from_secs(60), || driver.is_finished());
     assert!(finished.is_ok(), "the job waits forever for the lost task");

@@ -129,19 +129,6 @@ impl Cluster {
     fn worker_spec(&self, extra: &[&str]) -> WorkerSpec {
         WorkerSpec::new(SHOAL, &self.coord(), &self.store(), self.dir.path()).args(extra)
     }
-
-    fn redis_cli(&self, args: &[&str]) -> Vec<String> {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.redis.port().to_string()])
-            .args(args)
-            .output()
-            .expect("run redis-cli");
-        assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
 }
 
 /// A `Worker` running in a thread of this process; stopped on drop.
@@ -341,7 +328,7 @@ fn a_job_no_live_worker_runs_fails_within_the_worker_timeout_naming_it_and_the_o
     }
     assert!(took < TIMEOUT + Duration::from_secs(4), "took {took:?}");
     // The failed job took its queued tasks back.
-    assert_eq!(cluster.redis_cli(&["XLEN", "shoal:tasks:noop@1"]), ["0"]);
+    assert_eq!(cluster.redis.cli(&["XLEN", "shoal:tasks:noop@1"]), ["0"]);
 }
 
 #[test]

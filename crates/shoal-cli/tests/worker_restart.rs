@@ -4,7 +4,7 @@
 //! for them forever (chaos finding 1). Real processes on loopback; every
 //! wait polls a condition under a deadline.
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,19 +33,6 @@ impl Drop for Reaped {
     }
 }
 
-fn redis_cli(cluster: &LocalCluster, args: &[&str]) -> Vec<String> {
-    let out = Command::new("redis-cli")
-        .args(["-p", &cluster.redis().port().to_string()])
-        .args(args)
-        .output()
-        .expect("run redis-cli");
-    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 fn registry() -> Registry {
     Registry::new().with(Arc::new(shoal_jobs::Noop))
 }
@@ -67,10 +54,9 @@ fn a_worker_restarted_under_its_name_within_its_ttl_strands_no_task() {
     });
 
     eventually(Duration::from_secs(30), "w0 to hold tasks", || {
-        let held = redis_cli(
-            &cluster,
-            &["XPENDING", STREAM, "workers", "-", "+", "10", "w0"],
-        );
+        let held = cluster
+            .redis()
+            .cli(&["XPENDING", STREAM, "workers", "-", "+", "10", "w0"]);
         if held.is_empty() {
             Err("nothing pending under w0".to_string())
         } else {
@@ -84,14 +70,17 @@ fn a_worker_restarted_under_its_name_within_its_ttl_strands_no_task() {
     assert!(
         finished.is_ok(),
         "the job still waits for the tasks the first w0 held; pending: {:?}",
-        redis_cli(&cluster, &["XPENDING", STREAM, "workers"])
+        cluster.redis().cli(&["XPENDING", STREAM, "workers"])
     );
     let results = driver.join().unwrap().expect("the job completes");
     let embedded = EmbeddedExecutor::new(EmbeddedConfig::default());
     let expected = run_job(&embedded, &registry(), spec, &NoProgress).unwrap();
     assert_eq!(results, expected.results);
     assert_eq!(
-        redis_cli(&cluster, &["XPENDING", STREAM, "workers"]).first(),
+        cluster
+            .redis()
+            .cli(&["XPENDING", STREAM, "workers"])
+            .first(),
         Some(&"0".to_string()),
         "entries left pending"
     );

@@ -36,6 +36,10 @@ use crate::{keys, ClusterError};
 
 /// Job hash field: the job's bound in ms (its driver's outage timeout).
 pub(crate) const BOUND_FIELD: &str = "abandon_after_ms";
+/// Job hash field: how long (ms) the job's record stays after it ends, its
+/// driver's `--history` ([`crate::ClusterConfig::history`]): also how long
+/// it stays once a sweep gave the job up.
+pub(crate) const HISTORY_FIELD: &str = "history_ms";
 /// Job hash field: when (Redis time, ms) a sweep first found the job's
 /// liveness key missing; a renewal deletes it.
 pub(crate) const SINCE_FIELD: &str = "abandoned_ms";
@@ -65,8 +69,9 @@ return false
 });
 
 /// What a sweep does with one job. KEYS: job hash, liveness key, event
-/// stream. ARGV: the bound when the hash has none (ms), seconds a given-up
-/// job's hash is kept. Returns 'keep' (running, or not silent long
+/// stream. ARGV: the bound when the hash has none (ms), how long (ms) a
+/// given-up job's hash is kept when it names no `history_ms` (one adopted
+/// from the store). Returns 'keep' (running, or not silent long
 /// enough), 'sweep' (ended: delete its objects) or 'forget' (Redis knows
 /// nothing of it any more).
 static VERDICT: LazyLock<Script> = LazyLock::new(|| {
@@ -91,7 +96,7 @@ if now - since <= bound then return 'keep' end
 redis.call('HSET', KEYS[1], 'state', 'failed', 'finished_ms', now, 'error',
   'given up: its driver was silent for longer than its outage timeout (' .. bound .. ' ms)')
 redis.call('HDEL', KEYS[1], 'spec', 'abandoned_ms')
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(redis.call('HGET', KEYS[1], 'history_ms')) or ARGV[2])
 redis.call('DEL', KEYS[3])
 return 'sweep'
 "#,
@@ -137,7 +142,7 @@ pub(crate) fn sweep(control: &mut Control, store: &Store) -> Result<usize, Clust
                 .key(keys::job_alive(&id))
                 .key(keys::job_events(&id))
                 .arg(DEFAULT_BOUND.as_millis() as u64)
-                .arg(crate::driver::HISTORY_SECONDS)
+                .arg(crate::driver::HISTORY_SECONDS * 1000)
                 .invoke(c)
         })?;
         match verdict.as_str() {

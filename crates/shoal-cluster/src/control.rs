@@ -25,6 +25,8 @@ pub struct Control {
     conn: Option<Connection>,
     timeout: Duration,
     outage: Duration,
+    /// Transient failures so far: each may have lost a reply Redis sent.
+    interruptions: u64,
 }
 
 impl std::fmt::Debug for Control {
@@ -91,6 +93,7 @@ impl Control {
             conn: None,
             timeout,
             outage,
+            interruptions: 0,
         })
     }
 
@@ -108,6 +111,7 @@ impl Control {
             conn: None,
             timeout: self.timeout,
             outage: self.outage,
+            interruptions: 0,
         }
     }
 
@@ -155,6 +159,7 @@ impl Control {
                 Ok(value) => return Ok(value),
                 Err(err) if is_transient(&err) => {
                     self.conn = None;
+                    self.interruptions += 1;
                     let started = *failing_since.get_or_insert_with(Instant::now);
                     if started.elapsed() >= self.outage {
                         return Err(ClusterError::Unreachable {
@@ -176,6 +181,17 @@ impl Control {
                 }
             }
         }
+    }
+
+    /// How many commands of this connection have failed transiently so far
+    /// (and were retried or given up on). Redis may have carried out such a
+    /// command and sent a reply that was lost with the connection — a
+    /// process stopped by SIGSTOP wakes from a socket read with a timeout
+    /// with EINTR, whatever arrived meanwhile — so a caller whose command
+    /// is not idempotent (a claim delivers entries once) compares this
+    /// before and after to know it must find out what happened.
+    pub fn interruptions(&self) -> u64 {
+        self.interruptions
     }
 
     /// The server's run id, which changes when Redis restarts (and with it,

@@ -241,6 +241,9 @@ pub(crate) fn abandon_if_driver_gone(
             .arg(keys::job(id))
             .arg("spec")
             .ignore()
+            // The default retention, not the job's --history: the sweep
+            // must still find the hash once the job's bound has passed, to
+            // give it up and delete its objects, however short the history.
             .cmd("EXPIRE")
             .arg(keys::job(id))
             .arg(crate::driver::HISTORY_SECONDS)

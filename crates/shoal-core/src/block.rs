@@ -9,6 +9,7 @@
 //! zero-copy slices in memory, ranged reads from files, and ranged requests
 //! with one piece in flight ahead from a store.
 
+use std::fmt;
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -154,6 +155,39 @@ impl Block {
             Block::Pieces(pieces) => pieces.iter().for_each(|p| p.leaves(out)),
             leaf if leaf.is_empty() => {}
             leaf => out.push(leaf.clone()),
+        }
+    }
+}
+
+/// Where the block's bytes are, for errors about them: the spill
+/// directory or store object and the byte range, so a corrupt block can be
+/// found and looked at.
+impl fmt::Display for Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Block::Memory(bytes) => write!(f, "{} bytes in memory", bytes.len()),
+            Block::Spilled { file, range } => write!(
+                f,
+                "bytes {}..{} of a spill file in {}",
+                range.start,
+                range.end,
+                file.dir().display()
+            ),
+            Block::Stored { key, range, .. } => write!(
+                f,
+                "bytes {}..{} of store object {key}",
+                range.start, range.end
+            ),
+            Block::Pieces(pieces) => {
+                f.write_str("pieces [")?;
+                for (i, piece) in pieces.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{piece}")?;
+                }
+                f.write_str("]")
+            }
         }
     }
 }
@@ -363,5 +397,15 @@ mod tests {
         assert_eq!(middle.chunks(7).count(), 5);
         let single = Block::concat(vec![Block::Memory(Bytes::new()), memory.clone()]);
         assert!(matches!(single, Block::Memory(_)));
+
+        // Errors about a block say where each of its bytes lies.
+        assert_eq!(
+            pieces.to_string(),
+            format!(
+                "pieces [100 bytes in memory; bytes 104..5004 of a spill file in {}; \
+                 bytes 5002..10002 of store object obj]",
+                dir.path().display()
+            )
+        );
     }
 }

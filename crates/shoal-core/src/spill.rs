@@ -208,6 +208,11 @@ impl SpillFile {
         self.inner.len == 0
     }
 
+    /// The directory the (anonymous) file lives in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
     /// Reads bytes `range` (clamped to the file).
     pub fn read_range(&self, range: Range<u64>) -> Result<Bytes, SpillError> {
         let end = range.end.min(self.inner.len);

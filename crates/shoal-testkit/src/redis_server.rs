@@ -205,6 +205,24 @@ impl RedisServer {
         self.port
     }
 
+    /// Runs `redis-cli ARGS` against the server (on 127.0.0.1): the reply's
+    /// lines, for a test's look at raw keys and streams.
+    ///
+    /// # Panics
+    /// When `redis-cli` cannot run or fails.
+    pub fn cli(&self, args: &[&str]) -> Vec<String> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The server's process id (for SIGSTOP/SIGKILL in tests).
     pub fn pid(&self) -> u32 {
         self.child.id()

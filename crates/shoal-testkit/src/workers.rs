@@ -182,6 +182,13 @@ impl Workers {
 impl Drop for Workers {
     fn drop(&mut self) {
         for child in &mut self.children {
+            // A worker that is gone (killed and reaped by a test, or exited
+            // on its own: `try_wait` reaps it) has no process left, and
+            // `kill -CONT` would print "No such process" or reach whatever
+            // process took its pid since.
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                continue;
+            }
             let _ = Command::new("kill")
                 .args(["-CONT", &child.id().to_string()])
                 .status();

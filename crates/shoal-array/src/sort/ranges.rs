@@ -40,7 +40,7 @@ use super::sorter;
 use crate::codec::{decode, decode_into, encode_frame, fixed_width, Element};
 use crate::error::corrupt_task;
 use crate::part::{Flow, Part, BATCH};
-use crate::runs::{frame_parts, ArrayCodec, BlockFrames};
+use crate::runs::{ArrayCodec, BlockFrames};
 
 /// Sorts the partition and writes it as one run with its trailer.
 pub(super) fn write_run<T: Element, C>(
@@ -379,7 +379,7 @@ where
             }
             // Wholly inside the range: decoded straight into the sorter.
             let frame = cut.next_frame()?.expect("frames left");
-            let (count, body) = frame_parts::<T>(&frame)?;
+            let (count, body) = cut.frames.parts(&frame)?;
             let heap = if fixed_width::<T>().is_some() {
                 0
             } else {

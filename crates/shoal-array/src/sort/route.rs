@@ -25,7 +25,7 @@ use crate::codec::{encode_gather, fixed_width, is_plain_integer, Element};
 use crate::error::corrupt_task;
 use crate::part::{Flow, BATCH};
 use crate::radix;
-use crate::runs::{frame_parts, BlockFrames};
+use crate::runs::BlockFrames;
 
 /// The sample stage's result: the partition's length and sample.
 pub(super) fn sample_blob<T: Element>(
@@ -275,7 +275,7 @@ where
     for block in input.into_blocks() {
         let mut frames = BlockFrames::<T>::new(&block, chunk);
         while let Some(frame) = frames.next_frame()? {
-            let (count, body) = frame_parts::<T>(&frame)?;
+            let (count, body) = frames.parts(&frame)?;
             let heap = if fixed_width::<T>().is_some() {
                 0
             } else {
@@ -311,7 +311,7 @@ fn radix_in_memory<T: Element>(
     for block in input.blocks() {
         let mut reader = BlockFrames::<T>::new(block, block.len().max(1));
         while let Some(frame) = reader.next_frame()? {
-            let (count, body) = frame_parts::<T>(&frame)?;
+            let (count, body) = reader.parts(&frame)?;
             if count.checked_mul(width) != Some(body.len()) {
                 return Err(corrupt_task("sort piece", "count does not match its bytes"));
             }

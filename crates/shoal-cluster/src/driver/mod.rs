@@ -247,6 +247,8 @@ impl Drive<'_> {
                 .arg(now_ms())
                 .arg(crate::abandoned::BOUND_FIELD)
                 .arg(bound)
+                .arg(crate::abandoned::HISTORY_FIELD)
+                .arg(self.config.history.as_millis() as u64)
                 .ignore()
                 .cmd("ZADD")
                 .arg(keys::JOBS)
@@ -488,7 +490,11 @@ pub(crate) const EVENTS_PER_READ: usize = 256;
 
 /// How long a finished job's records (hash, trace) stay for `shoal status`
 /// and the dashboard, unless its driver says otherwise
-/// ([`ClusterConfig::history`]), and an abandoned job's hash.
+/// ([`ClusterConfig::history`], kept in the job hash for the workers' sweep
+/// to follow when it gives the job up); also how long the hash of a job
+/// found abandoned stays until the sweep gives it up, and that of a job the
+/// sweep adopted from the store (its driver's setting went with Redis's
+/// data).
 pub(crate) const HISTORY_SECONDS: u64 = 86_400;
 
 /// The plan's stages as the record lists them: name and tasks.

@@ -11,15 +11,17 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::claim::Claimer;
+use super::orphans::AUDIT_PERIOD;
 use super::task::Assignment;
 use super::Worker;
 use crate::control::Control;
 use crate::protocol::{DecodeError, TaskEntry};
+use crate::reply::StreamEntries;
 use crate::ClusterError;
 
 /// How much work a worker claims ahead of its free slots, in task time.
@@ -70,6 +72,8 @@ impl Worker {
         tasks: Sender<Assignment>,
         freed: Receiver<()>,
     ) {
+        let mut next_audit = Instant::now() + AUDIT_PERIOD;
+        let mut audit_now = false;
         while !self.stop.load(Ordering::Relaxed) {
             let ahead = self.pace.claim_ahead(self.config.slots);
             let capacity = self.config.slots + ahead;
@@ -81,10 +85,29 @@ impl Worker {
                 let _ = freed.recv_timeout(Duration::from_millis(100));
                 continue;
             }
+            if Instant::now() >= next_audit || audit_now {
+                let orphans = self.reclaim_orphans(control, claimer);
+                audit_now = orphans.is_err();
+                next_audit = Instant::now() + AUDIT_PERIOD;
+                match orphans {
+                    Ok(batches) => {
+                        if !self.hand_to_slots(control, batches, &tasks) {
+                            return;
+                        }
+                    }
+                    Err(err) => tracing::warn!("{err}; looking again"),
+                }
+            }
             let name = &self.config.name;
             // Exact claims while tasks are long or of unknown length (see claim.rs).
             let exact = ahead == 0;
+            let interruptions = control.interruptions();
             let claimed = claimer.claim(control, name, free, exact);
+            // A claim retried or given up on may have delivered entries whose
+            // reply was lost: look for them before claiming again (orphans.rs).
+            if control.interruptions() != interruptions {
+                audit_now = true;
+            }
             let batches = match claimed {
                 Ok(batches) => batches,
                 Err(err) if err.is_no_group() => {
@@ -97,29 +120,44 @@ impl Worker {
                     continue;
                 }
             };
-            for batch in batches {
-                self.count_claims(&batch.key, batch.entries.len());
-                let stream: Arc<str> = batch.key.into();
-                for entry in batch.entries {
-                    let task = match TaskEntry::decode(&stream, &entry) {
-                        Ok(task) => task,
-                        Err(err) => {
-                            self.drop_entry(control, &stream, &entry.id, &err);
-                            continue;
-                        }
-                    };
-                    let assignment = Assignment {
-                        stream: stream.clone(),
-                        entry_id: entry.id,
-                        task,
-                    };
-                    self.held.fetch_add(1, Ordering::Relaxed);
-                    if tasks.send(assignment).is_err() {
-                        return;
+            if !self.hand_to_slots(control, batches, &tasks) {
+                return;
+            }
+        }
+    }
+
+    /// Passes claimed entries on to the slots, holding each; false once the
+    /// slots are gone (the worker is stopping).
+    fn hand_to_slots(
+        &self,
+        control: &mut Control,
+        batches: Vec<StreamEntries>,
+        tasks: &Sender<Assignment>,
+    ) -> bool {
+        for batch in batches {
+            self.count_claims(&batch.key, batch.entries.len());
+            let stream: Arc<str> = batch.key.into();
+            for entry in batch.entries {
+                let task = match TaskEntry::decode(&stream, &entry) {
+                    Ok(task) => task,
+                    Err(err) => {
+                        self.drop_entry(control, &stream, &entry.id, &err);
+                        continue;
                     }
+                };
+                self.holdings.hold(&stream, &entry.id);
+                let assignment = Assignment {
+                    stream: stream.clone(),
+                    entry_id: entry.id,
+                    task,
+                };
+                self.held.fetch_add(1, Ordering::Relaxed);
+                if tasks.send(assignment).is_err() {
+                    return false;
                 }
             }
         }
+        true
     }
 
     /// Creates the consumer group of every stream this worker reads.

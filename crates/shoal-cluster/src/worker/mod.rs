@@ -8,6 +8,8 @@
 //!   (cached), run the attempt, commit its output (small results inline);
 //! - the **reporter** (`report.rs`) batches outcomes: one pipeline of XADD
 //!   reports to the jobs' event streams plus one XACK and XDEL per batch;
+//!   the fetch loop runs again what is pending under the worker's name but
+//!   not held by it — a claim whose reply was lost (`orphans.rs`);
 //! - the **heartbeat** renews the worker's registration every second;
 //!   the key expires when heartbeats stop, which is how drivers and
 //!   `shoal status` learn that a worker is gone. A worker restarted under
@@ -21,6 +23,7 @@ mod claim;
 mod fetch;
 mod handover;
 mod liveness;
+mod orphans;
 mod report;
 mod sweeper;
 mod task;
@@ -41,6 +44,7 @@ use crate::{keys, ClusterError};
 pub use activity::{Activity, ActivitySnapshot, StageCounts};
 use claim::Claimer;
 use fetch::Pace;
+use orphans::Holdings;
 use task::{Assignment, Finished, Jobs};
 
 /// How a worker connects and how much it runs at once.
@@ -72,6 +76,8 @@ pub struct Worker {
     running: AtomicUsize,
     /// Tasks claimed and not yet finished: running or queued for a slot.
     held: AtomicUsize,
+    /// Entries claimed and not yet acknowledged, by id (orphans.rs).
+    holdings: Holdings,
     pace: Pace,
     /// Attempts running now, watched for cancellation.
     running_attempts: watch::Running,
@@ -101,6 +107,7 @@ impl Worker {
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
+            holdings: Holdings::default(),
             pace: Pace::default(),
             running_attempts: watch::Running::default(),
             last_beat_ms: AtomicU64::new(now_ms()),

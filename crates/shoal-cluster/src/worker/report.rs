@@ -58,6 +58,9 @@ impl Worker {
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
+            // Only now: an entry pending and not held is an orphan (orphans.rs).
+            self.holdings
+                .release(batch.iter().map(|f| (&f.stream, f.entry_id.as_str())));
         }
     }
 }

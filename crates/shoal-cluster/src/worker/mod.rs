@@ -76,6 +76,9 @@ pub struct Worker {
     running: AtomicUsize,
     /// Tasks claimed and not yet finished: running or queued for a slot.
     held: AtomicUsize,
+    /// How few held tasks the fetch loop waits for: a slot that leaves no
+    /// more than this held signals it (`fetch.rs`).
+    wake_at: AtomicUsize,
     /// Entries claimed and not yet acknowledged, by id (orphans.rs).
     holdings: Holdings,
     pace: Pace,
@@ -107,6 +110,7 @@ impl Worker {
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
+            wake_at: AtomicUsize::new(usize::MAX),
             holdings: Holdings::default(),
             pace: Pace::default(),
             running_attempts: watch::Running::default(),

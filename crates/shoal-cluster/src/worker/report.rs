@@ -60,7 +60,7 @@ impl Worker {
             }
             // Only now: an entry pending and not held is an orphan (orphans.rs).
             self.holdings
-                .release(batch.iter().map(|f| (&f.stream, f.entry_id.as_str())));
+                .release(batch.into_iter().map(|f| (f.stream, f.entry_id)));
         }
     }
 }

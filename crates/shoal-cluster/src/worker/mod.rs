@@ -186,8 +186,9 @@ impl Worker {
         // Unbounded: the fetch loop bounds what it claims (see fetch.rs).
         let (task_tx, task_rx) = crossbeam_channel::unbounded::<Assignment>();
         let (report_tx, report_rx) = crossbeam_channel::unbounded::<Finished>();
-        // Slots signal here when they finish, so a full worker waits for a
-        // free slot instead of polling.
+        // Slots signal here when they leave few enough tasks held for the
+        // fetch loop to claim (`wake_at`), so a full worker waits instead
+        // of polling, and is not woken at every tiny task.
         let (freed_tx, freed_rx) = crossbeam_channel::bounded::<()>(self.config.slots);
         let jobs = Jobs::default();
         let slots_done = AtomicBool::new(false);

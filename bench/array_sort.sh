@@ -36,11 +36,8 @@ while [ $# -gt 0 ]; do
         *) echo "unknown flag $1" >&2; exit 2 ;;
     esac
 done
-case $budget in
-    *GiB) bytes=$(( ${budget%GiB} << 30 )) ;;
-    *MiB) bytes=$(( ${budget%MiB} << 20 )) ;;
-    *) bytes=$budget ;;
-esac
+source "$here/lib/measure.sh"
+bytes=$(budget_bytes "$budget")
 
 source "$root/tests/crosscheck/peers_env.sh"
 shoal_peers_python
@@ -55,16 +52,9 @@ if [ "$free" -lt "$need" ]; then
     exit 2
 fi
 
-(cd "$root" && cargo build --quiet --release -p shoal-array --example array_sort)
-sorter="${CARGO_TARGET_DIR:-$root/target}/release/examples/array_sort"
+sorter=$(release_example shoal-array array_sort)
 
-# wall_rss FILE: "wall_seconds rss_mib" from GNU time's report.
-wall_rss() {
-    awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; w=s}
-                /Maximum resident set size/ {r=$2/1024} END {print w, r}' "$1"
-}
-
-echo "sorting $n u64 ($(( n * 8 >> 30 )) GiB), $partitions partitions, budget $budget, $threads threads, work dir $work (load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "sorting $n u64 ($(( n * 8 >> 30 )) GiB), $partitions partitions, budget $budget, $threads threads, work dir $work (load $(load))"
 /usr/bin/time -v -o "$work/shoal.time" "$sorter" "$n" "$partitions" "$bytes" "$work" "$threads" > "$work/shoal.json"
 read -r s_wall s_rss < <(wall_rss "$work/shoal.time")
 
@@ -119,4 +109,4 @@ if [ "$peer" = 1 ]; then
     printf '%-22s %12.1f %12.0f\n' "duckdb ORDER BY" "$d_wall" "$d_rss"
     awk -v a="$s_wall" -v b="$d_wall" 'BEGIN {printf "shoal / duckdb wall: %.2fx\n", a / b}'
 fi
-echo "(load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(load $(load))"

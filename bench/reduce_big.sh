@@ -26,24 +26,16 @@ while [ $# -gt 0 ]; do
         *) echo "unknown flag $1" >&2; exit 2 ;;
     esac
 done
-case $budget in
-    *GiB) bytes=$(( ${budget%GiB} << 30 )) ;;
-    *MiB) bytes=$(( ${budget%MiB} << 20 )) ;;
-    *) bytes=$budget ;;
-esac
+source "$here/lib/measure.sh"
+bytes=$(budget_bytes "$budget")
 source "$root/tests/crosscheck/peers_env.sh"
 shoal_peers_python
 work=${work:-$root/bench/data/reduce-big}
 mkdir -p "$work/duckdb-tmp"
 trap 'rm -rf "$work/duckdb-tmp"' EXIT
 
-(cd "$root" && cargo build --quiet --release -p shoal-array --example reduce_big)
-reducer="${CARGO_TARGET_DIR:-$root/target}/release/examples/reduce_big"
-wall_rss() {
-    awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; w=s}
-                /Maximum resident set size/ {r=$2/1024} END {print w, r}' "$1"
-}
-echo "reduce_by_key: $n pairs, $keys keys, budget $budget, $threads threads (load $(cut -d' ' -f1-3 /proc/loadavg))"
+reducer=$(release_example shoal-array reduce_big)
+echo "reduce_by_key: $n pairs, $keys keys, budget $budget, $threads threads (load $(load))"
 /usr/bin/time -v -o "$work/shoal.time" "$reducer" "$n" "$keys" "$partitions" "$bytes" "$work" "$threads" > "$work/shoal.json"
 read -r s_wall s_rss < <(wall_rss "$work/shoal.time")
 grep -q "\"total\": $n}" "$work/shoal.json" || { echo "wrong total: $(cat "$work/shoal.json")" >&2; exit 1; }
@@ -63,4 +55,4 @@ read -r d_wall d_rss < <(wall_rss "$work/duckdb.time")
 printf '%-24s %10s %14s\n' "" "wall (s)" "peak RSS (MiB)"
 printf '%-24s %10.1f %14.0f   %s\n' "shoal reduce_by_key" "$s_wall" "$s_rss" "$(cat "$work/shoal.json")"
 printf '%-24s %10.1f %14.0f\n' "duckdb GROUP BY" "$d_wall" "$d_rss"
-echo "(load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(load $(load))"

@@ -5,22 +5,7 @@
 //!
 //! `reduce_big N KEYS PARTITIONS BUDGET_BYTES WORK_DIR [THREADS]`
 
-use std::sync::{Arc, Mutex};
-
-use shoal_array::Session;
-use shoal_core::{EmbeddedConfig, MemoryStats, ProgressEvent, ProgressSink};
-
-/// Keeps the memory figures reported at the end of the job.
-#[derive(Default)]
-struct LastMemory(Mutex<Option<MemoryStats>>);
-
-impl ProgressSink for LastMemory {
-    fn event(&self, event: &ProgressEvent<'_>) {
-        if let ProgressEvent::Memory(stats) = event {
-            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(*stats);
-        }
-    }
-}
+mod common;
 
 /// SplitMix64: spreads `i` over all of u64.
 fn mix(mut z: u64) -> u64 {
@@ -44,14 +29,7 @@ fn main() {
         (arg(&args, 0), arg(&args, 1), arg(&args, 2), arg(&args, 3));
     let work_dir = args.get(4).cloned().unwrap_or_else(|| ".".into());
     let threads = args.get(5).and_then(|a| a.parse().ok()).unwrap_or(2);
-    let memory = Arc::new(LastMemory::default());
-    let session = Session::with_config(EmbeddedConfig {
-        threads,
-        max_attempts: 1,
-        memory_budget: budget,
-        work_dir: work_dir.into(),
-    })
-    .with_progress(memory.clone());
+    let (session, memory) = common::session(budget, work_dir, threads);
     let (distinct, total) = session
         .range(n, partitions as u32)
         .map(move |i| (mix(i) % keys, 1u64))
@@ -63,14 +41,5 @@ fn main() {
         )
         .expect("reduce_by_key failed");
     println!("{{\"keys\": {distinct}, \"total\": {total}}}");
-    let stats = *memory.0.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(stats) = stats {
-        eprintln!(
-            "peak held {} MiB of a {} MiB budget, spilled {} MiB in {} files",
-            stats.peak_held >> 20,
-            stats.budget >> 20,
-            stats.spilled_bytes >> 20,
-            stats.spill_files
-        );
-    }
+    memory.report();
 }

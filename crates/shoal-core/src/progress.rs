@@ -41,6 +41,9 @@ pub enum ProgressEvent<'a> {
         partition: u32,
         /// Attempt that committed.
         attempt: u32,
+        /// Bytes of output the attempt committed: its shuffle buckets and
+        /// its result.
+        bytes_out: u64,
     },
     /// A task attempt failed.
     TaskFailed {

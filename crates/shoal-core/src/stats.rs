@@ -253,6 +253,7 @@ mod tests {
                 stage: 0,
                 partition: 0,
                 attempt: 1,
+                bytes_out: 40,
             },
             ProgressEvent::Spilled { stage: 0, bytes: 7 },
             ProgressEvent::Memory(MemoryStats {
@@ -270,12 +271,14 @@ mod tests {
                 stage: 1,
                 partition: 0,
                 attempt: 0,
+                bytes_out: 40,
             },
             // An event for a stage the plan does not have is ignored.
             ProgressEvent::TaskFinished {
                 stage: 9,
                 partition: 0,
                 attempt: 0,
+                bytes_out: 40,
             },
         ] {
             recorder.event(&event);

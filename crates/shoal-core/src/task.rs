@@ -59,6 +59,25 @@ pub struct TaskOutput {
 }
 
 impl TaskOutput {
+    /// How many bytes the output holds: its buckets (spilled pieces
+    /// included) and its result.
+    pub fn len(&self) -> u64 {
+        let staged: usize = self.buckets.iter().map(Vec::len).sum();
+        // A segment's offsets start at 0: the last is its length.
+        let spilled: u64 = self
+            .segments
+            .iter()
+            .map(|s| s.offsets.last().copied().unwrap_or(0))
+            .sum();
+        let result = self.result.as_ref().map_or(0, Bytes::len);
+        (staged + result) as u64 + spilled
+    }
+
+    /// Whether the output holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Bucket `bucket` whole: its spilled pieces, then what is in memory.
     /// For committers that keep outputs as one object per task.
     pub fn bucket_bytes(&mut self, bucket: usize) -> Result<Vec<u8>, TaskError> {

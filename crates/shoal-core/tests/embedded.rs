@@ -172,6 +172,36 @@ fn small_memory_budget_spills_and_gives_identical_output() {
     assert!(leftover.is_empty(), "spill files left behind: {leftover:?}");
 }
 
+/// Sums the output bytes of committed attempts, by stage.
+#[derive(Default)]
+struct OutputSizes(Mutex<BTreeMap<u32, u64>>);
+impl ProgressSink for OutputSizes {
+    fn event(&self, event: &ProgressEvent<'_>) {
+        if let ProgressEvent::TaskFinished {
+            stage, bytes_out, ..
+        } = event
+        {
+            *self.0.lock().unwrap().entry(*stage).or_default() += bytes_out;
+        }
+    }
+}
+
+#[test]
+fn committed_outputs_are_sized_whether_spilled_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = dir.path().to_str().unwrap();
+    let (roomy, tight) = (OutputSizes::default(), OutputSizes::default());
+    let result = count(&executor(2, u64::MAX, spill), 60_000, 16, 8, &roomy);
+    count(&executor(2, 1024, spill), 60_000, 16, 8, &tight);
+    let sizes = roomy.0.into_inner().unwrap();
+    // Every map task's (key, count) pairs, 16 bytes each; the merged result.
+    assert_eq!(sizes[&0] % 16, 0, "{sizes:?}");
+    assert!(sizes[&0] >= 997 * 16, "{sizes:?}");
+    assert_eq!(sizes[&2], result.len() as u64, "{sizes:?}");
+    // Buckets written to spill files count as much as those in memory.
+    assert_eq!(tight.0.into_inner().unwrap(), sizes);
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -62,7 +62,7 @@ impl LocalJob {
                     started_ms: started_us / 1000,
                     ..JobRow::default()
                 },
-                trace: JobTrace::new(started_us / 1000, &[]),
+                trace: JobTrace::new(started_us / 1000, &[]).with_output_sizes(),
                 threads: HashMap::new(),
                 stage_started_us: started_us,
                 pending_bytes: HashMap::new(),
@@ -169,16 +169,16 @@ impl ProgressSink for LocalJob {
                 stage,
                 partition,
                 attempt,
+                bytes_out,
             } => {
                 let bytes = s
                     .pending_bytes
                     .remove(&std::thread::current().id())
                     .unwrap_or(0);
-                // Progress events do not size outputs: the trace says so.
                 let done = AttemptOutcome::Done {
                     rows: 0,
                     bytes,
-                    bytes_out: 0,
+                    bytes_out,
                     first: true,
                 };
                 s.record(self.lanes, (stage, partition, attempt), done);
@@ -307,6 +307,7 @@ mod tests {
                 stage: 0,
                 partition,
                 attempt: 0,
+                bytes_out: 40,
             });
         }
         job.event(&ProgressEvent::StageFinished {
@@ -321,6 +322,9 @@ mod tests {
             (stage.tasks, stage.done, stage.rows, stage.bytes_in),
             (2, 2, 5, 50)
         );
+        // Both attempts' outputs, sized: the job page shows them.
+        assert_eq!(stage.bytes_out, 80);
+        assert!(detail.trace.output_sizes);
         assert_eq!(
             detail.trace.timeline.lanes["thread 1"]
                 .ended
@@ -350,6 +354,7 @@ mod tests {
             stage: 0,
             partition: 0,
             attempt: 0,
+            bytes_out: 40,
         });
         let detail = job.job("noop").unwrap().unwrap();
         assert_eq!(detail.trace.stages[0].done, 1);

@@ -21,6 +21,7 @@ fn started_job() -> Arc<LocalJob> {
         stage: 0,
         partition: 0,
         attempt: 0,
+        bytes_out: 40,
     });
     job
 }

@@ -34,6 +34,7 @@ impl Drive<'_> {
             return Ok(());
         }
         let duration_ms = report.duration_us() / 1000;
+        let bytes_out = report.outcome.output_bytes();
         match report.outcome {
             Outcome::Done {
                 rows,
@@ -56,6 +57,7 @@ impl Drive<'_> {
                     stage,
                     partition: p,
                     attempt: a,
+                    bytes_out,
                 });
                 Ok(())
             }

@@ -151,29 +151,10 @@ impl Claimer {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use shoal_testkit::RedisServer;
 
     use super::*;
-
-    fn fill(control: &mut Control, stream: &str, entries: usize) {
-        control.ensure_group(stream).unwrap();
-        control
-            .run("XADD", Duration::ZERO, |c| {
-                let mut pipe = redis::pipe();
-                for i in 0..entries {
-                    pipe.cmd("XADD")
-                        .arg(stream)
-                        .arg("*")
-                        .arg("i")
-                        .arg(i)
-                        .ignore();
-                }
-                pipe.query::<()>(c)
-            })
-            .unwrap();
-    }
+    use crate::worker::test_streams::{connect, fill};
 
     fn count(batches: &[StreamEntries]) -> Vec<(String, usize)> {
         batches
@@ -185,8 +166,7 @@ mod tests {
     #[test]
     fn an_exact_claim_takes_at_most_its_count_across_all_streams_starting_one_further_each_time() {
         let redis = RedisServer::start();
-        let mut control =
-            Control::open(&redis.url(), Duration::from_secs(5), Duration::from_secs(5)).unwrap();
+        let mut control = connect(&redis);
         let jobs = ["a@1".to_string(), "b@1".to_string(), "c@1".to_string()];
         let mut claimer = Claimer::new(&jobs);
         fill(&mut control, &keys::tasks("a@1"), 4);
@@ -217,8 +197,7 @@ mod tests {
     #[test]
     fn a_cheap_claim_takes_up_to_its_count_from_every_stream_in_one_read() {
         let redis = RedisServer::start();
-        let mut control =
-            Control::open(&redis.url(), Duration::from_secs(5), Duration::from_secs(5)).unwrap();
+        let mut control = connect(&redis);
         let jobs = ["a@1".to_string(), "b@1".to_string()];
         let mut claimer = Claimer::new(&jobs);
         fill(&mut control, &keys::tasks("a@1"), 4);

@@ -93,35 +93,7 @@ mod tests {
     use shoal_testkit::RedisServer;
 
     use super::*;
-
-    /// Adds `count` entries to `stream` and lets `consumer` claim them.
-    fn claim(control: &mut Control, stream: &str, consumer: &str, count: usize) {
-        control.ensure_group(stream).unwrap();
-        control
-            .run("fill", Duration::ZERO, |c| {
-                let mut pipe = redis::pipe();
-                for i in 0..count {
-                    pipe.cmd("XADD")
-                        .arg(stream)
-                        .arg("*")
-                        .arg("i")
-                        .arg(i)
-                        .ignore();
-                }
-                pipe.cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(keys::GROUP)
-                    .arg(consumer)
-                    .arg("COUNT")
-                    .arg(count)
-                    .arg("STREAMS")
-                    .arg(stream)
-                    .arg(">")
-                    .ignore();
-                pipe.query::<()>(c)
-            })
-            .unwrap();
-    }
+    use crate::worker::test_streams::{connect, deliver};
 
     fn pending(control: &mut Control, stream: &str, consumer: &str) -> usize {
         let reply: redis::Value = control
@@ -142,14 +114,13 @@ mod tests {
     #[test]
     fn every_entry_pending_under_the_name_goes_to_its_predecessor_and_nothing_else_moves() {
         let redis = RedisServer::start();
-        let mut control =
-            Control::open(&redis.url(), Duration::from_secs(5), Duration::from_secs(5)).unwrap();
+        let mut control = connect(&redis);
         let (served, other) = (keys::tasks("a@1"), keys::tasks("b@1"));
         // More than one step of the script in the stream the worker runs; a
         // stream of a job it no longer has; another worker's entries.
-        claim(&mut control, &served, "w", BATCH as usize + 5);
-        claim(&mut control, &other, "w", 3);
-        claim(&mut control, &served, "v", 2);
+        deliver(&mut control, &served, "w", BATCH as usize + 5);
+        deliver(&mut control, &other, "w", 3);
+        deliver(&mut control, &served, "v", 2);
 
         let moved = hand_over(&mut control, "w", std::slice::from_ref(&served)).unwrap();
         assert_eq!(moved, BATCH as u64 + 8);

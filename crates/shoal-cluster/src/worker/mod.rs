@@ -27,6 +27,8 @@ mod orphans;
 mod report;
 mod sweeper;
 mod task;
+#[cfg(test)]
+mod test_streams;
 mod watch;
 
 use std::collections::BTreeMap;

@@ -165,41 +165,8 @@ mod tests {
     use shoal_testkit::RedisServer;
 
     use super::*;
+    use crate::worker::test_streams::{connect, deliver};
     use crate::worker::WorkerConfig;
-
-    /// Adds `count` entries to `stream` and lets `consumer` claim them;
-    /// returns their ids.
-    fn claim(control: &mut Control, stream: &str, consumer: &str, count: usize) -> Vec<String> {
-        control.ensure_group(stream).unwrap();
-        let reply: Vec<Value> = control
-            .run("fill", Duration::ZERO, |c| {
-                let mut pipe = redis::pipe();
-                for i in 0..count {
-                    pipe.cmd("XADD")
-                        .arg(stream)
-                        .arg("*")
-                        .arg("i")
-                        .arg(i)
-                        .ignore();
-                }
-                pipe.cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(keys::GROUP)
-                    .arg(consumer)
-                    .arg("COUNT")
-                    .arg(count)
-                    .arg("STREAMS")
-                    .arg(stream)
-                    .arg(">");
-                pipe.query(c)
-            })
-            .unwrap();
-        crate::reply::stream_entries("claim", reply[0].clone())
-            .unwrap()
-            .into_iter()
-            .map(|e| e.id)
-            .collect()
-    }
 
     /// How often each entry pending in `stream` was delivered (XPENDING).
     fn deliveries(control: &mut Control, stream: &str) -> Vec<(String, u64)> {
@@ -246,14 +213,13 @@ mod tests {
             Registry::new(),
         )
         .unwrap();
-        let mut control =
-            Control::open(&redis.url(), Duration::from_secs(5), Duration::from_secs(5)).unwrap();
+        let mut control = connect(&redis);
         let stream = keys::tasks("a@1");
         let claimer = Claimer::new(&["a@1".to_string()]);
         // Three delivered to w, one to another worker; w holds the first only
         // (the replies of the other two were lost).
-        let ids = claim(&mut control, &stream, "w", 3);
-        claim(&mut control, &stream, "v", 1);
+        let ids = deliver(&mut control, &stream, "w", 3);
+        deliver(&mut control, &stream, "v", 1);
         let shared: Arc<str> = stream.as_str().into();
         worker.holdings.hold(&shared, &ids[0]);
 

@@ -149,10 +149,14 @@ impl EmbeddedExecutor {
                 &state.cancelled,
             )
             .with_resources(state.pool.task(), state.spill.clone());
-            let outcome = run_attempt(task, &mut ctx)
-                .and_then(|()| state.outputs.commit(stage, partition, ctx.into_output()));
+            let outcome = run_attempt(task, &mut ctx).and_then(|()| {
+                let output = ctx.into_output();
+                let bytes_out = output.len();
+                let spilled = state.outputs.commit(stage, partition, output)?;
+                Ok((spilled, bytes_out))
+            });
             let error = match outcome {
-                Ok(spilled) => {
+                Ok((spilled, bytes_out)) => {
                     if spilled > 0 {
                         state.progress.event(&ProgressEvent::Spilled {
                             stage: stage as u32,
@@ -163,6 +167,7 @@ impl EmbeddedExecutor {
                         stage: stage as u32,
                         partition,
                         attempt,
+                        bytes_out,
                     });
                     return Ok(());
                 }

@@ -129,7 +129,8 @@ fn stages_table(stages: &[StageTrace], running: Option<u64>, output_sizes: bool)
             spec = s.speculative,
             rows = count(s.rows as f64, ""),
             bin = bytes(s.bytes_in),
-            // An embedded run's events do not size outputs: unknown, not zero.
+            // A trace whose reports do not size outputs (one written by an
+            // older driver): unknown, not zero.
             bout = if output_sizes { bytes(s.bytes_out) } else { "—".into() },
             p50 = quantile(0.5),
             p95 = quantile(0.95),

@@ -18,6 +18,7 @@ use crate::codec::{
     count_hint, decode_elements, decode_into, encode, encode_elements, encode_frame, fixed_width,
     into_le_bytes, Element,
 };
+use crate::concat::concat_plain;
 use crate::part::{Flow, Part};
 use crate::{Action, ArrayError, Session};
 
@@ -304,6 +305,9 @@ impl<T: Element> DistArray<T> {
             "collect",
             |ctx, compute| encode_flow(compute(ctx)?),
             |results| {
+                if let Some(all) = concat_plain::<T>(&results) {
+                    return all.map_err(|e| ArrayError::corrupt("collected results", e));
+                }
                 let hint = results.iter().map(|b| partition_len_hint::<T>(b)).sum();
                 let mut out = Vec::with_capacity(hint);
                 for (index, blob) in results.iter().enumerate() {

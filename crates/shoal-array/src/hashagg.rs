@@ -18,10 +18,11 @@
 //! a second external sort by that position restores the order — so the
 //! output never depends on the memory budget.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
 
 use shoal_core::extsort::{ExternalSorter, SortOptions, SortedStream};
 use shoal_core::{Reservation, SpillSpace, TaskContext, TaskError, TaskMemory};
@@ -73,13 +74,62 @@ impl Combine<()> for Keep {
 }
 
 /// Partial or final aggregation.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Map side: emit early under memory pressure.
-    Partial,
+pub(crate) enum Mode<K, S> {
+    /// Map side: emit early under memory pressure; tables come from and
+    /// go back to the spares shared by the stage's tasks.
+    Partial(Arc<Spares<K, S>>),
     /// Reduce side: exact results, spilling under memory pressure.
     Final,
 }
+
+/// One entry of a [`Table`]: a key, its state and the position at which
+/// it first appeared. Flat (not a map of key → (position, state), whose
+/// nested tuple pads to 24 bytes for a `(u32, u64)` row): 16 bytes then,
+/// so a table of a million keys is a third smaller and misses the cache
+/// less.
+struct Slot<K, S> {
+    key: K,
+    at: u32,
+    state: S,
+}
+
+/// The hash table of a [`Table`].
+type Map<K, S> = HashTable<Slot<K, S>>;
+
+/// Keys a table holds at most: positions are `u32`.
+const MAX_KEYS: usize = u32::MAX as usize;
+
+/// Emptied map-side tables kept for the next task of the same
+/// aggregation. A map task's table grows to the number of distinct keys
+/// in its partition; building it again in fresh memory for every task
+/// (page faults of tens of MB, rehashing as it grows) cost about as much
+/// as filling it. At most one table per task running at once is ever
+/// made, so the spares are bounded by the threads; an idle spare is not
+/// counted against the budget, a reused one is (its whole capacity).
+pub(crate) struct Spares<K, S>(Mutex<Vec<Map<K, S>>>);
+
+impl<K, S> Spares<K, S> {
+    /// No spares yet.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Spares(Mutex::new(Vec::new())))
+    }
+
+    fn take(&self) -> Option<Map<K, S>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn put(&self, mut map: Map<K, S>) {
+        map.clear();
+        let mut spares = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if spares.len() < MAX_SPARES {
+            spares.push(map);
+        }
+    }
+}
+
+/// Spare tables kept at most (more tasks than this never run at once on
+/// the machines Shoal targets; beyond it a table is freed).
+const MAX_SPARES: usize = 16;
 
 /// An insertion-ordered hash table of (key, state) with its reservation.
 /// Each key's state lives in the table itself, beside the key's position
@@ -87,55 +137,117 @@ pub(crate) enum Mode {
 /// entry vector cost a second cache miss), the order restored by a
 /// scatter when the table is taken.
 struct Table<K, S> {
-    map: HashMap<K, (usize, S), ahash::RandomState>,
+    map: Map<K, S>,
+    /// Fixed seeds: the same input gives the same table on every run.
+    hasher: ahash::RandomState,
     bytes: u64,
+    /// Bytes of the map's capacity when it came from the spares (counted
+    /// until the table is taken), else 0.
+    spare_bytes: u64,
     reservation: Reservation,
 }
 
 impl<K: Element + Hash + Eq, S: Element> Table<K, S> {
     fn new(memory: &TaskMemory) -> Self {
         Table {
-            map: HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            map: HashTable::new(),
+            hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
             bytes: 0,
+            spare_bytes: 0,
             reservation: memory.reservation(),
         }
+    }
+
+    /// A table in a spare map when there is one and the task's memory
+    /// has room for all of its capacity; else a new one.
+    fn reusing(memory: &TaskMemory, spares: &Spares<K, S>) -> Self {
+        let mut table = Table::new(memory);
+        if let Some(map) = spares.take() {
+            let bytes = map.capacity() as u64 * Self::entry_bytes();
+            if table.reservation.try_grow(bytes) {
+                table.map = map;
+                table.spare_bytes = bytes;
+            }
+        }
+        table
     }
 
     /// Bytes of one new entry: the entry, its control byte and slack for
     /// the table's load factor.
     fn entry_bytes() -> u64 {
-        (std::mem::size_of::<(K, (usize, S))>() * 8 / 7 + 2) as u64
+        (std::mem::size_of::<Slot<K, S>>() * 8 / 7 + 2) as u64
     }
 
     fn add<C: Combine<S>>(&mut self, key: K, state: S, combine: &C) {
         self.bytes += combine.weigh(&state);
-        let next = self.map.len();
-        match self.map.entry(key) {
-            Entry::Occupied(mut at) => combine.merge(&mut at.get_mut().1, state),
-            Entry::Vacant(slot) => {
+        let next = self.map.len() as u32;
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(&key);
+        let same = |slot: &Slot<K, S>| slot.key == key;
+        match self
+            .map
+            .entry(hash, same, |slot| hasher.hash_one(&slot.key))
+        {
+            Entry::Occupied(mut slot) => combine.merge(&mut slot.get_mut().state, state),
+            Entry::Vacant(vacant) => {
                 self.bytes += Self::entry_bytes();
-                slot.insert((next, state));
+                vacant.insert(Slot {
+                    key,
+                    at: next,
+                    state,
+                });
             }
         }
     }
 
-    /// Whether the table may keep growing.
+    /// Whether the table may keep growing (positions must fit a `u32`,
+    /// far beyond any memory budget: a batch adds at most `BATCH` keys).
     fn fits(&mut self) -> bool {
-        self.map.len() <= 1 || self.reservation.try_resize(self.bytes)
+        if self.map.len() > MAX_KEYS - BATCH {
+            return false;
+        }
+        let held = self.bytes.max(self.spare_bytes);
+        self.map.len() <= 1 || self.reservation.try_resize(held)
     }
 
-    /// The entries in order of first appearance; the table starts again.
+    /// The entries in order of first appearance; the table starts again,
+    /// its memory freed.
     fn take(&mut self) -> Vec<(K, S)> {
-        let mut slots: Vec<Option<(K, S)>> = Vec::new();
-        slots.resize_with(self.map.len(), || None);
-        for (key, (at, state)) in self.map.drain() {
-            slots[at] = Some((key, state));
-        }
-        self.map.shrink_to_fit();
-        self.bytes = 0;
+        let entries = self.drain();
+        let hasher = &self.hasher;
+        self.map.shrink_to_fit(|slot| hasher.hash_one(&slot.key));
+        self.spare_bytes = 0;
         self.reservation.free();
-        let mut entries = Vec::with_capacity(slots.len());
-        entries.extend(slots.into_iter().flatten());
+        entries
+    }
+
+    /// The entries in order of first appearance; the map keeps its
+    /// capacity (for the spares).
+    fn drain(&mut self) -> Vec<(K, S)> {
+        let len = self.map.len();
+        let mut entries: Vec<(K, S)> = Vec::with_capacity(len);
+        let slots = &mut entries.spare_capacity_mut()[..len];
+        let mut written = 0;
+        for Slot { key, at, state } in self.map.drain() {
+            // Positions are 0..len, each once: an entry's is the map's
+            // length when it was inserted, and entries are only removed
+            // all at once, here. (A slice index: out of range panics.)
+            slots[at as usize].write((key, state));
+            written += 1;
+        }
+        assert_eq!(written, len, "the map drained fewer entries than it held");
+        // SAFETY: `len` entries were written at `len` distinct positions
+        // below `len` (see above), so every slot of 0..len is initialised.
+        unsafe { entries.set_len(len) };
+        self.bytes = 0;
+        entries
+    }
+
+    /// The entries in order of first appearance; the emptied map goes to
+    /// the spares and its memory to the pool.
+    fn finish(mut self, spares: &Spares<K, S>) -> Vec<(K, S)> {
+        let entries = self.drain();
+        spares.put(self.map);
         entries
     }
 }
@@ -145,7 +257,7 @@ pub(crate) fn aggregate<K, S, C>(
     ctx: &TaskContext<'_>,
     input: Flow<(K, S)>,
     combine: Arc<C>,
-    mode: Mode,
+    mode: Mode<K, S>,
 ) -> Result<Flow<(K, S)>, TaskError>
 where
     K: Element + Hash + Eq,
@@ -155,10 +267,11 @@ where
     let memory = ctx.memory().clone();
     let spill = ctx.spill_space().clone();
     match mode {
-        Mode::Partial => Ok(Flow::Stream(Box::new(PartialAgg {
+        Mode::Partial(spares) => Ok(Flow::Stream(Box::new(PartialAgg {
             input: Some(PartialInput::of(input)),
-            table: Table::new(&memory),
+            table: Some(Table::reusing(&memory, &spares)),
             combine,
+            spares,
         }))),
         Mode::Final => final_aggregate(input, combine, &memory, &spill),
     }
@@ -214,8 +327,10 @@ impl<T: Clone + 'static> PartialInput<T> {
 /// Map-side aggregation: emits the table whenever it outgrows memory.
 struct PartialAgg<K, S, C> {
     input: Option<PartialInput<(K, S)>>,
-    table: Table<K, S>,
+    /// `None` once finished (the map went back to the spares).
+    table: Option<Table<K, S>>,
     combine: Arc<C>,
+    spares: Arc<Spares<K, S>>,
 }
 
 impl<K: Element + Hash + Eq, S: Element, C: Combine<S>> Iterator for PartialAgg<K, S, C> {
@@ -223,18 +338,20 @@ impl<K: Element + Hash + Eq, S: Element, C: Combine<S>> Iterator for PartialAgg<
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let input = self.input.as_mut()?;
-            let (table, combine) = (&mut self.table, &*self.combine);
+            let (Some(input), Some(table)) = (self.input.as_mut(), self.table.as_mut()) else {
+                return None;
+            };
+            let combine = &*self.combine;
             match input.feed(|(key, state)| table.add(key, state, combine)) {
                 Ok(true) => {
-                    if !self.table.fits() {
-                        return Some(Ok(self.table.take()));
+                    if !table.fits() {
+                        return Some(Ok(table.take()));
                     }
                 }
                 Err(err) => return Some(Err(err)),
                 Ok(false) => {
                     self.input = None;
-                    let rest = self.table.take();
+                    let rest = self.table.take()?.finish(&self.spares);
                     return (!rest.is_empty()).then_some(Ok(rest));
                 }
             }

@@ -21,7 +21,7 @@ use shoal_core::{Plan, Stage};
 
 use crate::array::{read_chunk, Lower, Lowered};
 use crate::codec::Element;
-use crate::hashagg::{aggregate, Concat, Keep, Mode, Reduce};
+use crate::hashagg::{aggregate, Concat, Keep, Mode, Reduce, Spares};
 use crate::join::{hash_join, Emit};
 use crate::part::Flow;
 use crate::runs::{push_frame, stream_frames};
@@ -86,8 +86,11 @@ impl<T: Element + Hash + Eq> DistArray<T> {
     /// Each distinct element once (the first occurrence survives), in
     /// `stable_hash` partitions.
     pub fn distinct(&self) -> DistArray<T> {
+        let spares = Spares::new();
         self.map(|x| (x, ()))
-            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Keep), Mode::Partial))
+            .narrow_in_task(move |ctx, items| {
+                aggregate(ctx, items, Arc::new(Keep), Mode::Partial(spares.clone()))
+            })
             .hash_partition(self.partitions, |(x, _)| key_hash(x))
             .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Keep), Mode::Final))
             .map(|(x, ())| x)
@@ -102,16 +105,21 @@ impl<K: Element + Hash + Eq, V: Element> DistArray<(K, V)> {
         f: impl Fn(&V, &V) -> V + Send + Sync + 'static,
     ) -> DistArray<(K, V)> {
         let combine = Arc::new(Reduce(f));
-        let partial = combine.clone();
-        self.narrow_in_task(move |ctx, items| aggregate(ctx, items, partial.clone(), Mode::Partial))
-            .hash_partition(self.partitions, |(k, _)| key_hash(k))
-            .narrow_in_task(move |ctx, items| aggregate(ctx, items, combine.clone(), Mode::Final))
+        let (partial, spares) = (combine.clone(), Spares::new());
+        self.narrow_in_task(move |ctx, items| {
+            aggregate(ctx, items, partial.clone(), Mode::Partial(spares.clone()))
+        })
+        .hash_partition(self.partitions, |(k, _)| key_hash(k))
+        .narrow_in_task(move |ctx, items| aggregate(ctx, items, combine.clone(), Mode::Final))
     }
 
     /// One `(key, values)` per distinct key, values in input order.
     pub fn group_by_key(&self) -> DistArray<(K, Vec<V>)> {
+        let spares = Spares::new();
         self.map(|(k, v)| (k, vec![v]))
-            .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Concat), Mode::Partial))
+            .narrow_in_task(move |ctx, items| {
+                aggregate(ctx, items, Arc::new(Concat), Mode::Partial(spares.clone()))
+            })
             .hash_partition(self.partitions, |(k, _)| key_hash(k))
             .narrow_in_task(|ctx, items| aggregate(ctx, items, Arc::new(Concat), Mode::Final))
     }

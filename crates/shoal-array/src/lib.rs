@@ -62,6 +62,7 @@ mod access;
 mod aggregate;
 mod array;
 pub mod codec;
+mod concat;
 mod error;
 mod hashagg;
 pub mod jobs;

@@ -25,6 +25,7 @@ pub mod funnel;
 pub mod hash;
 pub mod html;
 pub mod index;
+pub mod items;
 pub mod job;
 pub mod local;
 pub mod partial;

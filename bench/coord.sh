@@ -15,8 +15,10 @@
 #
 # Shoal and redis-py runs alternate; each figure is the median of RUNS runs
 # of RUN_SECONDS seconds. p50/p99 cycle latencies (all runs pooled) follow
-# the table. The Redis round trip (redis-benchmark -c 1, PING) is printed
-# too: four round trips per cycle cannot go faster than a quarter of it.
+# the table. The Redis round trip (redis-benchmark -c 1, PING; median of
+# RUNS) is printed too, beside the same sequential PINGs through
+# shoal-coord's own connection: four round trips per cycle cannot go
+# faster than a quarter of it.
 #
 # CPU per cycle (all runs pooled) follows: the clients' CPU time (user +
 # system, every process) and the redis-server's, each divided by the
@@ -177,11 +179,23 @@ row() { # workload shoal peer
 echo "coordination benchmark: $RUNS runs x ${RUN_SECONDS}s, redis $(redis-server --version | awk '{print $3}'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 PING_CPU="-"
 if command -v redis-benchmark >/dev/null; then
-    before=$(server_cpu)
-    ping=$(timed "$WORK/ping-cpu" redis-benchmark -p "$PORT" -c 1 -n 50000 -t ping_mbulk -q 2>/dev/null |
-        tr '\r' '\n' | awk '/requests per second/ {print $2}' | tail -1)
-    echo "redis round trip, 1 client: ${ping:-?} PINGs/s (four round trips: at most $(awk -v p="${ping:-0}" 'BEGIN {printf "%.0f", p / 4}') cycles/s)"
-    account ping "$WORK/ping-cpu" "$before" 50000
+    # Alternating with this client's own sequential PINGs (a connection
+    # opened as coordination opens its own): the gap between the two is
+    # what the client stack costs per round trip.
+    bench_pings=() bench_p50=() our_pings=()
+    for run in $(seq "$RUNS"); do
+        before=$(server_cpu)
+        # "PING_MBULK: 50150.45 requests per second, p50=0.015 msec"
+        line=$(timed "$WORK/ping-cpu" redis-benchmark -p "$PORT" -c 1 -n 50000 -t ping_mbulk -q 2>/dev/null |
+            tr '\r' '\n' | grep 'requests per second' | tail -1)
+        account ping "$WORK/ping-cpu" "$before" 50000
+        bench_pings+=("$(echo "$line" | awk '{printf "%.0f\n", $2}')")
+        bench_p50+=("$(echo "$line" | sed -n 's/.*p50=\([0-9.]*\) msec.*/\1/p' | awk '{printf "%.0f\n", $1 * 1000}')")
+        our_pings+=("$(SHOAL_BENCH_LATENCIES="$WORK/lat-ping-$run" "$BENCH" ping "$URL" "$RUN_SECONDS")")
+    done
+    ping=$(printf '%s\n' "${bench_pings[@]}" | median)
+    ours=$(printf '%s\n' "${our_pings[@]}" | median)
+    echo "redis round trip, 1 client: redis-benchmark ${ping:-?} PINGs/s (p50 $(printf '%s\n' "${bench_p50[@]}" | median) µs), shoal-coord's connection ${ours:-?} PINGs/s ($(percentiles "$WORK"/lat-ping-*)); four round trips: at most $(awk -v p="${ping:-0}" 'BEGIN {printf "%.0f", p / 4}') cycles/s"
     PING_CPU=$(cpu_line ping)
 fi
 printf '%-44s %14s %14s %8s\n' "workload" "shoal" "redis-py" "ratio"

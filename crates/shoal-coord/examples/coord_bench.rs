@@ -13,10 +13,15 @@
 //!   transactions (both balances read in one step, then the commit: two
 //!   round trips); prints transfers/s and transfers (and checks money is
 //!   preserved);
-//! - `embedded CYCLES`: uncontended embedded lock/unlock; prints cycles/s.
+//! - `embedded CYCLES`: uncontended embedded lock/unlock; prints cycles/s;
+//! - `ping URL SECONDS`: sequential PINGs on a connection opened as
+//!   coordination opens its own (`shoal_coord::redis::conn::connect`, same
+//!   runtime as a one-client run); prints PINGs/s — the round-trip floor of
+//!   this client, to set beside `redis-benchmark -c 1`'s.
 //!
-//! With `SHOAL_BENCH_LATENCIES=FILE` in the environment, `lock` and
-//! `two-trips` also write each cycle's latency in µs to FILE, one a line.
+//! With `SHOAL_BENCH_LATENCIES=FILE` in the environment, `lock`,
+//! `two-trips` and `ping` also write each cycle's (or PING's) latency in µs
+//! to FILE, one a line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,7 +32,7 @@ use shoal_coord::{CoordError, Coordinator, LockOptions, Versioned};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const USAGE: &str =
-    "usage: coord_bench lock|two-trips|bank URL CLIENTS SECONDS [START_UNIX_MS] | embedded CYCLES";
+    "usage: coord_bench lock|two-trips|bank URL CLIENTS SECONDS [START_UNIX_MS] | embedded CYCLES | ping URL SECONDS";
 
 /// The key every locked read-modify-write increments.
 const VALUE_KEY: &str = "bench/value";
@@ -39,8 +44,8 @@ fn main() -> Result<(), BoxError> {
     };
     // One client per process (how bench/coord.sh runs contention) needs no
     // worker pool; several clients in one process do.
-    let single =
-        args.get(2).is_some_and(|c| c == "1") || args.first().is_some_and(|m| m == "embedded");
+    let single = args.get(2).is_some_and(|c| c == "1")
+        || args.first().is_some_and(|m| m == "embedded" || m == "ping");
     let runtime = if single {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -67,6 +72,7 @@ fn main() -> Result<(), BoxError> {
         }
         "bank" => runtime.block_on(bank(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?))?,
         "embedded" => rate(runtime.block_on(embedded(arg(1)?.parse()?))?),
+        "ping" => rate(runtime.block_on(ping(arg(1)?, arg(2)?.parse()?))?),
         other => return Err(format!("unknown mode {other:?}; {USAGE}").into()),
     };
     println!("{report}");
@@ -144,15 +150,21 @@ async fn locked_cycles(run: Run, cycle: Cycle) -> Result<String, BoxError> {
     if run.start_at.is_none() && last.as_deref() != Some(total.to_string().as_bytes()) {
         return Err(format!("mutual exclusion broken: {total} cycles, value {last:?}").into());
     }
-    if let Ok(path) = std::env::var("SHOAL_BENCH_LATENCIES") {
-        let lines: String = latencies.iter().map(|us| format!("{us}\n")).collect();
-        std::fs::write(&path, lines).map_err(|e| format!("writing {path}: {e}"))?;
-    }
+    write_latencies(&latencies)?;
     let per_second = rate(total as f64 / elapsed);
     Ok(match run.start_at {
         Some(_) => format!("{per_second} {total}"),
         None => per_second,
     })
+}
+
+/// Writes `latencies` (µs), one a line, to `$SHOAL_BENCH_LATENCIES` if set.
+fn write_latencies(latencies: &[u32]) -> Result<(), BoxError> {
+    if let Ok(path) = std::env::var("SHOAL_BENCH_LATENCIES") {
+        let lines: String = latencies.iter().map(|us| format!("{us}\n")).collect();
+        std::fs::write(&path, lines).map_err(|e| format!("writing {path}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn number(read: Option<&Versioned>) -> u64 {
@@ -259,4 +271,24 @@ async fn embedded(cycles: u64) -> Result<f64, BoxError> {
         drop(guard);
     }
     Ok(cycles as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn ping(url: &str, seconds: f64) -> Result<f64, BoxError> {
+    let shoal_coord::CoordUrl::Redis(target) = shoal_coord::CoordUrl::parse(url)? else {
+        return Err(format!("ping needs a redis:// URL, not {url}").into());
+    };
+    let options = shoal_coord::redis::conn::ConnectOptions::default();
+    let no_push: Option<fn(redis::PushInfo) -> Result<(), std::convert::Infallible>> = None;
+    let mut conn = shoal_coord::redis::conn::connect(&target, &options, no_push).await?;
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    while Instant::now() < end {
+        let sent = Instant::now();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        latencies.push(sent.elapsed().as_micros() as u32);
+    }
+    let per_second = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    write_latencies(&latencies)?;
+    Ok(per_second)
 }

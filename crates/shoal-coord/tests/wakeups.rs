@@ -265,3 +265,77 @@ async fn hand_offs_leave_each_holder_a_slice() {
     let holder: Option<String> = raw.get("shoal:{lock:slice}").await.unwrap();
     assert_eq!(holder.as_deref(), Some("~fake|1"));
 }
+
+/// The server's clock in ms.
+async fn server_ms(conn: &mut MultiplexedConnection) -> i64 {
+    let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(conn).await.unwrap();
+    secs * 1000 + micros / 1000
+}
+
+/// A waiter that takes over a hand-off records what it cost — the time
+/// the lock sat reserved for it — which sets the next slices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claimed_hand_off_records_its_cost() {
+    let server = RedisServer::start();
+    let holder = Coordinator::open(&server.url()).await.unwrap();
+    let guard = holder.lock("claim", &LockOptions::default()).await.unwrap();
+    let raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let waiter = Coordinator::open(&server.url()).await.unwrap();
+    let patient = LockOptions::default().wait(Duration::from_secs(30));
+    let waiting = tokio::spawn(async move { waiter.lock("claim", &patient).await });
+    // Queued and waiting longer than the first slice (10 ms): the release
+    // hands the lock off to it.
+    eventually_async(Duration::from_secs(5), "the waiter to wait 10 ms", || {
+        let mut raw = raw.clone();
+        async move {
+            let since: Vec<(String, f64)> = raw
+                .zrange_withscores("shoal:{lock:claim}:s", 0, 0)
+                .await
+                .unwrap();
+            let now = server_ms(&mut raw).await;
+            since.first().is_some_and(|(_, at)| now as f64 - at >= 10.0)
+        }
+    })
+    .await;
+    guard.release().await.unwrap();
+    let taken = waiting.await.unwrap().unwrap();
+    let mut raw = raw.clone();
+    let record: std::collections::HashMap<String, String> =
+        raw.hgetall("shoal:{lock:claim}:h").await.unwrap();
+    assert!(
+        !record.contains_key("m"),
+        "claimed, still named: {record:?}"
+    );
+    let cost: u64 = record.get("c").expect("a claim cost").parse().unwrap();
+    assert!(cost < 30_000_000, "{cost} µs");
+    taken.release().await.unwrap();
+}
+
+/// Cheap hand-offs make short slices: with claims measured at 100 µs, a
+/// release 5 ms after the last hand-off hands off again (a 2 ms slice,
+/// not the 10 ms of a lock whose hand-offs were never measured).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cheap_hand_offs_make_short_slices() {
+    let server = RedisServer::start();
+    let coord = Coordinator::open(&server.url()).await.unwrap();
+    let _waiter = FakeWaiter::queue(&server, "shoal:{lock:quick}", 60_000).await;
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let now_ms = server_ms(&mut raw).await;
+    let _: () = raw
+        .hset_multiple("shoal:{lock:quick}:h", &[("t", now_ms - 5), ("c", 100)])
+        .await
+        .unwrap();
+    let opts = LockOptions::default();
+    let guard = coord.lock("quick", &opts).await.unwrap();
+    guard.release().await.unwrap();
+    let holder: Option<String> = raw.get("shoal:{lock:quick}").await.unwrap();
+    assert_eq!(holder.as_deref(), Some("~fake|1"));
+}

@@ -19,7 +19,9 @@
 //!   saves;
 //! - failures count, not attempts: on a cluster a speculative or
 //!   resubmitted attempt that is still running has not failed, so it does
-//!   not use up the budget;
+//!   not use up the budget; and an attempt fails once — a repeated report
+//!   of it (re-sent after its reply was lost) is not another failure
+//!   ([`TaskAttempts::has_failed`]);
 //! - an input error is reported as the task's own message (it names the
 //!   file and line at fault); other failures list every attempt's message.
 
@@ -62,9 +64,18 @@ pub struct TaskAttempts {
     /// The newest failure's own message (what an input error shows).
     last_message: String,
     kind: Option<TaskErrorKind>,
+    /// The attempt numbers recorded, in `failures`' order.
+    failed_attempts: Vec<u32>,
 }
 
 impl TaskAttempts {
+    /// Whether a failure of attempt `attempt` is recorded already: an
+    /// executor that may receive one report twice (a cluster's reporter
+    /// re-sends a batch whose reply it lost) skips the repeat.
+    pub fn has_failed(&self, attempt: u32) -> bool {
+        self.failed_attempts.contains(&attempt)
+    }
+
     /// Records that attempt `attempt` (0-based), run on `worker` if it ran
     /// elsewhere, failed with `kind` and `message`, and decides whether
     /// the task is retried under `policy`.
@@ -79,6 +90,7 @@ impl TaskAttempts {
         let place = worker.map_or(String::new(), |w| format!(" on {w}"));
         self.failures
             .push(format!("attempt {}{place}: {message}", attempt + 1));
+        self.failed_attempts.push(attempt);
         self.last_message = message;
         self.kind = Some(kind);
         let budget_left = (self.failures.len() as u32) < policy.max_attempts;
@@ -131,6 +143,15 @@ mod tests {
             kind,
             format!("boom {attempt}"),
         )
+    }
+
+    #[test]
+    fn an_attempt_is_known_as_failed_once_recorded() {
+        let mut attempts = TaskAttempts::default();
+        assert!(!attempts.has_failed(0));
+        assert_eq!(fail(&mut attempts, 3, Retryable), Decision::Retry);
+        assert!(attempts.has_failed(0));
+        assert!(!attempts.has_failed(1));
     }
 
     #[test]

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
@@ -73,6 +73,11 @@ pub struct BankReport {
     /// Acknowledged transfers whose marker was gone at the end, each
     /// lost whole.
     pub lost: u64,
+    /// Their ids.
+    pub lost_ids: Vec<u64>,
+    /// When the first and the last of them were acknowledged, since the
+    /// bank started.
+    pub lost_window: Option<(Duration, Duration)>,
     /// Snapshots the auditor checked.
     pub audits: u64,
     /// Broken rules, each a sentence.
@@ -81,16 +86,30 @@ pub struct BankReport {
 
 /// Every transfer attempted and what its client was told (a std mutex:
 /// clients append once per transfer, far from any hot path).
-#[derive(Default)]
-struct Ledger(Mutex<HashMap<u64, (Transfer, Ack)>>);
+struct Ledger {
+    acks: Mutex<HashMap<u64, (Transfer, Ack)>>,
+    /// When each transfer was acknowledged, since the bank started: where
+    /// lost ones fall says what lost them.
+    acked_at: Mutex<HashMap<u64, Duration>>,
+    started: Instant,
+}
 
 impl Ledger {
+    fn new() -> Ledger {
+        Ledger {
+            acks: Mutex::default(),
+            acked_at: Mutex::default(),
+            started: Instant::now(),
+        }
+    }
+
     fn record(&self, t: Transfer, ack: Ack) {
-        lock(&self.0).insert(t.id, (t, ack));
+        lock(&self.acks).insert(t.id, (t, ack));
+        lock(&self.acked_at).insert(t.id, self.started.elapsed());
     }
 
     fn take(&self) -> HashMap<u64, (Transfer, Ack)> {
-        std::mem::take(&mut *lock(&self.0))
+        std::mem::take(&mut *lock(&self.acks))
     }
 }
 
@@ -151,7 +170,7 @@ impl Bank {
         });
         let coords = coords.map_err(|e| anyhow::anyhow!("opening the bank: {e}"))?;
         let shared = Arc::new(Shared {
-            ledger: Ledger::default(),
+            ledger: Ledger::new(),
             violations: Mutex::new(Vec::new()),
             audits: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -159,7 +178,7 @@ impl Bank {
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("bank".into())
-            .spawn(move || runtime.block_on(workload(coords, seed, for_thread)))?;
+            .spawn(move || runtime.block_on(workload(url, coords, seed, for_thread)))?;
         Ok(Bank { shared, thread })
     }
 
@@ -209,14 +228,19 @@ fn balance(i: usize, value: Option<Bytes>) -> Result<i64, BankError> {
         .ok_or_else(|| BankError::Corrupt(format!("account {i} holds {value:?}, not a number")))
 }
 
-async fn workload(coords: Vec<Coordinator>, seed: u64, shared: Arc<Shared>) -> BankReport {
+async fn workload(
+    url: CoordUrl,
+    coords: Vec<Coordinator>,
+    seed: u64,
+    shared: Arc<Shared>,
+) -> BankReport {
     let mut coords = coords.into_iter();
     let auditor_coord = coords.next().expect("an auditor connection");
     let clients: Vec<_> = coords
         .enumerate()
         .map(|(c, coord)| tokio::spawn(client(coord, c as u64, seed, Arc::clone(&shared))))
         .collect();
-    let auditor = tokio::spawn(audit(auditor_coord.clone(), Arc::clone(&shared)));
+    let auditor = tokio::spawn(audit(auditor_coord, Arc::clone(&shared)));
     for client in clients {
         let _ = client.await;
     }
@@ -226,7 +250,23 @@ async fn workload(coords: Vec<Coordinator>, seed: u64, shared: Arc<Shared>) -> B
         violations: std::mem::take(&mut *lock(&shared.violations)),
         ..BankReport::default()
     };
-    final_check(&auditor_coord, shared.ledger.take(), &mut report).await;
+    // A connection opened now, not a long-lived one: the final word is the
+    // primary's the Sentinels name at the end. A connection kept from
+    // before a failover can be reconnected to the old primary come back as
+    // a replica, where reads still succeed.
+    let coord = match Coordinator::open_with(&url, config()).await {
+        Ok(coord) => coord,
+        Err(e) => {
+            report
+                .violations
+                .push(format!("the bank could not be opened at the end: {e}"));
+            return report;
+        }
+    };
+    let acked_at = lock(&shared.ledger.acked_at).clone();
+    final_check(&coord, shared.ledger.take(), &mut report).await;
+    let lost_at = report.lost_ids.iter().filter_map(|id| acked_at.get(id));
+    report.lost_window = lost_at.clone().min().copied().zip(lost_at.max().copied());
     report
 }
 
@@ -408,7 +448,10 @@ async fn final_check(
             (Ack::Applied, Some(_)) => report.violations.push(format!(
                 "transfer {id} was acknowledged as applied but is recorded as refused"
             )),
-            (Ack::Applied | Ack::Rejected, None) => report.lost += 1,
+            (Ack::Applied | Ack::Rejected, None) => {
+                report.lost += 1;
+                report.lost_ids.push(*id);
+            }
             _ => {}
         }
     }

@@ -297,6 +297,16 @@ fn end_segment(world: &World, mut segment: Segment, tally: &mut Tally) {
         bank.audits,
         bank.violations.len()
     ));
+    if let Some((first, last)) = bank.lost_window {
+        // Where the lost ones fall against the failover's time in this
+        // log says what lost them: a replica's lag loses the last few
+        // before it, never a stretch after it.
+        world.timeline.say(&format!(
+            "  the lost transfers were acknowledged from {:.1} s to {:.1} s after the bank started",
+            first.as_secs_f64(),
+            last.as_secs_f64()
+        ));
+    }
     if !problems.is_empty() {
         tally.unrecovered += 1;
         tally.failures.push(format!(

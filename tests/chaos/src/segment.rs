@@ -117,6 +117,7 @@ impl Segment {
             anyhow::bail!("the workers did not come up: {}", problems.join("; "));
         }
         let bank = Bank::start(&segment.bank_redis.url(), world.seed ^ index)?;
+        world.timeline.say("  the bank started");
         segment.bank = Some(bank);
         Ok(segment)
     }

@@ -62,6 +62,9 @@ impl Drive<'_> {
                 });
                 Ok(())
             }
+            // A report re-sent after its reply was lost, or a duplicate
+            // entry of one attempt failing too: one failure, counted once.
+            Outcome::Failed { .. } if tracker.failures[p as usize].has_failed(a) => Ok(()),
             Outcome::Failed { kind, message } => {
                 let attempt = Attempt {
                     task: report.task,

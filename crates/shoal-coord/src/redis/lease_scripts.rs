@@ -12,8 +12,8 @@
 //!
 //! ```text
 //!  release of a lock or permit, waiters queued
-//!    ├─ longest waiter waited ≥ BYPASS ms, and the last hand-off is
-//!    │  ≥ BYPASS ms old ─▶ hand-off: the lease stays taken, reserved for
+//!    ├─ longest waiter waited ≥ a slice, and the last hand-off is
+//!    │  ≥ a slice old ─▶ hand-off: the lease stays taken, reserved for
 //!    │     that waiter for RESERVE ms (`~MEMBER`); it is woken and takes
 //!    │     it over; nobody else can
 //!    └─ otherwise ─▶ freed, reply "pending": the releasing client sends
@@ -30,12 +30,23 @@
 //! process's rate, with a PUBLISH and a failed attempt per cycle). Waiters
 //! get the lock by hand-off instead: a waiter that merely raced the holder
 //! again lost nearly every race on a loaded machine (waits of 400 ms
-//! measured). At most one hand-off per BYPASS ms gives every holder a slice
-//! of that long, so hand-offs — each of which waits for a sleeping process
+//! measured). At most one hand-off per slice gives every holder a slice
+//! of the lock, so hand-offs — each of which waits for a sleeping process
 //! to be scheduled — stay off most cycles (measured under load: one
 //! PUBLISH per 20 cycles instead of one every other cycle, 3.2 scripts per
 //! cycle instead of 4.5), and a waiter behind N others gets the lock
-//! within about (N + 1) × BYPASS ms. A waiter that leaves a hand-off
+//! within about (N + 1) slices.
+//!
+//! The slice follows what hand-offs cost: each claim records how long the
+//! lock sat reserved between the hand-off and the waiter taking it over
+//! (a moving average in `...:h`), and the slice is ten times that, from
+//! 2 to 20 ms (10 ms until a claim has been measured) — so hand-offs take
+//! about a tenth of the lock's time whatever the machine. On an idle
+//! machine a woken process runs within a fraction of a millisecond and
+//! waiters get the lock every 2 ms; on a loaded one, where waking a process
+//! takes milliseconds, a fixed 2 ms slice left the lock idle most of the
+//! time (measured with 8 processes at load 16: a third of the cycles of a
+//! 10 ms slice, and no better p99). A waiter that leaves a hand-off
 //! unclaimed (`...:h` still names it at the next one) is presumed gone and
 //! dropped, so a crashed waiter costs the lock at most RESERVE ms once.
 
@@ -48,8 +59,20 @@ use super::scripts::{script, CLOCK, KV, TOKENS};
 /// The waiter queue (needs [`CLOCK`]).
 const QUEUE: &str = r#"
 local WINDOW = 1000
-local BYPASS = 10
 local RESERVE = 100
+-- The slice (ms) a holder keeps before a hand-off, from what the last
+-- hand-offs cost (h 'c', µs: from the hand-off until the waiter claimed
+-- it, the time the lock sat reserved and idle): SLICE_COST times that, so
+-- hand-offs cost about a tenth of the lock's time, between SLICE_MIN and
+-- SLICE_MAX; SLICE_NEW until a claim has been measured.
+local SLICE_MIN = 2
+local SLICE_MAX = 20
+local SLICE_NEW = 10
+local SLICE_COST = 10
+local function slice(cost_us)
+  if not cost_us then return SLICE_NEW end
+  return math.min(SLICE_MAX, math.max(SLICE_MIN, SLICE_COST * tonumber(cost_us) / 1000))
+end
 local function enqueue(q, s, member)
   if member == '' then return end
   local now = now_ms()
@@ -58,11 +81,20 @@ local function enqueue(q, s, member)
   redis.call('PEXPIRE', q, 2 * WINDOW)
   redis.call('PEXPIRE', s, 2 * WINDOW)
 end
--- Takes a granted waiter out of the queue (and settles its hand-off).
+-- Takes a granted waiter out of the queue; if it claims a hand-off,
+-- settles it and folds what it cost into h 'c' (a moving average).
 local function dequeue(q, s, h, member)
   redis.call('ZREM', q, member)
   redis.call('ZREM', s, member)
-  if redis.call('HGET', h, 'm') == member then redis.call('HDEL', h, 'm') end
+  local handed = redis.call('HMGET', h, 'm', 'u', 'c')
+  if handed[1] ~= member then return end
+  redis.call('HDEL', h, 'm')
+  if handed[2] then
+    local cost = math.max(0, now_us() - tonumber(handed[2]))
+    local avg = cost
+    if handed[3] then avg = (3 * tonumber(handed[3]) + cost) / 4 end
+    redis.call('HSET', h, 'c', string.format('%.0f', avg))
+  end
 end
 -- Drops waiters that stopped attempting; returns the live ones, longest
 -- waiting first, as {member, since, member, since, ...}: the first only
@@ -88,16 +120,18 @@ local function publish(member, payload)
   if client then redis.call('PUBLISH', 'shoal:wake:' .. client, payload) end
 end
 -- The waiter to hand the lease to now, if any: the longest waiter, once
--- it has waited BYPASS ms — but at most one hand-off per BYPASS ms, so
--- each holder gets a slice of that long before the next hand-off (the
--- hand-off record h: 't' its time, 'm' its waiter until claimed). A
--- waiter that left its hand-off unclaimed is presumed gone and dropped.
+-- it has waited a slice — but at most one hand-off per slice, so each
+-- holder keeps the lease that long before the next hand-off (the
+-- hand-off record h: 't' its time in ms and 'u' in µs, 'm' its waiter
+-- until claimed, 'c' the claim cost). A waiter that left its hand-off
+-- unclaimed is presumed gone and dropped.
 local function starving(q, s, h)
-  local last = redis.call('HMGET', h, 'm', 't')
-  if last[2] and now_ms() - tonumber(last[2]) < BYPASS then return nil end
+  local last = redis.call('HMGET', h, 'm', 't', 'c')
+  local bound = slice(last[3])
+  if last[2] and now_ms() - tonumber(last[2]) < bound then return nil end
   for _ = 1, 4 do
     local head = waiters(q, s, 0)
-    if #head == 0 or now_ms() - tonumber(head[2]) < BYPASS then return nil end
+    if #head == 0 or now_ms() - tonumber(head[2]) < bound then return nil end
     if last[1] ~= head[1] then return head[1] end
     dequeue(q, s, h, head[1])
     last[1] = false
@@ -106,7 +140,7 @@ local function starving(q, s, h)
 end
 -- Records a hand-off to member and wakes it.
 local function hand_off(h, member, payload)
-  redis.call('HSET', h, 'm', member, 't', now_ms())
+  redis.call('HSET', h, 'm', member, 't', now_ms(), 'u', string.format('%.0f', now_us()))
   redis.call('PEXPIRE', h, 2 * WINDOW)
   publish(member, payload)
 end
@@ -262,7 +296,7 @@ return 0
 /// queue order, hand-off, then keys to write. ARGV: owner id, wake
 /// payload, '1' to wake every waiter (rwlock) or '0' (mutex), fence field
 /// ('f:' .. name), token, then per key 'p' or 'd', value, ttl ms. A mutex
-/// whose longest waiter has waited BYPASS ms is not freed but reserved
+/// whose longest waiter has waited a slice is not freed but reserved
 /// for that waiter (`~MEMBER`, RESERVE ms), which is woken. Returns {1 if
 /// it was ours, 1 if the releasing client should wake a waiter, index of a
 /// key that refused the token (then nothing was written) or 0, the newer

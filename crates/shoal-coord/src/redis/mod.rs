@@ -13,7 +13,8 @@
 //!   key lives in one Redis key;
 //! - waiters: `shoal:{family:NAME}:q` (zset `CLIENT|OWNER` → liveness),
 //!   `...:s` (zset `CLIENT|OWNER` → first attempt) and `...:h` (hash: time
-//!   `t` of the last hand-off, waiter `m` until it claims it); a lock held
+//!   of the last hand-off, `t` in ms and `u` in µs, waiter `m` until it
+//!   claims it, `c` what claims have cost in µs); a lock held
 //!   as `~CLIENT|OWNER`, or a semaphore holder of that name, is reserved
 //!   for that waiter;
 //! - wake-ups: each coordinator subscribes to its own channel

@@ -10,12 +10,15 @@
 #           job's statistics (--stats FILE) show, against the whole job
 #           (target: planning <= 5%)
 #
-# Prints median wall times of N runs and their ratio, the median CPU time
+# Prints median wall times of N runs (local and S3 runs alternate, so a
+# drifting load weighs on both alike) and their ratio, the median CPU time
 # (user + system) of shoal for each, the CPU time s3s-fs spent per S3 run
 # (it shares the machine's cores with Shoal), and what the server delivers
 # on its own: every object of the set fetched by parallel plain GETs at
 # once (curl) — the floor for any reader — and the server's CPU time for
-# that. Checks that the local and S3 reports are byte-identical. On a
+# that; and the median seconds of the job's read stage (from --stats), the
+# only part of the job the store can slow. Checks that the local and S3
+# reports of every run pair are byte-identical. On a
 # loaded machine wall times mostly measure waiting for a core; the CPU
 # columns stay meaningful.
 #
@@ -132,18 +135,46 @@ get_all() {
     awk -v a="$start" -v b="$end" 'BEGIN {print b - a}'
 }
 
-# measure NAME CMD... : runs CMD $runs times (stdout to $out/NAME.json);
-# prints the median wall time and the median CPU time (user + system) of
-# the shoal process, in seconds.
-measure() {
+# run_once NAME CMD... : runs CMD once (stdout to $out/NAME.json, its wall
+# time and CPU time to $out/NAME.time); a failing CMD ends the script.
+run_once() {
     local name=$1; shift
-    local walls=() cpus=()
+    /usr/bin/time -f "%e %U %S" -o "$out/$name.time" "$@" > "$out/$name.json"
+}
+
+# run_times NAME: the wall time, CPU time (user + system) and read-stage
+# seconds (from its --stats file) of NAME's last run.
+run_times() {
+    echo "$(awk '{print $1, $2 + $3}' "$out/$1.time")" \
+        "$(jq '[.stages[] | select(.name == "read") | .seconds] | add' "$out/$1.stats.json")"
+}
+
+# compare SET DIR: runs the local and the S3 analysis of SET $runs times
+# each, alternating (local, s3, local, s3, ...) so that a machine whose
+# load drifts weighs on both alike, and checks that every pair of reports
+# is byte-identical; prints the median wall and CPU times of each side and
+# the mean CPU time s3s-fs spent per S3 run.
+compare() {
+    local set=$1 dir=$2 wall cpu before served=0 local_run="s3bench.$1.local" s3_run="s3bench.$1.s3"
+    local local_walls=() local_cpus=() local_reads=() s3_walls=() s3_cpus=() s3_reads=() read_s
     for _ in $(seq "$runs"); do
-        /usr/bin/time -f "%e %U %S" -o "$out/$name.time" "$@" > "$out/$name.json"
-        walls+=("$(awk '{print $1}' "$out/$name.time")")
-        cpus+=("$(awk '{print $2 + $3}' "$out/$name.time")")
+        run_once "$local_run" "$shoal" analyze "$dir" --json --quiet --threads "$threads" \
+            --stats "$out/$local_run.stats.json"
+        read -r wall cpu read_s < <(run_times "$local_run")
+        local_walls+=("$wall"); local_cpus+=("$cpu"); local_reads+=("$read_s")
+        before=$(server_cpu)
+        run_once "$s3_run" "$shoal" analyze "s3://bench/$set/" --json --quiet --threads "$threads" \
+            --stats "$out/$s3_run.stats.json"
+        served=$(awk -v s="$served" -v a="$before" -v b="$(server_cpu)" 'BEGIN {print s + b - a}')
+        read -r wall cpu read_s < <(run_times "$s3_run")
+        s3_walls+=("$wall"); s3_cpus+=("$cpu"); s3_reads+=("$read_s")
+        cmp -s "$out/$local_run.json" "$out/$s3_run.json" \
+            || { echo "$set: reports differ: $out/$local_run.json vs $out/$s3_run.json" >&2; exit 1; }
     done
-    echo "$(median "${walls[@]}") $(median "${cpus[@]}")"
+    echo "$(median "${local_walls[@]}") $(median "${local_cpus[@]}")" \
+        "$(median "${s3_walls[@]}") $(median "${s3_cpus[@]}")" \
+        "$(awk -v s="$served" -v n="$runs" 'BEGIN {print s / n}')" \
+        "$(median "${local_reads[@]}") $(median "${s3_reads[@]}")"
 }
 
 median() {
@@ -173,26 +204,19 @@ for set in ${sets//,/ }; do
     cpu_before=$(server_cpu)
     get_s=$(get_all "$set" "$dir")
     get_cpu=$(awk -v a="$cpu_before" -v b="$(server_cpu)" 'BEGIN {print b - a}')
-    timed=$(measure "s3bench.$set.local" "$shoal" analyze "$dir" --json --quiet --threads "$threads")
-    read -r local_s local_cpu <<< "$timed"
-    cpu_before=$(server_cpu)
-    timed=$(measure "s3bench.$set.s3" "$shoal" analyze "s3://bench/$set/" --json --quiet --threads "$threads")
-    read -r s3_s s3_cpu <<< "$timed"
-    cpu_after=$(server_cpu)
-    cmp -s "$out/s3bench.$set.local.json" "$out/s3bench.$set.s3.json" \
-        || { echo "$set: reports differ: $out/s3bench.$set.local.json vs $out/s3bench.$set.s3.json" >&2; exit 1; }
+    timed=$(compare "$set" "$dir")
+    read -r local_s local_cpu s3_s s3_cpu served local_read s3_read <<< "$timed"
     goal=1.5
     [ "$set" = parquet ] && goal=1.3
-    served=$(awk -v a="$cpu_before" -v b="$cpu_after" -v n="$runs" 'BEGIN {print (b - a) / n}')
     rows+=("$(awk -v s="$set" -v m="$size" -v l="$local_s" -v r="$s3_s" -v g="$goal" -v x="$get_s" \
-        -v lc="$local_cpu" -v rc="$s3_cpu" -v c="$served" -v xc="$get_cpu" \
-        'BEGIN { printf "%-8s %6d %9.2f %9.2f %6.2f %6s %9.2f %9.2f %10.2f %9.2f %9.2f", s, m, l, r, r / l, "<=" g, lc, rc, c, x, xc }')")
+        -v lc="$local_cpu" -v rc="$s3_cpu" -v c="$served" -v xc="$get_cpu" -v lr="$local_read" -v rr="$s3_read" \
+        'BEGIN { printf "%-8s %6d %9.2f %9.2f %6.2f %6s %9.2f %9.2f %10.2f %9.2f %9.2f %7.2f %7.2f", s, m, l, r, r / l, "<=" g, lc, rc, c, x, xc, lr, rr }')")
 done
 
 echo
 echo "shoal analyze, $events events per set (8 files), $threads threads, median of $runs; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %6s %9s %9s %6s %6s %9s %9s %10s %9s %9s\n' "set" "MB" "local s" "s3 s" "ratio" "target" \
-    "cpu local" "cpu s3" "cpu s3s-fs" "GET all s" "(its cpu)"
+printf '%-8s %6s %9s %9s %6s %6s %9s %9s %10s %9s %9s %7s %7s\n' "set" "MB" "local s" "s3 s" "ratio" "target" \
+    "cpu local" "cpu s3" "cpu s3s-fs" "GET all s" "(its cpu)" "read l" "read s3"
 [ ${#rows[@]} -gt 0 ] && printf '%s\n' "${rows[@]}" && echo "reports identical (local vs s3): yes"
 if [ -n "$plan_row" ]; then
     read -r plan_s job_s share <<< "$plan_row"

@@ -8,9 +8,13 @@
 //!   one extra entry in bucket 0 (a stage has buckets or results, not both,
 //!   and the statistics are tiny).
 //! - stage **users** (P tasks): decodes its buckets, applies every
-//!   definition per user and emits a [`Partial`].
-//! - stage **merge** (1 task): sums the partials into the [`Report`] and the
-//!   first rejected rows: an [`AnalyzeOutput`].
+//!   definition per user and emits a [`Partial`](crate::partial::Partial).
+//!   Its item counts go by item name to the "items" tasks, the rest of it
+//!   to items task 0 ([`crate::items`]).
+//! - stage **items** (up to 32 tasks): sums the counts of its items and
+//!   keeps its top N; task 0 passes the rest of the partials on.
+//! - stage **merge** (1 task): sums the partials and the top candidates
+//!   into the [`Report`] and the first rejected rows: an [`AnalyzeOutput`].
 
 use std::sync::Arc;
 
@@ -26,7 +30,8 @@ use shoal_events::{
 
 use crate::config::AnalyzeConfig;
 use crate::index::PartitionIndex;
-use crate::partial::{Merger, Partial};
+use crate::items::{item_partitions, merge_items, partials_of, write_buckets, ItemsOutput};
+use crate::partial::Merger;
 use crate::reads::settle_reads;
 use crate::record::{push_stats, BlockEncoder, ReadStats, RejectSample};
 use crate::report::Report;
@@ -140,8 +145,9 @@ impl Job for AnalyzeJob {
     }
 
     /// 2: text inputs are chunks cut at byte offsets, placed in the merge.
+    /// 3: item counts are summed by the "items" stage, not the merge.
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn prepare(&self, params: serde_json::Value) -> Result<serde_json::Value, JobError> {
@@ -205,11 +211,19 @@ impl Job for AnalyzeJob {
             Stage::new("users", partitions, move |ctx| {
                 users_task(ctx, read, &user_params.config)
             })
-            .reads(read),
+            .reads(read)
+            .shuffle_output(item_partitions(partitions)),
+        );
+        let top = p.config.top as usize;
+        let items = plan.add_stage(
+            Stage::new("items", item_partitions(partitions), move |ctx| {
+                items_task(ctx, users, top)
+            })
+            .reads(users),
         );
         let merge_params = Arc::clone(&p);
         plan.add_stage(
-            Stage::new("merge", 1, move |ctx| merge_task(ctx, users, &merge_params)).reads(users),
+            Stage::new("merge", 1, move |ctx| merge_task(ctx, items, &merge_params)).reads(items),
         );
         Ok(plan)
     }
@@ -309,20 +323,34 @@ fn users_task(
     let partial = walk_partition(&index, config);
     ctx.add_progress(index.rows.len() as u64, bytes);
     drop(index);
-    ctx.set_result(Bytes::from(partial.to_bytes()));
+    write_buckets(partial, ctx.buckets());
+    Ok(())
+}
+
+fn items_task(ctx: &mut TaskContext<'_>, users: StageRef, top: usize) -> Result<(), TaskError> {
+    let blocks = ctx.shuffle_input(users)?.read_all()?;
+    let output = merge_items(&blocks, top).map_err(|e| {
+        TaskError::caused_by("merging item counts", e).with_kind_of(TaskErrorKind::Fatal)
+    })?;
+    ctx.set_result(output.to_bytes());
     Ok(())
 }
 
 fn merge_task(
     ctx: &mut TaskContext<'_>,
-    users: StageRef,
+    items: StageRef,
     p: &AnalyzeParams,
 ) -> Result<(), TaskError> {
+    let fatal = |e| TaskError::caused_by("merging partials", e).with_kind_of(TaskErrorKind::Fatal);
+    let outputs = ctx
+        .results_of(items)?
+        .iter()
+        .enumerate()
+        .map(|(i, blob)| ItemsOutput::from_bytes(blob, i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(fatal)?;
     let mut merger = Merger::default();
-    for (i, blob) in ctx.results_of(users)?.iter().enumerate() {
-        let partial = Partial::from_bytes(blob, i).map_err(|e| {
-            TaskError::caused_by("merging partials", e).with_kind_of(TaskErrorKind::Fatal)
-        })?;
+    for partial in partials_of(outputs).map_err(fatal)? {
         merger.add(partial);
     }
     let reads = settle_reads(&p.splits, &merger.take_reads()).map_err(|e| {

@@ -254,7 +254,7 @@ fn lower_median(hist: &mut [(u64, u64)], n: u64) -> u64 {
 }
 
 /// The `top` items by events, ties by item ascending (byte order).
-fn top_items(items: FixedMap<String, (u64, u64)>, top: usize) -> Vec<TopItem> {
+pub(crate) fn top_items(items: FixedMap<String, (u64, u64)>, top: usize) -> Vec<TopItem> {
     let mut all: Vec<(String, (u64, u64))> = items.into_iter().collect();
     let order = |a: &(String, (u64, u64)), b: &(String, (u64, u64))| {
         b.1 .0

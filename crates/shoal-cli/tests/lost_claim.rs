@@ -8,7 +8,6 @@
 //! a race (the same happens to a worker stopped inside its blocking claim
 //! while the entry arrives). Real processes on loopback; every wait polls under a deadline.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,19 +25,6 @@ use common::SHOAL;
 /// that holds its task without running it (forever).
 const PATIENCE: Duration = Duration::from_secs(30);
 const STREAM: &str = "shoal:tasks:noop@1";
-
-fn redis_cli(cluster: &LocalCluster, args: &[&str]) -> Vec<String> {
-    let out = Command::new("redis-cli")
-        .args(["-p", &cluster.redis().port().to_string()])
-        .args(args)
-        .output()
-        .expect("run redis-cli");
-    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 fn registry() -> Registry {
     Registry::new().with(Arc::new(shoal_jobs::Noop))
@@ -71,7 +57,9 @@ fn a_task_whose_claim_reply_was_lost_still_runs() {
         finished.is_ok(),
         "the job still waits for its task; reply dropped: {}; pending: {:?}; worker log:\n{}",
         dropped.is_some(),
-        redis_cli(&cluster, &["XPENDING", STREAM, "workers", "-", "+", "10"]),
+        cluster
+            .redis()
+            .cli(&["XPENDING", STREAM, "workers", "-", "+", "10"]),
         workers.log(0)
     );
     let output = driver.join().unwrap().expect("the job completes");
@@ -79,7 +67,10 @@ fn a_task_whose_claim_reply_was_lost_still_runs() {
     let dropped = dropped.expect("the proxy dropped the reply that delivered the task");
     assert!(contains_bytes(&dropped, STREAM.as_bytes()));
     assert_eq!(
-        redis_cli(&cluster, &["XPENDING", STREAM, "workers"]).first(),
+        cluster
+            .redis()
+            .cli(&["XPENDING", STREAM, "workers"])
+            .first(),
         Some(&"0".to_string()),
         "entries left pending"
     );

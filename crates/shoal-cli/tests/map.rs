@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{processes_with, shoal_cmd, SHOAL};
-use shoal_testkit::{eventually, S3Server};
+use common::{part_files, shoal_cmd, wait_for_processes, wait_none_left, SHOAL};
+use shoal_testkit::S3Server;
 
 /// Tokenises like `shoal wordcount` (runs of ASCII letters, digits and
 /// non-ASCII bytes, ASCII-lowercased) and counts with a reducer that
@@ -104,16 +104,7 @@ impl Fixture {
 
     /// The part files of `out`, in name order, concatenated.
     fn parts(&self, out: &str) -> String {
-        let mut names: Vec<_> = std::fs::read_dir(self.path(out))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with("part-"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|n| std::fs::read_to_string(self.path(out).join(n)).unwrap())
-            .collect()
+        part_files(&self.path(out))
     }
 }
 
@@ -466,9 +457,7 @@ fn a_hanging_mapper_is_killed_at_the_task_timeout() {
         "{:?}",
         started.elapsed()
     );
-    eventually(Duration::from_secs(5), "no sleep left", || {
-        processes_with(&marker).is_empty()
-    });
+    wait_none_left(&marker, Duration::from_secs(5), "no sleep left");
 }
 
 #[test]
@@ -493,15 +482,11 @@ fn ctrl_c_cancels_the_job_and_leaves_no_process() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    eventually(Duration::from_secs(30), "the mappers to start", || {
-        processes_with(&marker).len() >= 2
-    });
+    wait_for_processes(&marker, 2, "the mappers to start");
     shoal_testkit::signal(child.id(), "-INT");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1));
-    eventually(Duration::from_secs(5), "no mapper left", || {
-        processes_with(&marker).is_empty()
-    });
+    wait_none_left(&marker, Duration::from_secs(5), "no mapper left");
 }
 
 #[test]
@@ -589,16 +574,7 @@ fn store_inputs_and_outputs_stream_lines_and_per_file_fetches_the_files() {
     let parts = |out: &str| -> String {
         let dir = server.root().join("data").join(out);
         assert!(dir.join("_SUCCESS").exists(), "no _SUCCESS in {out}");
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with("part-"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|n| std::fs::read_to_string(dir.join(n)).unwrap())
-            .collect()
+        part_files(&dir)
     };
     let mut args = vec!["map", "--quiet", "--out", "s3://data/wc"];
     args.extend(wordcount_args("s3://data/in/", &["--reducers", "2"]));

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{exited, processes_with, SHOAL};
-use shoal_testkit::{eventually, LocalCluster, WorkerSpec};
+use common::{wait_for_processes, wait_none_left, SHOAL};
+use shoal_testkit::{eventually, exited, LocalCluster, WorkerSpec};
 
 const MAPPER: &str =
     "import sys\nfor line in sys.stdin:\n    for w in line.split():\n        print(w + \"\\t1\")\n";
@@ -77,16 +77,7 @@ impl Cluster {
     }
 
     fn parts(&self, out: &str) -> String {
-        let mut names: Vec<String> = std::fs::read_dir(self.path(out))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with("part-"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|n| std::fs::read_to_string(self.path(out).join(n)).unwrap())
-            .collect()
+        common::part_files(&self.path(out))
     }
 }
 
@@ -178,9 +169,7 @@ fn two_allow_exec_workers_give_the_embedded_output_even_when_one_is_killed() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    eventually(Duration::from_secs(30), "mappers to run", || {
-        !processes_with(&marker).is_empty()
-    });
+    wait_for_processes(&marker, 1, "mappers to run");
     let mut cluster = cluster;
     cluster.inner.workers_mut().kill(0);
     let (status, err) = stderr_of(&mut job);
@@ -208,18 +197,14 @@ fn cancel_and_sigterm_leave_no_process_of_the_job() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    eventually(Duration::from_secs(30), "mappers to run", || {
-        processes_with(&marker).len() >= 2
-    });
+    wait_for_processes(&marker, 2, "mappers to run");
     let job_id = cluster.inner.status().jobs[0].id.clone();
     let cancel = Command::new(SHOAL)
         .args(["cancel", &job_id, "--coord", cluster.inner.coord()])
         .output()
         .unwrap();
     assert_ok(&cancel, "shoal cancel");
-    eventually(Duration::from_secs(10), "no mapper after cancel", || {
-        processes_with(&marker).is_empty()
-    });
+    wait_none_left(&marker, Duration::from_secs(10), "no mapper after cancel");
     let (status, err) = stderr_of(&mut job);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("cancelled"), "{err}");
@@ -240,17 +225,13 @@ fn cancel_and_sigterm_leave_no_process_of_the_job() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    eventually(Duration::from_secs(30), "mappers to run again", || {
-        processes_with(&marker).len() >= 2
-    });
+    wait_for_processes(&marker, 2, "mappers to run again");
     let worker = cluster.inner.workers().pid(0);
     cluster.inner.workers().signal(0, "-TERM");
     eventually(Duration::from_secs(20), "the worker to stop", || {
         exited(worker)
     });
-    eventually(Duration::from_secs(5), "no mapper after SIGTERM", || {
-        processes_with(&marker).is_empty()
-    });
+    wait_none_left(&marker, Duration::from_secs(5), "no mapper after SIGTERM");
     let _ = job.kill();
     let _ = job.wait();
 }

@@ -43,7 +43,7 @@ pub fn queued_tasks(url: &str, count: usize) -> Result<Vec<QueuedTask>, ClusterE
                 .arg(count)
                 .query(c)
         })?;
-        for entry in range_entries("XREVRANGE tasks", &reply)? {
+        for entry in range_entries("XREVRANGE tasks", reply)? {
             let task = TaskEntry::decode(&stream, &entry)?;
             queued.push(QueuedTask {
                 stream: stream.clone(),

@@ -24,10 +24,25 @@ fn text(value: &Value) -> Option<String> {
     }
 }
 
-fn binary(value: &Value) -> Option<Vec<u8>> {
+/// [`text`], moving the bytes out instead of copying them (replies of
+/// stream reads carry every task and report: one copy less of each field).
+fn into_text(value: Value) -> Option<String> {
     match value {
-        Value::BulkString(bytes) => Some(bytes.clone()),
-        other => text(other).map(String::into_bytes),
+        Value::BulkString(bytes) => Some(
+            String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
+        Value::SimpleString(s) => Some(s),
+        Value::VerbatimString { text, .. } => Some(text),
+        other => text(&other),
+    }
+}
+
+/// A binary-safe value, moved out.
+fn into_binary(value: Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        other => into_text(other).map(String::into_bytes),
     }
 }
 
@@ -35,6 +50,15 @@ fn items(value: &Value) -> Vec<&Value> {
     match value {
         Value::Array(items) | Value::Set(items) => items.iter().collect(),
         Value::Map(pairs) => pairs.iter().flat_map(|(k, v)| [k, v]).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// [`items`], moved out.
+fn into_items(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) | Value::Set(items) => items,
+        Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
         _ => Vec::new(),
     }
 }
@@ -55,20 +79,22 @@ pub struct StreamEntries {
     pub entries: Vec<Entry>,
 }
 
-/// An XREAD / XREADGROUP reply, stream by stream.
-pub fn stream_batches(op: &'static str, reply: &Value) -> Result<Vec<StreamEntries>, ClusterError> {
-    if matches!(reply, Value::Nil) {
-        return Ok(Vec::new());
-    }
-    let streams: Vec<(&Value, &Value)> = match reply {
+/// An XREAD / XREADGROUP reply, stream by stream (consumed: the fields
+/// are moved into the entries, not copied).
+pub fn stream_batches(op: &'static str, reply: Value) -> Result<Vec<StreamEntries>, ClusterError> {
+    let streams: Vec<(Value, Value)> = match reply {
+        Value::Nil => return Ok(Vec::new()),
         // RESP3: {key: entries, ...}
-        Value::Map(pairs) => pairs.iter().map(|(key, entries)| (key, entries)).collect(),
+        Value::Map(pairs) => pairs,
         // RESP2: [[key, entries], ...]
         Value::Array(streams) => streams
-            .iter()
-            .map(|s| match items(s)[..] {
-                [key, entries, ..] => Ok((key, entries)),
-                _ => Err(bad(op, "stream without entries")),
+            .into_iter()
+            .map(|s| {
+                let mut parts = into_items(s).into_iter();
+                match (parts.next(), parts.next()) {
+                    (Some(key), Some(entries)) => Ok((key, entries)),
+                    _ => Err(bad(op, "stream without entries")),
+                }
             })
             .collect::<Result<_, _>>()?,
         _ => return Err(bad(op, "not a stream reply")),
@@ -77,7 +103,7 @@ pub fn stream_batches(op: &'static str, reply: &Value) -> Result<Vec<StreamEntri
         .into_iter()
         .map(|(key, entries)| {
             Ok(StreamEntries {
-                key: text(key).ok_or_else(|| bad(op, "stream without a key"))?,
+                key: into_text(key).ok_or_else(|| bad(op, "stream without a key"))?,
                 entries: range_entries(op, entries)?,
             })
         })
@@ -85,27 +111,30 @@ pub fn stream_batches(op: &'static str, reply: &Value) -> Result<Vec<StreamEntri
 }
 
 /// Every entry of an XREAD / XREADGROUP reply, across its streams.
-pub fn stream_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, ClusterError> {
+pub fn stream_entries(op: &'static str, reply: Value) -> Result<Vec<Entry>, ClusterError> {
     let batches = stream_batches(op, reply)?;
     Ok(batches.into_iter().flat_map(|b| b.entries).collect())
 }
 
-/// The entries of an XRANGE reply (also one stream's part of an XREAD).
-pub fn range_entries(op: &'static str, reply: &Value) -> Result<Vec<Entry>, ClusterError> {
-    items(reply)
+/// The entries of an XRANGE reply (also one stream's part of an XREAD),
+/// consumed.
+pub fn range_entries(op: &'static str, reply: Value) -> Result<Vec<Entry>, ClusterError> {
+    into_items(reply)
         .into_iter()
         .map(|entry| {
-            let parts = items(entry);
+            let mut parts = into_items(entry).into_iter();
             let id = parts
-                .first()
-                .and_then(|v| text(v))
+                .next()
+                .and_then(into_text)
                 .ok_or_else(|| bad(op, "entry without id"))?;
             // A deleted entry still pending in a group comes back with nil fields.
-            let raw = parts.get(1).map(|v| items(v)).unwrap_or_default();
-            let fields = raw
-                .chunks(2)
-                .filter_map(|kv| Some((text(kv.first()?)?, binary(kv.get(1)?)?)))
-                .collect();
+            let mut raw = parts.next().map(into_items).unwrap_or_default().into_iter();
+            let mut fields = Vec::with_capacity(raw.len() / 2);
+            while let (Some(k), Some(v)) = (raw.next(), raw.next()) {
+                if let (Some(k), Some(v)) = (into_text(k), into_binary(v)) {
+                    fields.push((k, v));
+                }
+            }
             Ok(Entry { id, fields })
         })
         .collect()
@@ -156,7 +185,7 @@ mod tests {
         ])]);
         let resp3 = Value::Map(vec![(bulk("shoal:tasks"), entries)]);
         for reply in [resp2, resp3] {
-            let got = stream_batches("XREAD", &reply).unwrap();
+            let got = stream_batches("XREAD", reply).unwrap();
             assert_eq!(got.len(), 1);
             assert_eq!(got[0].key, "shoal:tasks");
             let entries = &got[0].entries;
@@ -167,7 +196,7 @@ mod tests {
                 vec![("j".into(), b"job-1".to_vec()), ("p".into(), b"7".to_vec())]
             );
         }
-        assert!(stream_entries("XREAD", &Value::Nil).unwrap().is_empty());
+        assert!(stream_entries("XREAD", Value::Nil).unwrap().is_empty());
     }
 
     #[test]
@@ -180,7 +209,7 @@ mod tests {
                 Value::Array(vec![bulk("r"), Value::BulkString(blob.clone())]),
             ])]),
         ])]);
-        let got = stream_entries("XREAD", &reply).unwrap();
+        let got = stream_entries("XREAD", reply).unwrap();
         assert_eq!(got[0].fields, vec![("r".to_string(), blob)]);
     }
 

@@ -38,7 +38,7 @@ pub(crate) fn clear_dead_entries(
         pipe.query(c)
     })?;
     let mut job_of: HashMap<&str, String> = HashMap::new();
-    for (id, reply) in ids.iter().zip(&replies) {
+    for (id, reply) in ids.iter().zip(replies) {
         if let Some(entry) = range_entries("XRANGE pending", reply)?.into_iter().next() {
             // An entry nobody can read is dead too (no job keeps it).
             let job =

@@ -11,6 +11,8 @@
 //!   address), [`SentinelGroup`]
 //!   and [`TestCerts`] (a private CA made with `openssl`).
 //! - [`S3Server`]: `s3s-fs`, a real S3-protocol server over a directory.
+//! - [`live_processes`] and [`exited`]: processes seen through `/proc`, for
+//!   tests that must leave none behind.
 //! - [`ReplyDropper`]: a proxy in front of Redis that loses one chosen
 //!   reply, as a dropped connection or a SIGSTOPped reader would.
 //! - With feature `cluster`: [`Workers`], worker processes of any Shoal
@@ -32,6 +34,7 @@ mod certs;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod poll;
+mod processes;
 mod proxy;
 mod redis_server;
 mod s3;
@@ -44,6 +47,7 @@ pub use certs::TestCerts;
 #[cfg(feature = "cluster")]
 pub use cluster::{wait_for_status, LocalCluster};
 pub use poll::{eventually, eventually_async, try_eventually, Outcome, TimedOut};
+pub use processes::{exited, live_processes};
 pub use proxy::{contains_bytes, ReplyDropper};
 pub use redis_server::{RedisOptions, RedisServer};
 pub use s3::{S3Server, ACCESS_KEY, SECRET_KEY};

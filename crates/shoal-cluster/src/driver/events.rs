@@ -6,20 +6,19 @@ use shoal_core::retry::{Decision, RetryPolicy};
 use shoal_core::{ProgressEvent, TaskError, TaskErrorKind};
 
 use super::{Drive, Failure, StageTracker};
-use crate::protocol::{Event, Outcome, TaskRef};
-use crate::reply::Entry;
+use crate::protocol::{DecodeError, Event, Outcome, TaskRef};
 use crate::results::ResultSlot;
 
 impl Drive<'_> {
     pub(super) fn handle_event(
         &mut self,
         stage: u32,
-        entry: Entry,
+        event: Result<Event, DecodeError>,
         tracker: &mut StageTracker,
     ) -> Result<(), Failure> {
         // An event nobody can read is dropped: its task never counts as
         // done, so the check for vanished tasks (`vanished.rs`) runs it again.
-        let Ok(Event::Report(report)) = Event::decode(&self.events, entry) else {
+        let Ok(Event::Report(report)) = event else {
             return Ok(());
         };
         let (s, p, a) = (

@@ -139,8 +139,20 @@ impl Event {
         }
     }
 
-    /// Reads an entry of event stream `stream` (consumed: an inline result
-    /// is moved, not copied).
+    /// Reads every event an entry of event stream `stream` holds, in order:
+    /// a worker's entry carries the reports of one of its batches for one
+    /// job, each starting at its kind field (field names repeat; see
+    /// ARCHITECTURE.md). Each is decoded on its own, so a report nobody can
+    /// read does not hide the others of its entry.
+    pub(crate) fn decode_all(stream: &str, entry: Entry) -> Vec<Result<Event, DecodeError>> {
+        split_at_kinds(entry)
+            .into_iter()
+            .map(|one| Event::decode(stream, one))
+            .collect()
+    }
+
+    /// Reads an entry of event stream `stream` that holds one event
+    /// (consumed: an inline result is moved, not copied).
     pub(crate) fn decode(stream: &str, entry: Entry) -> Result<Event, DecodeError> {
         let fields = Fields {
             describe: &|| describe_entry("event", stream, &entry),
@@ -202,6 +214,33 @@ fn failure_kind(fields: &Fields<'_>) -> Result<TaskErrorKind, DecodeError> {
         "fatal" => Ok(TaskErrorKind::Fatal),
         other => Err(fields.error(field::FAILURE, FieldProblem::Invalid(other.into()))),
     }
+}
+
+/// `entry` cut before each kind field but the first: one entry (with the
+/// same id) per event it holds. Fields before the first kind field stay
+/// with the first event.
+fn split_at_kinds(entry: Entry) -> Vec<Entry> {
+    let Entry { id, fields } = entry;
+    let mut events = Vec::new();
+    let mut current = Vec::new();
+    let mut has_kind = false;
+    for (name, value) in fields {
+        if name == field::KIND {
+            if has_kind {
+                events.push(Entry {
+                    id: id.clone(),
+                    fields: std::mem::take(&mut current),
+                });
+            }
+            has_kind = true;
+        }
+        current.push((name, value));
+    }
+    events.push(Entry {
+        id,
+        fields: current,
+    });
+    events
 }
 
 /// The value of `name`, moved out of `entry`.

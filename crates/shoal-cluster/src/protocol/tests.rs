@@ -156,6 +156,41 @@ fn a_missing_or_malformed_field_names_the_entry_and_the_field() {
 }
 
 #[test]
+fn one_entry_carries_many_reports_each_decoded_on_its_own() {
+    let done = report(Outcome::Done {
+        rows: 1,
+        bytes: 2,
+        stored_bytes: 0,
+        result: Some(Bytes::from_static(b"kind\x00k")),
+    });
+    let failed = report(Outcome::Failed {
+        kind: TaskErrorKind::Retryable,
+        message: "k".into(),
+    });
+    let skipped = report(Outcome::Skipped);
+    let batch = entry("10-0", |f| {
+        f.field("future", "field");
+        done.encode(f);
+        // An unreadable report in the middle hides none of the others.
+        f.field(field::KIND, "maybe");
+        failed.encode(f);
+        skipped.encode(f);
+    });
+    let got = Event::decode_all("events", batch);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0].as_ref().unwrap(), &done);
+    assert_eq!(
+        got[1].as_ref().unwrap_err().to_string(),
+        "bad event 10-0 of events: field 'k' has unexpected value 'maybe'"
+    );
+    assert_eq!(got[2].as_ref().unwrap(), &failed);
+    assert_eq!(got[3].as_ref().unwrap(), &skipped);
+
+    let start = Event::decode_all("events", entry("1-0", |f| Event::Start.encode(f)));
+    assert_eq!(start, [Ok(Event::Start)]);
+}
+
+#[test]
 fn a_worker_registration_round_trips_and_an_old_one_offers_nothing() {
     let sent = WorkerInfo {
         host: "h1".into(),

@@ -115,7 +115,7 @@ impl Claimer {
                 .arg(count)
                 .invoke::<redis::Value>(c)
         })?;
-        stream_batches("claim tasks", &reply)
+        stream_batches("claim tasks", reply)
     }
 
     /// One XREADGROUP over every stream, up to `count` entries from each,
@@ -145,7 +145,7 @@ impl Claimer {
                 .arg(vec![">"; self.streams.len()])
                 .query::<redis::Value>(c)
         })?;
-        stream_batches("XREADGROUP", &reply)
+        stream_batches("XREADGROUP", reply)
     }
 }
 

@@ -77,14 +77,22 @@ impl Worker {
         while !self.stop.load(Ordering::Relaxed) {
             let ahead = self.pace.claim_ahead(self.config.slots);
             let capacity = self.config.slots + ahead;
-            let free = capacity.saturating_sub(self.held.load(Ordering::Relaxed));
             // Claim when at least a slot's worth is free, or in batches of a
             // quarter of the horizon, never one entry at a time for tiny tasks.
-            if free == 0 || (free < capacity / 4 && self.held.load(Ordering::Relaxed) > 0) {
-                // Bounded so the stop flag is still seen promptly.
-                let _ = freed.recv_timeout(Duration::from_millis(100));
+            let claim_at = capacity - (capacity / 4).max(1);
+            if self.held.load(Ordering::SeqCst) > claim_at {
+                // Slots wake this loop only once no more than `claim_at` are
+                // held, not at every task's end (a wake-up per tiny task cost
+                // more than the task). Published before looking again, so a
+                // slot that frees the place meanwhile sees it (task.rs).
+                self.wake_at.store(claim_at, Ordering::SeqCst);
+                if self.held.load(Ordering::SeqCst) > claim_at {
+                    // Bounded so the stop flag is still seen promptly.
+                    let _ = freed.recv_timeout(Duration::from_millis(100));
+                }
                 continue;
             }
+            let free = capacity - self.held.load(Ordering::SeqCst).min(capacity);
             if Instant::now() >= next_audit || audit_now {
                 let orphans = self.reclaim_orphans(control, claimer);
                 audit_now = orphans.is_err();

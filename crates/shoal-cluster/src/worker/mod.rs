@@ -78,6 +78,9 @@ pub struct Worker {
     running: AtomicUsize,
     /// Tasks claimed and not yet finished: running or queued for a slot.
     held: AtomicUsize,
+    /// How few held tasks the fetch loop waits for: a slot that leaves no
+    /// more than this held signals it (`fetch.rs`).
+    wake_at: AtomicUsize,
     /// Entries claimed and not yet acknowledged, by id (orphans.rs).
     holdings: Holdings,
     pace: Pace,
@@ -109,6 +112,7 @@ impl Worker {
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
+            wake_at: AtomicUsize::new(usize::MAX),
             holdings: Holdings::default(),
             pace: Pace::default(),
             running_attempts: watch::Running::default(),
@@ -184,8 +188,9 @@ impl Worker {
         // Unbounded: the fetch loop bounds what it claims (see fetch.rs).
         let (task_tx, task_rx) = crossbeam_channel::unbounded::<Assignment>();
         let (report_tx, report_rx) = crossbeam_channel::unbounded::<Finished>();
-        // Slots signal here when they finish, so a full worker waits for a
-        // free slot instead of polling.
+        // Slots signal here when they leave few enough tasks held for the
+        // fetch loop to claim (`wake_at`), so a full worker waits instead
+        // of polling, and is not woken at every tiny task.
         let (freed_tx, freed_rx) = crossbeam_channel::bounded::<()>(self.config.slots);
         let jobs = Jobs::default();
         let slots_done = AtomicBool::new(false);

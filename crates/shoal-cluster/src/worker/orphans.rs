@@ -49,11 +49,12 @@ impl Holdings {
         self.lock().insert((stream.clone(), id.to_string()));
     }
 
-    /// Forgets entries whose reports were acknowledged (or given up on).
-    pub(super) fn release<'a>(&self, entries: impl IntoIterator<Item = (&'a Arc<str>, &'a str)>) {
+    /// Forgets entries whose reports were acknowledged (or given up on);
+    /// taken by value, so that looking them up copies nothing.
+    pub(super) fn release(&self, entries: impl IntoIterator<Item = (Arc<str>, String)>) {
         let mut held = self.lock();
-        for (stream, id) in entries {
-            held.remove(&(stream.clone(), id.to_string()));
+        for entry in entries {
+            held.remove(&entry);
         }
     }
 
@@ -140,7 +141,7 @@ impl Worker {
                 ),
                 other => other.clone(),
             };
-            let entries = range_entries("XCLAIM own", &live)?;
+            let entries = range_entries("XCLAIM own", live)?;
             if entries.is_empty() {
                 continue;
             }
@@ -252,7 +253,7 @@ mod tests {
                     .query::<u64>(c)
             })
             .unwrap();
-        worker.holdings.release([(&shared, ids[0].as_str())]);
+        worker.holdings.release([(shared.clone(), ids[0].clone())]);
         assert!(worker
             .reclaim_orphans(&mut control, &claimer)
             .unwrap()

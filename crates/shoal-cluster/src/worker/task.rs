@@ -120,9 +120,12 @@ impl Worker {
                 outcome
             });
             self.running.fetch_sub(1, Ordering::Relaxed);
-            self.held.fetch_sub(1, Ordering::Relaxed);
+            let held = self.held.fetch_sub(1, Ordering::SeqCst) - 1;
             self.pace.record(started.elapsed());
-            let _ = freed.try_send(());
+            // The fetch loop waits for this (fetch.rs).
+            if held <= self.wake_at.load(Ordering::SeqCst) {
+                let _ = freed.try_send(());
+            }
             let report = Report {
                 task: assignment.task.task,
                 worker: self.config.name.clone(),

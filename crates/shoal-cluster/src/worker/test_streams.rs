@@ -57,7 +57,7 @@ pub(super) fn deliver(
                 .query(c)
         })
         .unwrap();
-    crate::reply::stream_entries("deliver", &reply)
+    crate::reply::stream_entries("deliver", reply)
         .unwrap()
         .into_iter()
         .map(|e| e.id)

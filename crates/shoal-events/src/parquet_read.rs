@@ -8,7 +8,7 @@ use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
-use shoal_store::inputs::parquet::{ParquetInput, ParquetInputError};
+use shoal_store::inputs::parquet::{FirstGroup, ParquetInput, ParquetInputError};
 
 use crate::collect::Collector;
 use crate::error::InputError;
@@ -86,6 +86,13 @@ fn resolve(
     Ok(out)
 }
 
+/// The top-level columns a split decodes: those of the resolved roles,
+/// in role order (planning and reading must agree, so that the column
+/// chunks planned for a split's first row group are the ones it reads).
+fn projection(roles: &[Option<usize>; 4]) -> Vec<usize> {
+    roles.iter().flatten().copied().collect()
+}
+
 fn text_type_ok(dt: &DataType) -> bool {
     dt.is_integer()
         || matches!(
@@ -113,7 +120,7 @@ pub(crate) fn plan(
     let path = source.path();
     let input = ParquetInput::open(source)?;
     let meta = input.metadata();
-    resolve(meta, columns, path)?;
+    let roots = projection(&resolve(meta, columns, path)?);
     let groups = meta.metadata().row_groups();
     let mut splits = Vec::new();
     let (mut first, mut first_row, mut rows, mut bytes) = (0usize, 0u64, 0u64, 0u64);
@@ -129,6 +136,7 @@ pub(crate) fn plan(
                     first,
                     count: i + 1 - first,
                     first_row,
+                    first_chunks: input.column_chunks(&roots, first),
                 },
                 header: Vec::new(),
                 size_bytes: bytes,
@@ -153,6 +161,7 @@ pub(crate) fn read(
         first,
         count,
         first_row,
+        ref first_chunks,
     } = split.range
     else {
         return Err(InputError::StaleSplit {
@@ -160,15 +169,18 @@ pub(crate) fn read(
             what: "range (not row groups)".to_string(),
         });
     };
-    let input = ParquetInput::open(&Source::of(path)?)?;
+    let planned = (!first_chunks.is_empty()).then(|| FirstGroup {
+        group: first,
+        chunks: first_chunks.clone(),
+    });
+    let input = ParquetInput::open_fetching(&Source::of(path)?, planned)?;
     if first + count > input.metadata().metadata().num_row_groups() {
         return Err(InputError::StaleSplit {
             path: path.to_path_buf(),
             what: format!("row groups {first}..{}", first + count),
         });
     }
-    let roles = resolve(input.metadata(), columns, path)?;
-    let roots: Vec<usize> = roles.iter().flatten().copied().collect();
+    let roots = projection(&resolve(input.metadata(), columns, path)?);
     let names = [
         columns.user_id(),
         columns.ts(),

@@ -1,5 +1,6 @@
 //! Units of parallel reading and what reading one produced.
 
+use std::ops::Range;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,12 @@ pub enum SplitRange {
         count: usize,
         /// File-wide index of the first row.
         first_row: u64,
+        /// Byte ranges of the column chunks of row group `first` that the
+        /// reader decodes, as planned: from a store they are fetched
+        /// together with the footer. Empty when unknown; a reader that
+        /// finds the file changed ignores them.
+        #[serde(default)]
+        first_chunks: Vec<Range<u64>>,
     },
 }
 

@@ -6,15 +6,21 @@
 //! usually, all metadata). [`ParquetInput::batches`] then decodes a range
 //! of row groups, projected to some top-level columns, as Arrow record
 //! batches. From a store it fetches exactly the column chunks the decoder
-//! will touch — the projected columns of one row group — as concurrent,
-//! coalesced ranged requests, one row group ahead of decoding, so the
-//! network and the decoder work at the same time and memory holds about two
-//! row groups' projected chunks. Other columns and row groups are never
-//! transferred. Shared by the event readers and DistArray's Parquet source.
+//! will touch — the projected columns of each row group — as concurrent
+//! ranged requests, several row groups ahead of decoding (up to
+//! [`MAX_GROUPS_AHEAD`] and [`AHEAD_BYTES`], but always the next one), so
+//! the network and the decoder work at the same time and memory stays
+//! bounded. A reader that knows its first row group's column chunks from
+//! planning ([`FirstGroup`], [`ParquetInput::open_fetching`]) starts
+//! fetching them together with the footer instead of one round trip after
+//! it. Other columns and row groups are never transferred. Shared by the
+//! event readers and DistArray's Parquet source.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::{
@@ -46,6 +52,34 @@ pub enum ParquetInputError {
     },
 }
 
+/// Bytes of projected column chunks a remote reader keeps in flight ahead
+/// of the row group it decodes. The next row group is always fetched, even
+/// when larger: memory holds at most the group being decoded and this much
+/// (or one larger group) besides.
+pub const AHEAD_BYTES: u64 = 8 << 20;
+/// Most row groups a remote reader fetches at once: enough that the
+/// server's per-request latency and a slow single stream overlap decoding
+/// (s3s-fs on loopback serves 2–3 streams faster than one).
+pub const MAX_GROUPS_AHEAD: usize = 4;
+
+/// The column chunks of the row group a reader decodes first, known
+/// before its footer is read (from planning, which read the footer
+/// already): [`ParquetInput::open_fetching`] requests them at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstGroup {
+    /// The row group.
+    pub group: usize,
+    /// Byte ranges of its projected column chunks
+    /// ([`ParquetInput::column_chunks`]).
+    pub chunks: Vec<Range<u64>>,
+}
+
+/// A [`FirstGroup`] being fetched while the footer is read.
+struct EarlyFetch {
+    first: FirstGroup,
+    pending: Pending,
+}
+
 /// Where an open file's bytes come from.
 enum Opened {
     Local(File),
@@ -57,12 +91,34 @@ pub struct ParquetInput {
     path: PathBuf,
     bytes: Opened,
     meta: ArrowReaderMetadata,
+    /// Taken by the first [`ParquetInput::batches`] (a mutex because that
+    /// takes `&self`; never contended).
+    early: Mutex<Option<EarlyFetch>>,
 }
 
 impl ParquetInput {
     /// Opens `file` and reads its metadata (one ranged request for an
     /// object in a store).
     pub fn open(file: &InputFile) -> Result<ParquetInput, ParquetInputError> {
+        ParquetInput::open_fetching(file, None)
+    }
+
+    /// [`ParquetInput::open`], and for an object in a store starts fetching
+    /// `first`'s column chunks before the footer request, so both travel
+    /// at once. [`ParquetInput::batches`] uses them when its first row group
+    /// and projection have exactly those chunks (the file is unchanged
+    /// since planning); otherwise they are dropped and fetched anew.
+    pub fn open_fetching(
+        file: &InputFile,
+        first: Option<FirstGroup>,
+    ) -> Result<ParquetInput, ParquetInputError> {
+        let early = match (file, first) {
+            (InputFile::Remote { store, key, .. }, Some(first)) => Some(EarlyFetch {
+                pending: RemoteFile::fetch_from(store, key, first.chunks.clone()),
+                first,
+            }),
+            _ => None,
+        };
         let path = file.path().to_path_buf();
         let (bytes, meta) = match file {
             InputFile::Local(local) => {
@@ -77,7 +133,18 @@ impl ParquetInput {
             }
         };
         let meta = meta.map_err(|e| parquet_error(&path, e))?;
-        Ok(ParquetInput { path, bytes, meta })
+        Ok(ParquetInput {
+            path,
+            bytes,
+            meta,
+            early: Mutex::new(early),
+        })
+    }
+
+    /// Byte ranges of the column chunks of the top-level columns `roots`
+    /// in row group `group`: all a decoder of that projection reads of it.
+    pub fn column_chunks(&self, roots: &[usize], group: usize) -> Vec<Range<u64>> {
+        chunk_ranges(&self.meta, roots, group)
     }
 
     /// The file as given, for messages.
@@ -124,15 +191,20 @@ impl ParquetInput {
                 State::Local(plan.reader(file, groups)?)
             }
             Opened::Remote(file) => {
-                let ranges = chunk_ranges(&self.meta, roots, groups.start);
-                let ahead = (!groups.is_empty()).then(|| file.fetch_ahead(ranges));
-                State::Remote(Box::new(RemoteGroups {
+                let mut remote = RemoteGroups {
                     file: file.clone(),
                     roots: roots.to_vec(),
+                    requested: groups.start,
                     groups,
-                    ahead,
+                    ahead: VecDeque::new(),
                     current: None,
-                }))
+                };
+                let early = self.early.lock().ok().and_then(|mut e| e.take());
+                if let Some(early) = early {
+                    remote.adopt(&self.meta, early);
+                }
+                remote.fill(&self.meta);
+                State::Remote(Box::new(remote))
             }
         };
         Ok(ParquetBatches { plan, state })
@@ -184,26 +256,89 @@ struct RemoteGroups {
     roots: Vec<usize>,
     /// Row groups not yet being decoded.
     groups: Range<usize>,
-    /// The column chunks of `groups.start`, in flight.
-    ahead: Option<Pending>,
+    /// The first row group not yet requested: `groups.start..requested`
+    /// are in `ahead`.
+    requested: usize,
+    /// Fetches of the next row groups, in order.
+    ahead: VecDeque<GroupFetch>,
     current: Option<ParquetRecordBatchReader>,
 }
 
+/// One row group's column chunks in flight.
+struct GroupFetch {
+    bytes: u64,
+    pending: Pending,
+}
+
+/// Whether a reader with `in_flight` row groups of `in_flight_bytes` being
+/// fetched starts one more of `next_bytes`: always when none is, else
+/// within [`MAX_GROUPS_AHEAD`] and [`AHEAD_BYTES`].
+fn room_for(in_flight: usize, in_flight_bytes: u64, next_bytes: u64) -> bool {
+    in_flight == 0
+        || (in_flight < MAX_GROUPS_AHEAD
+            && in_flight_bytes.saturating_add(next_bytes) <= AHEAD_BYTES)
+}
+
+fn total_bytes(ranges: &[Range<u64>]) -> u64 {
+    ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum()
+}
+
 impl RemoteGroups {
-    /// The decoder of the next row group, the one after it in flight.
+    /// Takes over a fetch started at open when it is exactly the first
+    /// row group's chunks; drops (cancels) it otherwise.
+    fn adopt(&mut self, meta: &ArrowReaderMetadata, early: EarlyFetch) {
+        let first = self.groups.start;
+        if self.groups.is_empty()
+            || early.first.group != first
+            || early.first.chunks != chunk_ranges(meta, &self.roots, first)
+        {
+            return;
+        }
+        self.ahead.push_back(GroupFetch {
+            bytes: total_bytes(&early.first.chunks),
+            pending: early.pending,
+        });
+        self.requested = first + 1;
+    }
+
+    /// Starts fetching the next row groups while there is room.
+    fn fill(&mut self, meta: &ArrowReaderMetadata) {
+        while self.requested < self.groups.end {
+            let ranges = chunk_ranges(meta, &self.roots, self.requested);
+            let bytes = total_bytes(&ranges);
+            let in_flight: u64 = self.ahead.iter().map(|f| f.bytes).sum();
+            if !room_for(self.ahead.len(), in_flight, bytes) {
+                return;
+            }
+            self.ahead.push_back(GroupFetch {
+                bytes,
+                pending: self.file.fetch_ahead(ranges),
+            });
+            self.requested += 1;
+        }
+    }
+
+    /// The decoder of the next row group, the ones after it in flight.
     fn next_group(&mut self, plan: &Plan) -> Result<Option<()>, ParquetInputError> {
         let Some(group) = self.groups.next() else {
             return Ok(None);
         };
-        let pending = self.ahead.take().unwrap_or_else(|| {
-            self.file
-                .fetch_ahead(chunk_ranges(&plan.meta, &self.roots, group))
-        });
-        if !self.groups.is_empty() {
-            let next = chunk_ranges(&plan.meta, &self.roots, self.groups.start);
-            self.ahead = Some(self.file.fetch_ahead(next));
-        }
-        let bytes = self.file.with(pending).map_err(InputsError::Store)?;
+        self.current = None; // its bytes leave memory before more arrive
+        let fetch = match self.ahead.pop_front() {
+            Some(fetch) => fetch,
+            None => {
+                // Nothing in flight: `requested` is `group`.
+                self.requested = group + 1;
+                GroupFetch {
+                    bytes: 0,
+                    pending: self
+                        .file
+                        .fetch_ahead(chunk_ranges(&plan.meta, &self.roots, group)),
+                }
+            }
+        };
+        self.fill(&plan.meta);
+        let bytes = self.file.with(fetch.pending).map_err(InputsError::Store)?;
         self.current = Some(plan.reader(bytes, group..group + 1)?);
         Ok(Some(()))
     }
@@ -278,3 +413,6 @@ fn arrow_to_parquet(err: arrow_schema::ArrowError) -> ParquetError {
         other => ParquetError::External(Box::new(other)),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,8 +2,8 @@
 //!
 //! Opening fetches the file's last 64 KiB (the footer and, usually, all
 //! metadata) in one request. Before a row group is decoded, its projected
-//! column chunks are fetched ([`RemoteFile::fetch_ahead`]) as concurrent,
-//! coalesced ranged requests; the sync Parquet reader then decodes from
+//! column chunks are fetched ([`RemoteFile::fetch_ahead`]) as concurrent
+//! ranged requests of at most 1 MiB; the sync Parquet reader then decodes from
 //! memory, and anything not prefetched is fetched on demand.
 
 use std::ops::Range;
@@ -45,11 +45,17 @@ impl RemoteFile {
         })
     }
 
-    /// Starts fetching `ranges` (concurrently, nearby ones merged).
+    /// Starts fetching `ranges` (concurrently, in pieces of at most 1 MiB).
     pub(super) fn fetch_ahead(&self, ranges: Vec<Range<u64>>) -> Pending {
+        RemoteFile::fetch_from(&self.store, &self.key, ranges)
+    }
+
+    /// [`RemoteFile::fetch_ahead`] before the file is open (its size and
+    /// footer unknown): for byte ranges known from planning.
+    pub(super) fn fetch_from(store: &Store, key: &str, ranges: Vec<Range<u64>>) -> Pending {
         Pending {
             starts: ranges.iter().map(|r| r.start).collect(),
-            fetch: self.store.get_ranges_ahead(&self.key, ranges),
+            fetch: store.get_ranges_ahead(key, ranges),
         }
     }
 

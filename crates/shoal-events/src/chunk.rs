@@ -17,7 +17,9 @@
 //! 2. skips to the first record end at or after `start` (a newline at even
 //!    quote parity — the rule [`record_end`] applies);
 //! 3. parses the records that end before `end`, then the one that straddles
-//!    `end`, reading on in growing windows;
+//!    `end`, reading on in growing windows (the chunk's own read already
+//!    takes the first 64 KiB past `end`, where that record usually ends, so
+//!    from a store it costs no request of its own);
 //! 4. counts the newlines and quotes of `[start, end)`: the
 //!    [`ChunkSummary`] that places the chunk in its file once the chunks
 //!    before it are read, and checks the guess ([`place_chunks`](crate::place_chunks)).
@@ -35,7 +37,7 @@ use crate::error::InputError;
 use crate::source::Source;
 use crate::split::ChunkSummary;
 use crate::text::{read_some, ChunkParser, CHUNK};
-use crate::window::GrowingReader;
+use crate::window::{GrowingReader, FIRST as WINDOW};
 
 /// Where a chunk lies in its file.
 #[derive(Clone, Copy, Debug)]
@@ -111,20 +113,23 @@ pub(crate) fn read_chunk<P: ChunkParser>(
         }
         body.fill(&mut buf, summary)?;
     }
-    last_record(source, bounds, first.csv, &mut buf, &mut parser)
+    last_record(source, bounds, body, &mut buf, &mut parser)
 }
 
 /// Parses the one record starting at the buffer's position (at or before
-/// `end`), reading past `end` in growing windows until it is complete.
+/// `end`), reading past `end` — the rest of the body's read, then growing
+/// windows — until it is complete.
 fn last_record(
     source: &Source,
     bounds: ChunkBounds,
-    csv: bool,
+    body: Body<'_>,
     buf: &mut Buffer,
     parser: &mut impl ChunkParser,
 ) -> Result<(), InputError> {
     let path = source.path();
-    let mut rest = GrowingReader::new(source, bounds.end, bounds.size);
+    let csv = body.csv;
+    let windows = GrowingReader::new(source, body.read_end, bounds.size);
+    let mut rest = body.reader.chain(windows);
     let mut eof = bounds.end >= bounds.size;
     loop {
         let data = buf.data();
@@ -146,12 +151,15 @@ fn last_record(
     }
 }
 
-/// The chunk's own bytes, counted as they are read.
+/// The chunk's own bytes, counted as they are read, from one ranged read
+/// that goes on [`WINDOW`] bytes past them for the last record.
 struct Body<'s> {
     reader: Box<dyn Read + 's>,
+    /// Where the reader's range ends.
+    read_end: u64,
     path: &'s Path,
     csv: bool,
-    /// Bytes still expected.
+    /// Bytes of the chunk still expected.
     left: u64,
     done: bool,
 }
@@ -159,8 +167,10 @@ struct Body<'s> {
 impl<'s> Body<'s> {
     fn open(source: &'s Source, bounds: ChunkBounds, csv: bool) -> Result<Self, InputError> {
         let left = bounds.end - bounds.start;
+        let read_end = bounds.end.saturating_add(WINDOW).min(bounds.size);
         Ok(Body {
-            reader: source.open_range(bounds.start, bounds.end)?,
+            reader: source.open_range(bounds.start, read_end)?,
+            read_end,
             path: source.path(),
             csv,
             left,

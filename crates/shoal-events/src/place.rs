@@ -47,6 +47,7 @@ pub fn place_chunks(
             end,
             line,
             in_quotes,
+            ..
         } = split.range
         else {
             placed.line_offsets.push(0);

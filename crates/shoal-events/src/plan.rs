@@ -205,6 +205,7 @@ fn chunk_splits(
                     end: to,
                     line: (k == 0).then_some(start.line),
                     in_quotes: (k == 0).then_some(false),
+                    file_size: Some(size),
                 },
                 header: header.clone(),
                 size_bytes: to - from,

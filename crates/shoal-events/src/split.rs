@@ -69,6 +69,11 @@ pub enum SplitRange {
         /// `None` when the reader guesses (checked afterwards by
         /// [`place_chunks`](crate::place_chunks)).
         in_quotes: Option<bool>,
+        /// The file's size when planned, so that a reader of an object in
+        /// a store needs no request to learn it; `None` when unknown (the
+        /// reader asks). A local file is always asked (it costs nothing).
+        #[serde(default)]
+        file_size: Option<u64>,
     },
     /// Parquet row groups `[first, first + count)`, whose first row has
     /// index `first_row` in the file.

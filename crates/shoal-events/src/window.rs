@@ -11,8 +11,9 @@ use shoal_store::inputs::InputsError;
 
 use crate::source::Source;
 
-/// The first window.
-const FIRST: u64 = 64 << 10;
+/// The first window: also what a chunk's own ranged read takes past its
+/// end, where most last records end (`chunk.rs`).
+pub(crate) const FIRST: u64 = 64 << 10;
 /// The largest window.
 const LARGEST: u64 = 4 << 20;
 

@@ -300,3 +300,69 @@ fn chunks_of_objects_in_a_store_read_like_local_files() {
         assert!(read.rejects.iter().all(|r| r.file == url));
     }
 }
+
+#[test]
+fn store_chunks_know_the_file_size_and_finish_long_last_records() {
+    // Records longer than the 64 KiB a chunk reads past its end, so a last
+    // record continues from the chunk's own read into further windows.
+    let long: String = (0..12_000).map(|i| format!("w{i}, \"\"x\"\"\n")).collect();
+    let mut text = String::from("user_id,ts,event,item\n");
+    for n in 0..40 {
+        text.push_str(&format!("u{n},{n},view,i{n}\n"));
+        if n % 10 == 0 {
+            text.push_str(&format!("u{n},{n},view,\"{long}\"\nu{n},bad,view,x\n"));
+        }
+    }
+    assert!(long.len() > 2 * (64 << 10));
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "local.csv", text.as_bytes());
+    let opts = ReadOptions::default();
+    // What was read, with rejections by line (their file names differ).
+    let seen = |r: Read| {
+        let lines: Vec<_> = r
+            .rejects
+            .iter()
+            .map(|x| (x.line, x.reason.clone()))
+            .collect();
+        (r.rows, r.rejected, lines)
+    };
+    let want = seen(whole(&path, &opts));
+    assert!(want.1 > 0, "the file has bad rows");
+    let base = format!("memory://sized-{}", std::process::id());
+    let store = shoal_store::Store::open(&base).unwrap();
+    store
+        .put("ev/a.csv", bytes::Bytes::from(text.clone()))
+        .unwrap();
+    let url = format!("{base}/ev/a.csv");
+    for target in [5000, 100_000] {
+        let mut splits = plan_chunks(std::slice::from_ref(&url), &opts, target).unwrap();
+        assert!(splits.len() > 2);
+        for split in &splits {
+            let SplitRange::Chunk { file_size, .. } = split.range else {
+                panic!("not a chunk: {split:?}")
+            };
+            assert_eq!(file_size, Some(text.len() as u64));
+        }
+        let (read, _) = read_chunked(splits.clone(), &opts).unwrap();
+        assert_eq!(seen(read), want, "target {target}");
+        // Without the planned size (an older driver) the reader asks.
+        for split in &mut splits {
+            if let SplitRange::Chunk { file_size, .. } = &mut split.range {
+                *file_size = None;
+            }
+        }
+        let (read, _) = read_chunked(splits, &opts).unwrap();
+        assert_eq!(seen(read), want);
+    }
+    // An object that shrank after planning fails; it is never read short.
+    let splits = plan_chunks(std::slice::from_ref(&url), &opts, 5000).unwrap();
+    store
+        .put(
+            "ev/a.csv",
+            bytes::Bytes::from(text[..text.len() / 2].to_string()),
+        )
+        .unwrap();
+    let last = splits.last().unwrap();
+    let err = read_one(last, &opts).unwrap_err();
+    assert!(err.to_string().contains("a.csv"), "{err}");
+}

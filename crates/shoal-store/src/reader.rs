@@ -14,29 +14,38 @@ use crate::Store;
 
 /// Bytes per ranged request once a read is under way. Large enough that
 /// request latency is small against transfer time; small enough that one
-/// request finishes well within the per-request timeout on a slow link.
-const CHUNK: u64 = 8 << 20;
+/// request finishes well within the per-request timeout on a slow link,
+/// and that a consumer waiting for a whole request (its bytes arrive all
+/// at once) waits little: 40 ms at 100 MB/s.
+const CHUNK: u64 = 4 << 20;
 
 /// Bytes of a read's first request; each next one is twice as large, up
-/// to [`CHUNK`]. A request's bytes arrive all at once, so the first one is
-/// kept small: the consumer starts after a few milliseconds rather than
-/// after a whole chunk's transfer (80 ms at 100 MB/s).
-const FIRST: u64 = 1 << 20;
+/// to [`CHUNK`]. Kept small so that the consumer starts after a
+/// millisecond or two rather than after a whole chunk's transfer, while
+/// the larger requests after it are already under way.
+const FIRST: u64 = 256 << 10;
 
-/// Most requests in flight ahead of the one being read. One stream from a
-/// server often delivers less than a reader consumes (s3s-fs on loopback:
-/// about 100 MB/s per stream, 2–3 times that over several), so a reader
-/// that keeps waiting widens its window up to this many.
+/// Requests in flight ahead of the one being read when a read starts. One
+/// stream from a server often delivers less than a parser consumes
+/// (s3s-fs on loopback: about 100 MB/s per stream, 2–3 times that over
+/// several), so a read starts on several streams at once (on
+/// `bench/s3.sh`'s CSV set, one ahead of 1–8 MiB requests took about
+/// 0.3 s longer per job than three ahead of 256 KiB–4 MiB ones).
+const FIRST_AHEAD: usize = 3;
+
+/// Most requests in flight ahead of the one being read: a reader that
+/// keeps waiting widens its window from [`FIRST_AHEAD`] up to this many
+/// (at most `MAX_AHEAD` × [`CHUNK`] = 16 MiB in flight).
 const MAX_AHEAD: usize = 4;
 
 type Fetch = JoinHandle<object_store::Result<Bytes>>;
 
 /// Streams bytes `range` of one object as consecutive ranged GETs growing
 /// from [`FIRST`] to [`CHUNK`] bytes, the next ones already in flight while
-/// the current one is consumed: one ahead at first, one more each time the
-/// reader had to wait for a request still under way (up to [`MAX_AHEAD`]),
-/// so a fast consumer gets parallel streams and a slow one costs no extra
-/// memory. Each request is
+/// the current one is consumed: [`FIRST_AHEAD`] ahead at first, one more
+/// each time the reader had to wait for a request still under way (up to
+/// [`MAX_AHEAD`]), so a fast consumer gets parallel streams and a slow one
+/// costs bounded memory. Each request is
 /// retried and timed out by the store's client, so a server that goes
 /// away mid-read ends in an error naming the object, never a hang.
 pub struct ObjectReader {
@@ -67,7 +76,7 @@ impl ObjectReader {
             request: FIRST,
             current: Bytes::new(),
             ahead: VecDeque::new(),
-            depth: 1,
+            depth: FIRST_AHEAD,
             served: 0,
         }
     }

@@ -155,7 +155,7 @@ if [ "$big" = 1 ]; then
         done
         touch "$bigdir/.done"
     fi
-    echo "shoal map over $(du -shL "$bigdir" | cut -f1)" >&2
+    echo "shoal map over $(du -shLl "$bigdir" | cut -f1) (du -l: each symlinked copy counted)" >&2
     start=$(date +%s.%N)
     (cd "$work" && "$shoal" map "$bigdir" --mapper 'python3 mapper.py' --reducer 'python3 reducer.py' \
         --ship mapper.py --ship reducer.py --threads "$threads" --out "$work/shoal-big" --overwrite \

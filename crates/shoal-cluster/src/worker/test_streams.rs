@@ -1,6 +1,6 @@
 //! Task streams for the worker's unit tests: a control connection to a
 //! test Redis, entries added to a stream, entries delivered to a consumer
-//! as a claim would.
+//! as a claim would, and the entries left pending.
 
 use std::time::Duration;
 
@@ -61,5 +61,43 @@ pub(super) fn deliver(
         .unwrap()
         .into_iter()
         .map(|e| e.id)
+        .collect()
+}
+
+/// The first `count` entries pending in `stream` (`XPENDING key group - +
+/// count [consumer]`), under `consumer` only when one is named: each
+/// entry's id and how often it was delivered.
+pub(super) fn pending_entries(
+    control: &mut Control,
+    stream: &str,
+    count: usize,
+    consumer: Option<&str>,
+) -> Vec<(String, u64)> {
+    let reply: Value = control
+        .run("XPENDING", Duration::ZERO, |c| {
+            redis::cmd("XPENDING")
+                .arg(stream)
+                .arg(keys::GROUP)
+                .arg("-")
+                .arg("+")
+                .arg(count)
+                .arg(consumer)
+                .query(c)
+        })
+        .unwrap();
+    let Value::Array(entries) = reply else {
+        panic!("XPENDING: {reply:?}")
+    };
+    entries
+        .iter()
+        .map(|e| match e {
+            Value::Array(f) => match (&f[0], &f[3]) {
+                (Value::BulkString(id), Value::Int(n)) => {
+                    (String::from_utf8_lossy(id).into_owned(), *n as u64)
+                }
+                other => panic!("XPENDING entry: {other:?}"),
+            },
+            other => panic!("XPENDING entry: {other:?}"),
+        })
         .collect()
 }

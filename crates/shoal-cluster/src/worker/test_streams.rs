@@ -7,6 +7,7 @@ use std::time::Duration;
 use redis::Value;
 use shoal_testkit::RedisServer;
 
+use super::claim::Claimer;
 use crate::control::Control;
 use crate::keys;
 
@@ -34,8 +35,9 @@ pub(super) fn fill(control: &mut Control, stream: &str, count: usize) {
         .unwrap();
 }
 
-/// Adds `count` entries to `stream` and delivers them to `consumer`
-/// (XREADGROUP), leaving them pending under its name; returns their ids.
+/// Adds `count` entries to `stream` and delivers them to `consumer` the
+/// way its claims do ([`Claimer`]), leaving them pending under its name;
+/// returns their ids.
 pub(super) fn deliver(
     control: &mut Control,
     stream: &str,
@@ -43,23 +45,11 @@ pub(super) fn deliver(
     count: usize,
 ) -> Vec<String> {
     fill(control, stream, count);
-    let reply: Value = control
-        .run("XREADGROUP", Duration::ZERO, |c| {
-            redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(keys::GROUP)
-                .arg(consumer)
-                .arg("COUNT")
-                .arg(count)
-                .arg("STREAMS")
-                .arg(stream)
-                .arg(">")
-                .query(c)
-        })
-        .unwrap();
-    crate::reply::stream_entries("deliver", reply)
+    Claimer::new(&[keys::fingerprint_of_tasks(stream).to_string()])
+        .claim(control, consumer, count, true)
         .unwrap()
         .into_iter()
+        .flat_map(|batch| batch.entries)
         .map(|e| e.id)
         .collect()
 }

@@ -155,12 +155,23 @@ if [ "$big" = 1 ]; then
         done
         touch "$bigdir/.done"
     fi
-    echo "shoal map over $(du -shL "$bigdir" | cut -f1)" >&2
+    echo "shoal map over $(du -shLl "$bigdir" | cut -f1) (du -l: each symlinked copy counted)" >&2
     start=$(date +%s.%N)
     (cd "$work" && "$shoal" map "$bigdir" --mapper 'python3 mapper.py' --reducer 'python3 reducer.py' \
         --ship mapper.py --ship reducer.py --threads "$threads" --out "$work/shoal-big" --overwrite \
         --quiet --stats "$work/stats-big.json")
     b=$(elapsed "$start")
     big_rss=$(python3 -c "import json; print(json.load(open('$work/stats-big.json'))['peak_rss_bytes'] / 1e6)")
-    printf '%-44s %10.2f s, own peak RSS %.0f MB (limit 1000 MB)\n' "shoal map over ~5 GB" "$b" "$big_rss"
+    # The ~5 GB input is the same files ten times over: every count must be
+    # ten times the pipeline's count over one copy.
+    LC_ALL=C sort "$work"/shoal-big/part-* > "$work/shoal-big-sorted.txt"
+    awk -F'\t' -v OFS='\t' '{print $1, $2 * 10}' "$work/pipe-out.txt" > "$work/pipe-out-x10.txt"
+    if ! cmp -s "$work/shoal-big-sorted.txt" "$work/pipe-out-x10.txt"; then
+        echo "~5 GB OUTPUT WRONG: $work/shoal-big-sorted.txt is not ten times $work/pipe-out.txt" >&2
+        exit 1
+    fi
+    echo "~5 GB output: every count is ten times the pipeline's ($(wc -l < "$work/shoal-big-sorted.txt") words)" >&2
+    big_spilled=$(python3 -c "import json; print(json.load(open('$work/stats-big.json'))['bytes_spilled'] / 1e6)")
+    printf '%-44s %10.2f s, own peak RSS %.0f MB (limit 1000 MB), spilled %.0f MB\n' \
+        "shoal map over ~5 GB" "$b" "$big_rss" "$big_spilled"
 fi

@@ -61,16 +61,25 @@ pub(crate) fn push_frame<T: Element>(items: &[T], out: &mut Vec<u8>) -> Result<(
 
 /// A reduce task's input of length-prefixed frames as a stream of
 /// batches, one frame each, read `chunk` bytes at a time: never the
-/// whole partition at once.
+/// whole partition at once. Fused at the first error: it ends there, as
+/// a reader past a corrupt frame would only read garbage or the same
+/// error again.
 pub(crate) fn stream_frames<T: Element>(input: ShuffleInput, chunk: u64) -> Batches<T> {
     let mut blocks = input.into_blocks().into_iter().enumerate();
     let mut current: Option<BlockFrames<T>> = None;
+    let mut failed = false;
     Box::new(std::iter::from_fn(move || loop {
+        if failed {
+            return None;
+        }
         if let Some(frames) = current.as_mut() {
             match frames.next_batch() {
                 Ok(Some(batch)) => return Some(Ok(batch)),
                 Ok(None) => current = None,
-                Err(err) => return Some(Err(err)),
+                Err(err) => {
+                    failed = true;
+                    return Some(Err(err));
+                }
             }
         }
         let (map_task, block) = blocks.next()?;
@@ -202,6 +211,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_stream_ends_after_its_first_error() {
+        let mut whole = Vec::new();
+        push_frame(&[1u64, 2, 3], &mut whole).unwrap();
+        push_frame(&[4u64], &mut whole).unwrap();
+        // The first block's second frame announces more bytes than are
+        // left; a good block follows, which must not be read.
+        let cut = Block::Memory(Bytes::from(whole[..whole.len() - 1].to_vec()));
+        let good = Block::Memory(Bytes::from(whole.clone()));
+        let mut batches = stream_frames::<u64>(ShuffleInput::new(vec![cut, good]), 4);
+        assert_eq!(batches.next().unwrap().unwrap(), vec![1, 2, 3]);
+        assert!(batches.next().unwrap().is_err());
+        for _ in 0..3 {
+            assert!(
+                batches.next().is_none(),
+                "the stream went on after an error"
+            );
+        }
+    }
+
+    #[test]
     fn a_corrupt_frame_names_the_map_task_and_where_its_bytes_lie() {
         let mut whole = Vec::new();
         push_frame(&[1u64, 2, 3], &mut whole).unwrap();
@@ -209,8 +238,9 @@ mod tests {
         // The second map task's bucket loses its last byte.
         let cut = Block::Memory(Bytes::from(whole[..whole.len() - 1].to_vec()));
         let input = ShuffleInput::new(vec![good, cut]);
-        // Readers stop at the first error (the stream repeats it).
-        let batches: Vec<_> = stream_frames::<u64>(input, 4).take(2).collect();
+        // The stream ends at its first error.
+        let batches: Vec<_> = stream_frames::<u64>(input, 4).collect();
+        assert_eq!(batches.len(), 2);
         assert_eq!(batches[0].as_ref().unwrap(), &vec![1, 2, 3]);
         let err = batches[1].as_ref().unwrap_err().to_string();
         assert!(

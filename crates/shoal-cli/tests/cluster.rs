@@ -4,18 +4,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shoal_cluster::{queued_tasks, ClusterConfig, ClusterExecutor};
-use shoal_core::{
-    run_job, EmbeddedConfig, EmbeddedExecutor, JobError, JobSpec, NoProgress, Registry,
-};
+use shoal_core::{run_job, JobError, JobSpec, NoProgress};
 use shoal_testkit::{eventually, try_eventually, LocalCluster};
 
 mod common;
-use common::SHOAL;
+use common::{embedded_results, noop_registry, NOOP_TASKS, SHOAL};
 
 /// A throwaway cluster of `shoal` workers that give up a lost worker's
 /// tasks after 2 s.
@@ -213,17 +210,6 @@ fn slow_echo(tasks: u32, sleep_ms: u64) -> JobSpec {
     )
 }
 
-fn registry() -> Registry {
-    Registry::new().with(Arc::new(shoal_jobs::Noop))
-}
-
-fn embedded_results(spec: JobSpec) -> Vec<shoal_core::Bytes> {
-    let exec = EmbeddedExecutor::new(EmbeddedConfig::default());
-    run_job(&exec, &registry(), spec, &NoProgress)
-        .unwrap()
-        .results
-}
-
 /// Runs `spec` on the cluster in a thread; returns its handle.
 fn drive(
     cluster: &LocalCluster,
@@ -237,7 +223,9 @@ fn drive_on(
     exec: ClusterExecutor,
     spec: JobSpec,
 ) -> std::thread::JoinHandle<Result<Vec<shoal_core::Bytes>, JobError>> {
-    std::thread::spawn(move || run_job(&exec, &registry(), spec, &NoProgress).map(|o| o.results))
+    std::thread::spawn(move || {
+        run_job(&exec, &noop_registry(), spec, &NoProgress).map(|o| o.results)
+    })
 }
 
 fn wait_done_at_least(cluster: &LocalCluster, tasks: u64) {
@@ -424,10 +412,8 @@ fn a_dead_driver_and_a_dead_worker_leave_nothing_stuck() {
     // The dead worker's pending entries of the abandoned job are cleared by
     // the next driver; nothing stays pending or queued.
     eventually(Duration::from_secs(20), "the task stream to clear", || {
-        let pending = cluster
-            .redis()
-            .cli(&["XPENDING", "shoal:tasks:noop@1", "workers"]);
-        let queued = cluster.redis().cli(&["XLEN", "shoal:tasks:noop@1"]);
+        let pending = cluster.redis().cli(&["XPENDING", NOOP_TASKS, "workers"]);
+        let queued = cluster.redis().cli(&["XLEN", NOOP_TASKS]);
         if pending.first().map(String::as_str) == Some("0") && queued == ["0"] {
             return Ok(());
         }

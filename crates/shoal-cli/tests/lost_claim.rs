@@ -8,27 +8,21 @@
 //! a race (the same happens to a worker stopped inside its blocking claim
 //! while the entry arrives). Real processes on loopback; every wait polls under a deadline.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use shoal_cluster::{ClusterConfig, ClusterExecutor};
-use shoal_core::{run_job, JobSpec, NoProgress, Registry};
+use shoal_core::{run_job, JobSpec, NoProgress};
 use shoal_testkit::{
     contains_bytes, try_eventually, LocalCluster, ReplyDropper, WorkerSpec, Workers,
 };
 
 mod common;
-use common::SHOAL;
+use common::{assert_none_pending, noop_registry, NOOP_TASKS as STREAM, SHOAL};
 
 /// How long the job may take: far less than it would wait for a worker
 /// that holds its task without running it (forever).
 const PATIENCE: Duration = Duration::from_secs(30);
-const STREAM: &str = "shoal:tasks:noop@1";
-
-fn registry() -> Registry {
-    Registry::new().with(Arc::new(shoal_jobs::Noop))
-}
 
 #[test]
 fn a_task_whose_claim_reply_was_lost_still_runs() {
@@ -49,7 +43,7 @@ fn a_task_whose_claim_reply_was_lost_still_runs() {
     // One task: nothing else can finish the stage.
     let job = JobSpec::new("noop", json!({"tasks": 1, "echo": true}));
     let exec = ClusterExecutor::new(ClusterConfig::new(cluster.coord(), &cluster.store())).unwrap();
-    let driver = std::thread::spawn(move || run_job(&exec, &registry(), job, &NoProgress));
+    let driver = std::thread::spawn(move || run_job(&exec, &noop_registry(), job, &NoProgress));
 
     let finished = try_eventually(PATIENCE, || driver.is_finished());
     let dropped = proxy.dropped();
@@ -66,12 +60,5 @@ fn a_task_whose_claim_reply_was_lost_still_runs() {
     assert_eq!(output.results.len(), 1, "{output:?}");
     let dropped = dropped.expect("the proxy dropped the reply that delivered the task");
     assert!(contains_bytes(&dropped, STREAM.as_bytes()));
-    assert_eq!(
-        cluster
-            .redis()
-            .cli(&["XPENDING", STREAM, "workers"])
-            .first(),
-        Some(&"0".to_string()),
-        "entries left pending"
-    );
+    assert_none_pending(&cluster, STREAM);
 }

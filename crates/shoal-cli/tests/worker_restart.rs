@@ -5,23 +5,21 @@
 //! wait polls a condition under a deadline.
 
 use std::process::Child;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use shoal_cluster::{ClusterConfig, ClusterExecutor};
-use shoal_core::{run_job, EmbeddedConfig, EmbeddedExecutor, JobSpec, NoProgress, Registry};
+use shoal_core::{run_job, JobSpec, NoProgress};
 use shoal_testkit::{eventually, try_eventually, LocalCluster};
 
 mod common;
-use common::SHOAL;
+use common::{assert_none_pending, embedded_results, noop_registry, NOOP_TASKS as STREAM, SHOAL};
 
 /// Far longer than the test may take: the predecessor's registration
 /// never expires, so expiry cannot be what rescues its tasks.
 const HEARTBEAT_TTL: &str = "300s";
 /// How long the job may take after the restart.
 const PATIENCE: Duration = Duration::from_secs(60);
-const STREAM: &str = "shoal:tasks:noop@1";
 
 /// Kills the restarted worker when the test ends, however it ends.
 struct Reaped(Child);
@@ -31,10 +29,6 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn registry() -> Registry {
-    Registry::new().with(Arc::new(shoal_jobs::Noop))
 }
 
 #[test]
@@ -50,7 +44,7 @@ fn a_worker_restarted_under_its_name_within_its_ttl_strands_no_task() {
     let exec = ClusterExecutor::new(config).unwrap();
     let job = spec.clone();
     let driver = std::thread::spawn(move || {
-        run_job(&exec, &registry(), job, &NoProgress).map(|o| o.results)
+        run_job(&exec, &noop_registry(), job, &NoProgress).map(|o| o.results)
     });
 
     eventually(Duration::from_secs(30), "w0 to hold tasks", || {
@@ -73,15 +67,6 @@ fn a_worker_restarted_under_its_name_within_its_ttl_strands_no_task() {
         cluster.redis().cli(&["XPENDING", STREAM, "workers"])
     );
     let results = driver.join().unwrap().expect("the job completes");
-    let embedded = EmbeddedExecutor::new(EmbeddedConfig::default());
-    let expected = run_job(&embedded, &registry(), spec, &NoProgress).unwrap();
-    assert_eq!(results, expected.results);
-    assert_eq!(
-        cluster
-            .redis()
-            .cli(&["XPENDING", STREAM, "workers"])
-            .first(),
-        Some(&"0".to_string()),
-        "entries left pending"
-    );
+    assert_eq!(results, embedded_results(spec));
+    assert_none_pending(&cluster, STREAM);
 }

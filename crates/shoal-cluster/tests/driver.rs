@@ -15,9 +15,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use shoal_cluster::dashboard::DashboardReader;
 use shoal_cluster::trace::JobTrace;
-use shoal_cluster::{ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
+use shoal_cluster::ClusterExecutor;
 use shoal_core::{run_job, Job, JobError, JobSpec, NoProgress, Plan, Registry, Stage};
-use shoal_testkit::{eventually, RedisServer};
+use shoal_testkit::eventually;
+
+mod common;
+use common::InProcessCluster;
 
 /// (token, partition, attempt) of every attempt that ran.
 fn ran() -> &'static Mutex<HashSet<(String, u32, u32)>> {
@@ -103,40 +106,11 @@ fn registry() -> Registry {
 }
 
 /// Redis, a store directory and one worker of `slots` slots, in this process.
-struct Cluster {
-    redis: RedisServer,
-    store: tempfile::TempDir,
-    stop: Arc<AtomicBool>,
-    worker: Option<std::thread::JoinHandle<()>>,
-}
+struct Cluster(InProcessCluster);
 
 impl Cluster {
     fn start(slots: usize) -> Cluster {
-        let redis = RedisServer::start();
-        let store = tempfile::tempdir().unwrap();
-        let config = WorkerConfig {
-            coord_url: redis.url(),
-            store_url: store.path().to_str().unwrap().to_string(),
-            name: "spec-w0".into(),
-            slots,
-            heartbeat_ttl: Duration::from_secs(2),
-        };
-        let worker = Worker::new(config, registry()).unwrap();
-        let stop = worker.stop_flag();
-        let worker = Some(std::thread::spawn(move || worker.run().unwrap()));
-        let url = redis.url();
-        eventually(Duration::from_secs(30), "the worker to register", || {
-            match shoal_cluster::cluster_status(&url, 0) {
-                Ok(s) if s.workers.len() == 1 => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        });
-        Cluster {
-            redis,
-            store,
-            stop,
-            worker,
-        }
+        Cluster(InProcessCluster::start(1, slots, "spec-w", registry))
     }
 
     /// Runs a sleepy job with speculation on; its trace and its token.
@@ -146,7 +120,7 @@ impl Cluster {
         let mut params = params;
         params["token"] = json!(token);
         let output_id = self.run_kept(params, Duration::from_secs(86_400));
-        let mut reader = DashboardReader::open(&self.redis.url()).unwrap();
+        let mut reader = DashboardReader::open(&self.0.redis.url()).unwrap();
         let jobs = reader
             .jobs(std::slice::from_ref(&output_id), &|_| true)
             .unwrap();
@@ -157,7 +131,7 @@ impl Cluster {
     /// Runs a sleepy job (speculation on) whose record is kept `history`
     /// after it ends; its id.
     fn run_kept(&self, params: Value, history: Duration) -> String {
-        let mut config = ClusterConfig::new(&self.redis.url(), self.store.path().to_str().unwrap());
+        let mut config = self.0.driver_config();
         config.worker_timeout = Duration::from_secs(5);
         config.speculation = true;
         config.history = history;
@@ -168,17 +142,8 @@ impl Cluster {
     }
 
     fn redis(&self) -> redis::Connection {
-        let client = redis::Client::open(self.redis.url()).unwrap();
+        let client = redis::Client::open(self.0.redis.url()).unwrap();
         client.get_connection().unwrap()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
     }
 }
 

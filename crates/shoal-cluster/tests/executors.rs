@@ -23,12 +23,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use shoal_cluster::{ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
+use shoal_cluster::ClusterExecutor;
 use shoal_core::{
     run_job, Bytes, EmbeddedConfig, EmbeddedExecutor, Executor, Job, JobError, JobOutput, JobSpec,
     NoProgress, Plan, Registry, Stage, TaskError, TaskErrorKind,
 };
-use shoal_testkit::{eventually, RedisServer};
+use shoal_testkit::eventually;
+
+mod common;
+use common::InProcessCluster;
 
 /// Attempts per task in every run of the suite.
 const MAX_ATTEMPTS: u32 = 3;
@@ -171,62 +174,11 @@ impl Harness for Embedded {
     }
 }
 
-/// Redis, a store directory and two workers of two slots, in this process.
-struct Cluster {
-    redis: RedisServer,
-    store: tempfile::TempDir,
-    stop: Vec<Arc<AtomicBool>>,
-    workers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let redis = RedisServer::start();
-        let store = tempfile::tempdir().unwrap();
-        let (mut stop, mut workers) = (Vec::new(), Vec::new());
-        for i in 0..2 {
-            let config = WorkerConfig {
-                coord_url: redis.url(),
-                store_url: store.path().to_str().unwrap().to_string(),
-                name: format!("suite-w{i}"),
-                slots: 2,
-                heartbeat_ttl: Duration::from_secs(2),
-            };
-            let worker = Worker::new(config, registry()).unwrap();
-            stop.push(worker.stop_flag());
-            workers.push(std::thread::spawn(move || worker.run().unwrap()));
-        }
-        let url = redis.url();
-        eventually(Duration::from_secs(30), "two workers to register", || {
-            let status = shoal_cluster::cluster_status(&url, 0);
-            match status {
-                Ok(s) if s.workers.len() == 2 => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        });
-        Cluster {
-            redis,
-            store,
-            stop,
-            workers,
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for stop in &self.stop {
-            stop.store(true, Ordering::Relaxed);
-        }
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
-    }
-}
-
-impl Harness for Cluster {
+/// The cluster side: a driver on the in-process cluster (two workers of
+/// two slots, see the `suite!` below).
+impl Harness for InProcessCluster {
     fn run(&self, spec: JobSpec, cancel: Arc<AtomicBool>) -> Result<JobOutput, JobError> {
-        let mut config = ClusterConfig::new(&self.redis.url(), self.store.path().to_str().unwrap());
+        let mut config = self.driver_config();
         config.max_attempts = MAX_ATTEMPTS;
         config.worker_timeout = Duration::from_secs(2);
         // A speculative copy of a task would change the run counts the
@@ -414,4 +366,4 @@ macro_rules! suite {
 }
 
 suite!(embedded, Embedded);
-suite!(cluster, Cluster::start());
+suite!(cluster, InProcessCluster::start(2, 2, "suite-w", registry));

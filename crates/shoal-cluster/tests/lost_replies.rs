@@ -5,14 +5,16 @@
 //! would. (A lost claim reply is `crates/shoal-cli/tests/lost_claim.rs`.)
 //! The worker runs in this process; every wait polls under a deadline.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shoal_cluster::{ClusterConfig, ClusterExecutor, Worker, WorkerConfig};
+use shoal_cluster::{ClusterExecutor, WorkerConfig};
 use shoal_core::{run_job, Job, JobError, NoProgress, Plan, Registry, Stage, TaskError};
-use shoal_testkit::{contains_bytes, eventually, RedisServer, ReplyDropper};
+use shoal_testkit::{contains_bytes, ReplyDropper};
+
+mod common;
+use common::InProcessCluster;
 
 const FAILURE: &str = "transient fault, first attempt only";
 
@@ -47,37 +49,22 @@ fn registry() -> Registry {
 
 #[test]
 fn a_failure_report_sent_twice_counts_as_one_failure() {
-    let redis = RedisServer::start();
+    let mut cluster = InProcessCluster::empty();
     // The reporter's first batch with the failure: Redis appends the
     // report, the reply is lost, the reporter sends the batch again.
-    let proxy = ReplyDropper::start(redis.port(), |command, _reply| {
+    let proxy = ReplyDropper::start(cluster.redis.port(), |command, _reply| {
         contains_bytes(command, b"XACK") && contains_bytes(command, FAILURE.as_bytes())
     });
-    let store = tempfile::tempdir().unwrap();
-    let store_url = store.path().to_str().unwrap().to_string();
-    let worker = Worker::new(
-        WorkerConfig {
-            coord_url: proxy.url(),
-            store_url: store_url.clone(),
-            name: "w0".into(),
-            slots: 1,
-            heartbeat_ttl: Duration::from_secs(5),
-        },
-        registry(),
-    )
-    .unwrap();
-    let stop = worker.stop_flag();
-    let worker = std::thread::spawn(move || worker.run().unwrap());
-    let url = redis.url();
-    eventually(Duration::from_secs(30), "the worker to register", || {
-        match shoal_cluster::cluster_status(&url, 0) {
-            Ok(s) if s.workers.len() == 1 => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    });
+    let worker = WorkerConfig {
+        coord_url: proxy.url(),
+        heartbeat_ttl: Duration::from_secs(5),
+        ..cluster.worker_config("w0", 1)
+    };
+    cluster.spawn(worker, registry());
+    cluster.wait_for_workers(1);
 
     // Two attempts allowed: the one failure leaves room for a second.
-    let mut config = ClusterConfig::new(&redis.url(), &store_url);
+    let mut config = cluster.driver_config();
     config.max_attempts = 2;
     let executor = ClusterExecutor::new(config).unwrap();
     let outcome = run_job(
@@ -86,8 +73,7 @@ fn a_failure_report_sent_twice_counts_as_one_failure() {
         shoal_core::JobSpec::new("flaky-once", json!({})),
         &NoProgress,
     );
-    stop.store(true, Ordering::Relaxed);
-    worker.join().unwrap();
+    cluster.stop_workers();
 
     assert!(
         proxy.dropped().is_some(),

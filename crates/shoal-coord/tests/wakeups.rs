@@ -33,8 +33,7 @@ impl FakeWaiter {
             .await
             .unwrap();
         conn.subscribe("shoal:wake:fake").await.unwrap();
-        let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut conn).await.unwrap();
-        let now_ms = secs * 1000 + micros / 1000;
+        let now_ms = server_ms(&mut conn).await;
         let member = "fake|1";
         let _: () = conn
             .zadd(format!("{base}:q"), member, now_ms + 60_000)
@@ -67,26 +66,71 @@ impl FakeWaiter {
     }
 }
 
+/// The server's clock in ms.
+async fn server_ms(conn: &mut MultiplexedConnection) -> i64 {
+    let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(conn).await.unwrap();
+    secs * 1000 + micros / 1000
+}
+
+/// A plain connection to `server`, to look at and set its keys.
+async fn raw_connection(server: &RedisServer) -> MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// What the hand-off tests start from: a Redis server, a coordinator on
+/// it, a [`FakeWaiter`] queued on one lease and a raw connection.
+struct WithWaiter {
+    coord: Coordinator,
+    waiter: FakeWaiter,
+    raw: MultiplexedConnection,
+    // Last, so it is dropped last.
+    _server: RedisServer,
+}
+
+impl WithWaiter {
+    /// Starts the server and queues the waiter on lease `base`; it has
+    /// waited `waited_ms` (see [`FakeWaiter::queue`]).
+    async fn start(base: &str, waited_ms: i64) -> Self {
+        let server = RedisServer::start();
+        let coord = Coordinator::open(&server.url()).await.unwrap();
+        let waiter = FakeWaiter::queue(&server, base, waited_ms).await;
+        let raw = raw_connection(&server).await;
+        WithWaiter {
+            coord,
+            waiter,
+            raw,
+            _server: server,
+        }
+    }
+
+    /// Takes lock `name` and releases it at once.
+    async fn lock_and_release(&self, name: &str, opts: &LockOptions) {
+        let guard = self.coord.lock(name, opts).await.unwrap();
+        guard.release().await.unwrap();
+    }
+}
+
 /// A waiter that queued moments ago is not woken by a release the holder
 /// follows with an immediate relock (it would only lose the race); the
 /// holder's last release, not followed by a relock, wakes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relocking_holder_wakes_a_fresh_waiter_only_at_its_last_release() {
-    let server = RedisServer::start();
-    let coord = Coordinator::open(&server.url()).await.unwrap();
-    let mut waiter = FakeWaiter::queue(&server, "shoal:{lock:hot}", -60_000).await;
+    let mut setup = WithWaiter::start("shoal:{lock:hot}", -60_000).await;
     let opts = LockOptions::default();
     for _ in 0..20 {
-        let guard = coord.lock("hot", &opts).await.unwrap();
-        guard.release().await.unwrap();
+        setup.lock_and_release("hot", &opts).await;
     }
-    let held = coord.lock("hot", &opts).await.unwrap();
+    let held = setup.coord.lock("hot", &opts).await.unwrap();
     // The 20 releases above were each followed by a relock: none may have
     // woken the waiter. Waiting a while is the point of this check.
-    let early = waiter.next_wake(Duration::from_millis(300)).await;
+    let early = setup.waiter.next_wake(Duration::from_millis(300)).await;
     assert_eq!(early, None, "woken while the holder kept relocking");
     held.release().await.unwrap();
-    let woken = waiter.next_wake(Duration::from_secs(5)).await;
+    let woken = setup.waiter.next_wake(Duration::from_secs(5)).await;
     assert_eq!(woken.as_deref(), Some("lock:hot"));
 }
 
@@ -96,47 +140,37 @@ async fn a_relocking_holder_wakes_a_fresh_waiter_only_at_its_last_release() {
 /// then presumed gone and the next release frees the lock for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_waiter_is_handed_the_lock() {
-    let server = RedisServer::start();
-    let coord = Coordinator::open(&server.url()).await.unwrap();
-    let mut waiter = FakeWaiter::queue(&server, "shoal:{lock:old}", 60_000).await;
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut setup = WithWaiter::start("shoal:{lock:old}", 60_000).await;
     let opts = LockOptions::default();
-    let guard = coord.lock("old", &opts).await.unwrap();
-    guard.release().await.unwrap();
-    let holder: Option<String> = raw.get("shoal:{lock:old}").await.unwrap();
+    setup.lock_and_release("old", &opts).await;
+    let holder: Option<String> = setup.raw.get("shoal:{lock:old}").await.unwrap();
     assert_eq!(holder.as_deref(), Some("~fake|1"));
-    assert!(coord.try_lock("old", &opts).await.unwrap().is_none());
-    let woken = waiter.next_wake(Duration::from_secs(5)).await;
+    assert!(setup.coord.try_lock("old", &opts).await.unwrap().is_none());
+    let woken = setup.waiter.next_wake(Duration::from_secs(5)).await;
     assert_eq!(woken.as_deref(), Some("lock:old"));
 
     // The fake never claims: once the reservation runs out the lock is
     // free again, and the release after that drops the fake instead of
     // reserving the lock for it again.
     let patient = opts.wait(Duration::from_secs(5));
-    let guard = coord.lock("old", &patient).await.unwrap();
-    guard.release().await.unwrap();
-    let holder: Option<String> = raw.get("shoal:{lock:old}").await.unwrap();
+    setup.lock_and_release("old", &patient).await;
+    let holder: Option<String> = setup.raw.get("shoal:{lock:old}").await.unwrap();
     assert_eq!(holder, None);
-    let queued: Vec<String> = raw.zrange("shoal:{lock:old}:s", 0, -1).await.unwrap();
+    let queued: Vec<String> = setup.raw.zrange("shoal:{lock:old}:s", 0, -1).await.unwrap();
     assert!(queued.is_empty(), "{queued:?}");
 }
 
 /// A semaphore permit freed with a fresh waiter queued is handed on too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_freed_permit_wakes_a_fresh_waiter() {
-    let server = RedisServer::start();
-    let coord = Coordinator::open(&server.url()).await.unwrap();
-    let mut waiter = FakeWaiter::queue(&server, "shoal:{sem:pool}", -60_000).await;
-    let permit = coord
+    let mut setup = WithWaiter::start("shoal:{sem:pool}", -60_000).await;
+    let permit = setup
+        .coord
         .acquire_permit("pool", 2, &LockOptions::default())
         .await
         .unwrap();
     permit.release().await.unwrap();
-    let woken = waiter.next_wake(Duration::from_secs(5)).await;
+    let woken = setup.waiter.next_wake(Duration::from_secs(5)).await;
     assert_eq!(woken.as_deref(), Some("sem:pool"));
 }
 
@@ -155,11 +189,7 @@ async fn a_waiter_that_gives_up_leaves_the_queue() {
     let server = RedisServer::start();
     let holder = Coordinator::open(&server.url()).await.unwrap();
     let guard = holder.lock("busy", &LockOptions::default()).await.unwrap();
-    let raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let raw = raw_connection(&server).await;
 
     let waiter = Coordinator::open(&server.url()).await.unwrap();
     let short = LockOptions::default().wait(Duration::from_millis(100));
@@ -202,25 +232,19 @@ async fn a_waiter_that_gives_up_leaves_the_queue() {
 /// it stays taken, reserved for that waiter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_waiter_is_handed_a_permit() {
-    let server = RedisServer::start();
-    let coord = Coordinator::open(&server.url()).await.unwrap();
-    let mut waiter = FakeWaiter::queue(&server, "shoal:{sem:one}", 60_000).await;
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut setup = WithWaiter::start("shoal:{sem:one}", 60_000).await;
     let opts = LockOptions::default();
-    let permit = coord.acquire_permit("one", 1, &opts).await.unwrap();
+    let permit = setup.coord.acquire_permit("one", 1, &opts).await.unwrap();
     permit.release().await.unwrap();
-    let holders: Vec<String> = raw.zrange("shoal:{sem:one}", 0, -1).await.unwrap();
+    let holders: Vec<String> = setup.raw.zrange("shoal:{sem:one}", 0, -1).await.unwrap();
     assert_eq!(holders, ["~fake|1"]);
-    assert!(coord
+    assert!(setup
+        .coord
         .try_acquire_permit("one", 1, &opts)
         .await
         .unwrap()
         .is_none());
-    let woken = waiter.next_wake(Duration::from_secs(5)).await;
+    let woken = setup.waiter.next_wake(Duration::from_secs(5)).await;
     assert_eq!(woken.as_deref(), Some("sem:one"));
 }
 
@@ -229,47 +253,21 @@ async fn a_long_waiter_is_handed_a_permit() {
 /// waiter is queued; once the bound has passed, the next release hands off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hand_offs_leave_each_holder_a_slice() {
-    let server = RedisServer::start();
-    let coord = Coordinator::open(&server.url()).await.unwrap();
-    let _waiter = FakeWaiter::queue(&server, "shoal:{lock:slice}", 60_000).await;
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut raw).await.unwrap();
-    let now_ms = secs * 1000 + micros / 1000;
+    let mut setup = WithWaiter::start("shoal:{lock:slice}", 60_000).await;
+    let now_ms = server_ms(&mut setup.raw).await;
     let record = "shoal:{lock:slice}:h";
     // A hand-off (claimed since) that counts as just now for the whole
     // test: its time is a minute ahead.
-    let _: () = raw.hset(record, "t", now_ms + 60_000).await.unwrap();
+    let _: () = setup.raw.hset(record, "t", now_ms + 60_000).await.unwrap();
     let opts = LockOptions::default();
-    coord
-        .lock("slice", &opts)
-        .await
-        .unwrap()
-        .release()
-        .await
-        .unwrap();
-    let holder: Option<String> = raw.get("shoal:{lock:slice}").await.unwrap();
+    setup.lock_and_release("slice", &opts).await;
+    let holder: Option<String> = setup.raw.get("shoal:{lock:slice}").await.unwrap();
     assert_eq!(holder, None, "handed off within the last holder's slice");
     // The same hand-off, long ago.
-    let _: () = raw.hset(record, "t", now_ms - 60_000).await.unwrap();
-    coord
-        .lock("slice", &opts)
-        .await
-        .unwrap()
-        .release()
-        .await
-        .unwrap();
-    let holder: Option<String> = raw.get("shoal:{lock:slice}").await.unwrap();
+    let _: () = setup.raw.hset(record, "t", now_ms - 60_000).await.unwrap();
+    setup.lock_and_release("slice", &opts).await;
+    let holder: Option<String> = setup.raw.get("shoal:{lock:slice}").await.unwrap();
     assert_eq!(holder.as_deref(), Some("~fake|1"));
-}
-
-/// The server's clock in ms.
-async fn server_ms(conn: &mut MultiplexedConnection) -> i64 {
-    let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(conn).await.unwrap();
-    secs * 1000 + micros / 1000
 }
 
 /// A waiter that takes over a hand-off records what it cost — the time
@@ -279,11 +277,7 @@ async fn a_claimed_hand_off_records_its_cost() {
     let server = RedisServer::start();
     let holder = Coordinator::open(&server.url()).await.unwrap();
     let guard = holder.lock("claim", &LockOptions::default()).await.unwrap();
-    let raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let raw = raw_connection(&server).await;
     let waiter = Coordinator::open(&server.url()).await.unwrap();
     let patient = LockOptions::default().wait(Duration::from_secs(30));
     let waiting = tokio::spawn(async move { waiter.lock("claim", &patient).await });
@@ -320,22 +314,15 @@ async fn a_claimed_hand_off_records_its_cost() {
 /// not the 10 ms of a lock whose hand-offs were never measured).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cheap_hand_offs_make_short_slices() {
-    let server = RedisServer::start();
-    let coord = Coordinator::open(&server.url()).await.unwrap();
-    let _waiter = FakeWaiter::queue(&server, "shoal:{lock:quick}", 60_000).await;
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let now_ms = server_ms(&mut raw).await;
-    let _: () = raw
+    let mut setup = WithWaiter::start("shoal:{lock:quick}", 60_000).await;
+    let now_ms = server_ms(&mut setup.raw).await;
+    let _: () = setup
+        .raw
         .hset_multiple("shoal:{lock:quick}:h", &[("t", now_ms - 5), ("c", 100)])
         .await
         .unwrap();
     let opts = LockOptions::default();
-    let guard = coord.lock("quick", &opts).await.unwrap();
-    guard.release().await.unwrap();
-    let holder: Option<String> = raw.get("shoal:{lock:quick}").await.unwrap();
+    setup.lock_and_release("quick", &opts).await;
+    let holder: Option<String> = setup.raw.get("shoal:{lock:quick}").await.unwrap();
     assert_eq!(holder.as_deref(), Some("~fake|1"));
 }

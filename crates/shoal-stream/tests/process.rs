@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use shoal_core::TaskError;
 use shoal_stream::process::{run, Limits, PipeReader, PipeWriter, Program, ProgramError, Ran};
+use shoal_testkit::{eventually, live_processes};
 
 /// A marker unique to one test, set in the program's environment, so the
 /// test can look for its processes in /proc.
@@ -25,41 +26,21 @@ fn marker() -> String {
 /// `SHOAL_TEST_MARK=mark`.
 fn processes_marked(mark: &str) -> Vec<u32> {
     let needle = format!("SHOAL_TEST_MARK={mark}");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(true);
-        if !zombie && environ.split(|&b| b == 0).any(|v| v == needle.as_bytes()) {
-            found.push(pid);
-        }
-    }
-    found
+    live_processes("environ", |environ| {
+        environ.split(|&b| b == 0).any(|v| v == needle.as_bytes())
+    })
 }
 
 /// Polls until no marked process is left, for at most 5 s.
 fn assert_none_left(mark: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = processes_marked(mark);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "processes left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(
+        Duration::from_secs(5),
+        "no process of the task to be left",
+        || match processes_marked(mark) {
+            left if left.is_empty() => Ok(()),
+            left => Err(format!("processes left behind: {left:?}")),
+        },
+    );
 }
 
 struct Setup {

@@ -6,11 +6,13 @@ use std::path::Path;
 /// Pids of live processes (zombies left out) whose `/proc/PID/FILE` —
 /// `cmdline` or `environ`, NUL-separated — satisfies `matches`.
 /// Processes that end while being read are skipped.
+///
+/// # Panics
+/// When `/proc` cannot be listed: finding nothing there would let every
+/// "no process left behind" check pass without looking.
 pub fn live_processes(file: &str, matches: impl Fn(&[u8]) -> bool) -> Vec<u32> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
+    let entries = std::fs::read_dir("/proc").unwrap_or_else(|e| panic!("cannot list /proc: {e}"));
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;

@@ -3,10 +3,44 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
+
+use shoal_core::{run_job, EmbeddedConfig, EmbeddedExecutor, JobSpec, NoProgress, Registry};
+use shoal_testkit::LocalCluster;
 
 /// The binary under test.
 pub const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
+
+/// The task stream of the stock `noop` job.
+pub const NOOP_TASKS: &str = "shoal:tasks:noop@1";
+
+/// A registry holding only the stock `noop` job.
+pub fn noop_registry() -> Registry {
+    Registry::new().with(Arc::new(shoal_jobs::Noop))
+}
+
+/// The results of `spec` run embedded on [`noop_registry`]: what a
+/// cluster must return for it.
+pub fn embedded_results(spec: JobSpec) -> Vec<shoal_core::Bytes> {
+    let exec = EmbeddedExecutor::new(EmbeddedConfig::default());
+    run_job(&exec, &noop_registry(), spec, &NoProgress)
+        .unwrap()
+        .results
+}
+
+/// Asserts that no entry of `stream` is pending in the workers' group of
+/// `cluster`'s Redis (every task a worker took was acknowledged).
+pub fn assert_none_pending(cluster: &LocalCluster, stream: &str) {
+    assert_eq!(
+        cluster
+            .redis()
+            .cli(&["XPENDING", stream, "workers"])
+            .first(),
+        Some(&"0".to_string()),
+        "entries left pending in {stream}"
+    );
+}
 
 /// A `shoal` command with `env` set.
 pub fn shoal_cmd(args: &[&str], env: &[(&str, String)]) -> Command {

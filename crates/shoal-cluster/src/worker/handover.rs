@@ -93,22 +93,11 @@ mod tests {
     use shoal_testkit::RedisServer;
 
     use super::*;
-    use crate::worker::test_streams::{connect, deliver};
+    use crate::worker::test_streams::{connect, deliver, pending_entries};
 
+    /// How many entries are pending in `stream` under `consumer`.
     fn pending(control: &mut Control, stream: &str, consumer: &str) -> usize {
-        let reply: redis::Value = control
-            .run("XPENDING", Duration::ZERO, |c| {
-                redis::cmd("XPENDING")
-                    .arg(stream)
-                    .arg(keys::GROUP)
-                    .arg("-")
-                    .arg("+")
-                    .arg(10_000)
-                    .arg(consumer)
-                    .query(c)
-            })
-            .unwrap();
-        crate::reply::pending_ids(&reply).len()
+        pending_entries(control, stream, 10_000, Some(consumer)).len()
     }
 
     #[test]

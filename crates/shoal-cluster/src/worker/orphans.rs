@@ -165,38 +165,8 @@ mod tests {
     use shoal_testkit::RedisServer;
 
     use super::*;
-    use crate::worker::test_streams::{connect, deliver};
+    use crate::worker::test_streams::{connect, deliver, pending_entries};
     use crate::worker::WorkerConfig;
-
-    /// How often each entry pending in `stream` was delivered (XPENDING).
-    fn deliveries(control: &mut Control, stream: &str) -> Vec<(String, u64)> {
-        let reply: Value = control
-            .run("XPENDING", Duration::ZERO, |c| {
-                redis::cmd("XPENDING")
-                    .arg(stream)
-                    .arg(keys::GROUP)
-                    .arg("-")
-                    .arg("+")
-                    .arg(100)
-                    .query(c)
-            })
-            .unwrap();
-        let Value::Array(entries) = reply else {
-            panic!("XPENDING: {reply:?}")
-        };
-        entries
-            .iter()
-            .map(|e| match e {
-                Value::Array(f) => match (&f[0], &f[3]) {
-                    (Value::BulkString(id), Value::Int(n)) => {
-                        (String::from_utf8_lossy(id).into_owned(), *n as u64)
-                    }
-                    other => panic!("XPENDING entry: {other:?}"),
-                },
-                other => panic!("XPENDING entry: {other:?}"),
-            })
-            .collect()
-    }
 
     #[test]
     fn entries_pending_under_the_worker_and_not_held_are_taken_back_and_held_ones_left_alone() {
@@ -234,7 +204,7 @@ mod tests {
         );
         // The held entry and the other worker's were not delivered again
         // (their idle time, a running task's age, is untouched).
-        let counts = deliveries(&mut control, &stream);
+        let counts = pending_entries(&mut control, &stream, 100, None);
         assert_eq!(
             counts.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
             [1, 2, 2, 1]

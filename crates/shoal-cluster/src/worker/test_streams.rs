@@ -1,12 +1,13 @@
 //! Task streams for the worker's unit tests: a control connection to a
 //! test Redis, entries added to a stream, entries delivered to a consumer
-//! as a claim would.
+//! as a claim would, and the entries left pending.
 
 use std::time::Duration;
 
 use redis::Value;
 use shoal_testkit::RedisServer;
 
+use super::claim::Claimer;
 use crate::control::Control;
 use crate::keys;
 
@@ -34,8 +35,9 @@ pub(super) fn fill(control: &mut Control, stream: &str, count: usize) {
         .unwrap();
 }
 
-/// Adds `count` entries to `stream` and delivers them to `consumer`
-/// (XREADGROUP), leaving them pending under its name; returns their ids.
+/// Adds `count` entries to `stream` and delivers them to `consumer` the
+/// way its claims do ([`Claimer`]), leaving them pending under its name;
+/// returns their ids.
 pub(super) fn deliver(
     control: &mut Control,
     stream: &str,
@@ -43,23 +45,49 @@ pub(super) fn deliver(
     count: usize,
 ) -> Vec<String> {
     fill(control, stream, count);
+    Claimer::new(&[keys::fingerprint_of_tasks(stream).to_string()])
+        .claim(control, consumer, count, true)
+        .unwrap()
+        .into_iter()
+        .flat_map(|batch| batch.entries)
+        .map(|e| e.id)
+        .collect()
+}
+
+/// The first `count` entries pending in `stream` (`XPENDING key group - +
+/// count [consumer]`), under `consumer` only when one is named: each
+/// entry's id and how often it was delivered.
+pub(super) fn pending_entries(
+    control: &mut Control,
+    stream: &str,
+    count: usize,
+    consumer: Option<&str>,
+) -> Vec<(String, u64)> {
     let reply: Value = control
-        .run("XREADGROUP", Duration::ZERO, |c| {
-            redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(keys::GROUP)
-                .arg(consumer)
-                .arg("COUNT")
-                .arg(count)
-                .arg("STREAMS")
+        .run("XPENDING", Duration::ZERO, |c| {
+            redis::cmd("XPENDING")
                 .arg(stream)
-                .arg(">")
+                .arg(keys::GROUP)
+                .arg("-")
+                .arg("+")
+                .arg(count)
+                .arg(consumer)
                 .query(c)
         })
         .unwrap();
-    crate::reply::stream_entries("deliver", reply)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
+    let Value::Array(entries) = reply else {
+        panic!("XPENDING: {reply:?}")
+    };
+    entries
+        .iter()
+        .map(|e| match e {
+            Value::Array(f) => match (&f[0], &f[3]) {
+                (Value::BulkString(id), Value::Int(n)) => {
+                    (String::from_utf8_lossy(id).into_owned(), *n as u64)
+                }
+                other => panic!("XPENDING entry: {other:?}"),
+            },
+            other => panic!("XPENDING entry: {other:?}"),
+        })
         .collect()
 }

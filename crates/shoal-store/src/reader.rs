@@ -3,15 +3,13 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::ops::Range;
-use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
-use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{GetOptions, ObjectStore};
 use tokio::task::JoinHandle;
 
 use crate::rt::{block_on, runtime};
+use crate::store::get_frames;
 use crate::Store;
 
 /// Bytes per ranged request once a read is under way. Large enough that
@@ -41,28 +39,6 @@ const FIRST_AHEAD: usize = 3;
 const MAX_AHEAD: usize = 4;
 
 type Fetch = JoinHandle<object_store::Result<VecDeque<Bytes>>>;
-
-/// Bytes `range` of `path` as the pieces the HTTP client received them in.
-/// Not joined into one buffer: that would be a fresh multi-MiB allocation
-/// and copy per request, and under mimalloc such short-lived large blocks
-/// are returned to the OS and faulted in again (with transparent huge
-/// pages, 2 MiB zeroed per fault) — measured on `bench/s3.sh`'s CSV set as
-/// 0.5–1.3 s of system time per job against 0.1–0.2 s from local disk.
-async fn fetch_pieces(
-    store: Arc<dyn ObjectStore>,
-    path: Path,
-    range: Range<u64>,
-) -> object_store::Result<VecDeque<Bytes>> {
-    let options = GetOptions::new().with_range(Some(range));
-    let mut stream = store.get_opts(&path, options).await?.into_stream();
-    let mut pieces = VecDeque::new();
-    while let Some(piece) = stream.try_next().await? {
-        if !piece.is_empty() {
-            pieces.push_back(piece);
-        }
-    }
-    Ok(pieces)
-}
 
 /// Streams bytes `range` of one object as consecutive ranged GETs growing
 /// from [`FIRST`] to [`CHUNK`] bytes, the next ones already in flight while
@@ -116,7 +92,8 @@ impl ObjectReader {
         self.request = (self.request * 2).min(CHUNK);
         let inner = self.store.inner().clone();
         let path = Path::from(self.key.as_str());
-        Some(runtime().spawn(fetch_pieces(inner, path, range)))
+        // Kept as the frames received: see `get_frames`.
+        Some(runtime().spawn(async move { get_frames(&*inner, &path, range).await }))
     }
 
     /// Replaces the consumed chunk with the next one; false at the end.

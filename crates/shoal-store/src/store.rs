@@ -70,9 +70,54 @@ fn join(parts: Vec<Bytes>) -> Bytes {
     joined.into()
 }
 
+/// `ranges` with each run of ranges that follow one another without a gap
+/// (a row group's column chunks lie side by side) merged into one; and
+/// where each given range lies: (merged range, offset in it). Fewer ranges
+/// are fewer requests, and each costs the server work of its own (s3s-fs:
+/// about 1 ms of CPU).
+fn coalesce(ranges: &[Range<u64>]) -> (Vec<Range<u64>>, Vec<(usize, u64)>) {
+    let mut merged: Vec<Range<u64>> = Vec::new();
+    let mut placed = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let index = merged.len().saturating_sub(1);
+        match merged.last_mut() {
+            Some(last) if last.end == range.start && !range.is_empty() => {
+                placed.push((index, range.start - last.start));
+                last.end = range.end;
+            }
+            _ => {
+                placed.push((merged.len(), 0));
+                merged.push(range.clone());
+            }
+        }
+    }
+    (merged, placed)
+}
+
 /// Fetches `ranges` of `path` as concurrent requests of at most [`PIECE`]
-/// bytes, then joins each range's pieces (one copy, into one block).
+/// bytes (neighbouring ranges fetched together, [`coalesce`]); one buffer
+/// per range.
 async fn fetch_pieces(
+    store: &dyn ObjectStore,
+    path: &Path,
+    ranges: &[Range<u64>],
+) -> object_store::Result<Vec<Bytes>> {
+    let (merged, placed) = coalesce(ranges);
+    let fetched = fetch_merged(store, path, &merged).await?;
+    Ok(ranges
+        .iter()
+        .zip(placed)
+        .map(|(range, (m, offset))| {
+            let len = (range.end - range.start) as usize;
+            let at = (offset as usize).min(fetched[m].len());
+            fetched[m].slice(at..(at + len).min(fetched[m].len()))
+        })
+        .collect())
+}
+
+/// Fetches `ranges` as concurrent requests of at most [`PIECE`] bytes,
+/// then joins each range's pieces (one copy, into one block).
+async fn fetch_merged(
     store: &dyn ObjectStore,
     path: &Path,
     ranges: &[Range<u64>],
@@ -612,6 +657,38 @@ mod tests {
         let file = Store::open(dir.path().to_str().unwrap()).unwrap();
         let memory = Store::open(&format!("memory://test-{}", std::process::id())).unwrap();
         (dir, vec![file, memory])
+    }
+
+    #[test]
+    fn neighbouring_ranges_are_fetched_together() {
+        let (merged, placed) = coalesce(&[0..10, 10..25, 25..25, 30..40, 40..41, 5..8]);
+        assert_eq!(merged, [0..25, 25..25, 30..41, 5..8]);
+        assert_eq!(placed, [(0, 0), (0, 10), (1, 0), (2, 0), (2, 10), (3, 0)]);
+        assert_eq!(coalesce(&[]), (vec![], vec![]));
+    }
+
+    #[test]
+    fn get_ranges_returns_each_range_whatever_its_neighbours() {
+        let (_dir, stores) = stores();
+        let len = 3 * PIECE + 17;
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+        let p = PIECE;
+        let ranges = [
+            0..5,
+            5..p + 3, // across a piece boundary, next to the one before
+            p + 3..2 * p + 9,
+            2 * p + 9..2 * p + 9,
+            2 * p + 20..len,
+            7..12, // inside an earlier range, out of order
+        ];
+        for store in stores {
+            store.put("ranges", Bytes::from(data.clone())).unwrap();
+            let got = store.get_ranges("ranges", &ranges).unwrap();
+            assert_eq!(got.len(), ranges.len());
+            for (bytes, range) in got.iter().zip(&ranges) {
+                assert!(bytes[..] == data[range.start as usize..range.end as usize]);
+            }
+        }
     }
 
     #[test]

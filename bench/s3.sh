@@ -228,7 +228,7 @@ cores=$(nproc)
 for row in "${rows[@]}"; do
     read -r set _ local_s _ _ _ _ s3_cpu served _ <<< "$row"
     awk -v s="$set" -v l="$local_s" -v c="$s3_cpu" -v d="$served" -v n="$cores" \
-        'BEGIN { f = (c + d) / n; printf "%s: CPU floor of an S3 run on %d cores = (cpu s3 + cpu s3s-fs) / %d = %.2f s, ratio %.2f\n", s, n, n, f, f / l }'
+        'BEGIN { f = (c + d) / n; printf "%s: CPU floor of an S3 run on %d cores = (cpu s3 + cpu s3s-fs) / %d = %.2f s, ratio %.2f (on a quiet machine)\n", s, n, n, f, f / l }'
 done
 if [ -n "$plan_row" ]; then
     read -r plan_s job_s share <<< "$plan_row"
